@@ -1,0 +1,13 @@
+"""Domain check families, in report order. Each module exposes `async def check(ctx)`."""
+
+from __future__ import annotations
+
+import importlib
+
+from audit.runner import Check
+
+FAMILIES = ("dmarc", "mx", "ptr")
+
+
+def domain_checks() -> list[tuple[str, Check]]:
+    return [(name, importlib.import_module(f"{__name__}.{name}").check) for name in FAMILIES]

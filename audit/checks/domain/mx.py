@@ -1,0 +1,221 @@
+"""The domain's MX records (RFC 5321 5.1, null MX RFC 7505) and the addresses of every host.
+
+A sending domain needs working MX: bounces and replies go there, and many receivers reject
+mail whose envelope domain cannot receive mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.checks.common import DomainContext, temperror_finding
+from audit.model import CheckResult, Finding, Status
+from audit.net.dns import DnsAnswer, Resolver
+from audit.rules.mx import (
+    MX_HOST_UNRESOLVABLE,
+    MX_IP_LITERAL,
+    MX_MISSING,
+    MX_NULL,
+    MX_NULL_MIXED,
+    MX_TARGET_CNAME,
+)
+
+
+@dataclass
+class MxHost:
+    preference: int
+    host: str
+    a: DnsAnswer | None = None
+    aaaa: DnsAnswer | None = None
+
+    @property
+    def addresses(self) -> list[str]:
+        return [r.address for ans in (self.a, self.aaaa) if ans for r in ans.rdata]
+
+    @property
+    def cname_chain(self) -> tuple[str, ...]:
+        for ans in (self.a, self.aaaa):
+            if ans and ans.cname_chain:
+                return ans.cname_chain
+        return ()
+
+    @property
+    def temperror(self) -> DnsAnswer | None:
+        return next((a for a in (self.a, self.aaaa) if a and a.temperror), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preference": self.preference,
+            "host": self.host,
+            "addresses": self.addresses,
+            "cname_chain": list(self.cname_chain),
+            "a": self.a.status.value if self.a else None,
+            "aaaa": self.aaaa.status.value if self.aaaa else None,
+        }
+
+
+@dataclass
+class MxFacts:
+    domain: str
+    answer: DnsAnswer
+    hosts: list[MxHost] = field(default_factory=list)
+    null_mx: bool = False
+    ip_literals: list[str] = field(default_factory=list)
+
+
+def is_ip_literal(host: str) -> bool:
+    text = host.strip("[]")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def gather_mx(resolver: Resolver, domain: str) -> MxFacts:
+    """The MX set and every host's A/AAAA answers, hosts resolved concurrently."""
+    answer = await resolver.query(domain, "MX")
+    facts = MxFacts(domain, answer)
+    if answer.temperror or not answer.rdata:
+        return facts
+    records = sorted(answer.rdata, key=lambda r: (r.preference, r.exchange.to_text()))
+    for rd in records:
+        host = rd.exchange.to_text().rstrip(".").lower()
+        if host == "":  # "0 ." (RFC 7505); a root target at any preference names no host
+            facts.null_mx = True
+        elif is_ip_literal(host):
+            facts.ip_literals.append(host)
+        else:
+            facts.hosts.append(MxHost(rd.preference, host))
+    resolved = await asyncio.gather(*(resolver.addresses(h.host) for h in facts.hosts))
+    for host, (a, aaaa) in zip(facts.hosts, resolved, strict=True):
+        host.a, host.aaaa = a, aaaa
+    return facts
+
+
+async def check(ctx: DomainContext) -> CheckResult:
+    domain = ctx.domain
+    found = await gather_mx(ctx.resolver, domain)
+    facts: dict[str, Any] = {
+        "mx": {
+            "status": found.answer.status.value,
+            "records": found.answer.records,
+            "null_mx": found.null_mx,
+            "hosts": [h.to_dict() for h in found.hosts],
+            "ip_literals": found.ip_literals,
+        }
+    }
+    if found.answer.temperror:
+        return CheckResult(
+            facts=facts,
+            findings=[temperror_finding(found.answer, domain, "the MX set could not be read")],
+            status=Status.INCONCLUSIVE,
+        )
+    if not found.answer.rdata:
+        return CheckResult(facts=facts, findings=await _missing(ctx.resolver, domain, found))
+    findings: list[Finding] = []
+    status = Status.COMPLETED
+    if found.null_mx:
+        only_null = not found.hosts and not found.ip_literals
+        if only_null:
+            findings.append(
+                Finding(
+                    MX_NULL,
+                    domain,
+                    message=f"{domain} publishes a null MX (0 .): it accepts no mail, so bounces "
+                    "and replies to it are lost and receivers may reject mail from it "
+                    "(RFC 7505 4.2)",
+                    evidence=found.answer.records,
+                    fix="If this domain sends mail, replace the null MX with the MX hosts that "
+                    "receive its bounces; if it never sends, also publish v=spf1 -all and "
+                    "a DMARC p=reject record.",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    MX_NULL_MIXED,
+                    domain,
+                    message="a null MX (0 .) stands beside other MX records; RFC 7505 3 says "
+                    "a null MX must be the only one",
+                    evidence=found.answer.records,
+                    fix="Remove the null MX record (or all the others if the domain takes no mail).",
+                )
+            )
+    for literal in found.ip_literals:
+        findings.append(
+            Finding(
+                MX_IP_LITERAL,
+                domain,
+                message=f"MX names the IP address {literal}; an MX must name a host "
+                "(RFC 5321 5.1), senders try to look it up as a name and fail",
+                evidence=found.answer.records,
+                fix=f"Give the server a name (mx.{domain} A {literal.strip('[]')}) and point "
+                f"the MX at mx.{domain}.",
+            )
+        )
+    for host in found.hosts:
+        if host.temperror:
+            findings.append(
+                temperror_finding(host.temperror, host.host, "the MX host's addresses are unknown")
+            )
+            status = Status.INCONCLUSIVE
+            continue
+        if host.cname_chain:
+            findings.append(
+                Finding(
+                    MX_TARGET_CNAME,
+                    host.host,
+                    message=f"MX host {host.host} is a CNAME to {host.cname_chain[-1]}; "
+                    "RFC 5321 5.1 forbids it and some senders will not follow it",
+                    evidence=[a.describe() for a in (host.a, host.aaaa) if a],
+                    fix=f"Point the MX at {host.cname_chain[-1]} directly.",
+                )
+            )
+        if not host.addresses:
+            findings.append(
+                Finding(
+                    MX_HOST_UNRESOLVABLE,
+                    host.host,
+                    message=f"MX host {host.host} (preference {host.preference}) has no A or "
+                    f"AAAA record (A: {host.a.status.value if host.a else '?'}, "
+                    f"AAAA: {host.aaaa.status.value if host.aaaa else '?'})",
+                    evidence=[a.describe() for a in (host.a, host.aaaa) if a],
+                    fix=f"Publish an A (and AAAA) record for {host.host}, or remove this MX.",
+                )
+            )
+    return CheckResult(facts=facts, findings=findings, status=status)
+
+
+async def _missing(resolver: Resolver, domain: str, found: MxFacts) -> list[Finding]:
+    if found.answer.status.value == "NXDOMAIN":
+        return [
+            Finding(
+                MX_MISSING,
+                domain,
+                message=f"{domain} does not exist in the DNS (NXDOMAIN): nothing can be sent "
+                "from it or delivered to it",
+                evidence=[found.answer.describe()],
+                fix=f"Check the spelling, or publish the zone for {domain}.",
+            )
+        ]
+    a, aaaa = await resolver.addresses(domain)
+    implicit = [r.address for ans in (a, aaaa) for r in ans.rdata]
+    where = (
+        f"mail falls back to the implicit MX at {', '.join(implicit)}"
+        if implicit
+        else "and it has no A/AAAA either, so it cannot receive bounces or replies"
+    )
+    return [
+        Finding(
+            MX_MISSING,
+            domain,
+            message=f"{domain} has no MX record; {where}",
+            evidence=[found.answer.describe(), a.describe(), aaaa.describe()],
+            fix=f"Publish {domain} MX 10 <your inbound mail host>, or a null MX "
+            f'({domain} MX 0 .) if the domain takes no mail.',
+        )
+    ]

@@ -1,0 +1,210 @@
+"""The `audit` command line. Exit codes: 0 clean, 1 findings at or above --fail-on,
+2 bad input or usage (one line on stderr), 3 inconclusive (a temperror kept a verdict away)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audit import __version__
+from audit.model import Report, Severity, combined_exit_code
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(click.ClickException):
+    """Bad input the user can fix: one line on stderr, exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _positive_float(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--dns-server, --zone-dir and --timeout: every command that looks anything up takes them."""
+    fn = click.option(
+        "--timeout",
+        type=float,
+        default=5.0,
+        show_default=True,
+        callback=_positive_float,
+        metavar="SECONDS",
+        help="Timeout for each network operation.",
+    )(fn)
+    fn = click.option(
+        "--zone-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Answer DNS from the *.zone files in DIR (fully offline).",
+    )(fn)
+    fn = click.option(
+        "--dns-server",
+        "dns_servers",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="Ask this DNS server instead of the system resolver (repeatable).",
+    )(fn)
+    return fn
+
+
+def _backend(dns_servers: tuple[str, ...], zone_dir: Path | None, timeout: float):
+    from audit.net.dns import build_backend
+
+    if zone_dir is not None and dns_servers:
+        raise BadInput("give either --zone-dir or --dns-server, not both")
+    try:
+        return build_backend(dns_servers, zone_dir, timeout)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {str(output)!r}: {exc.strerror}") from None
+
+
+def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
+    from reports import render
+
+    color = output is None and fmt == "terminal" and sys.stdout.isatty()
+    _emit(render(fmt, reports, color=color), output)
+    sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
+
+
+FORMAT_CHOICES = ("terminal", "json", "html")
+SEVERITY_CHOICES = tuple(s.value for s in Severity)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="audit")
+def cli() -> None:
+    """Email deliverability audit: what receivers will conclude about your mail."""
+
+
+@cli.command()
+@click.argument("domains", nargs=-1, required=True)
+@dns_options
+@click.option(
+    "--dkim-selector",
+    "dkim_selectors",
+    multiple=True,
+    metavar="SELECTOR",
+    help="A DKIM selector you sign with (repeatable); tried beside the common ones.",
+)
+@click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this severity.",
+)
+def domain(
+    domains: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+    dkim_selectors: tuple[str, ...],
+    no_dkim_discovery: bool,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+) -> None:
+    """Audit sending DOMAINS: SPF, DKIM, DMARC, MX and reverse DNS."""
+    from audit.domain_audit import audit_domains
+    from audit.domains import normalize_domain
+
+    try:
+        names = list(dict.fromkeys(normalize_domain(d) for d in domains))
+        selectors = [_selector(s) for s in dkim_selectors]
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    backend = _backend(dns_servers, zone_dir, timeout)
+    progress = sys.stderr.isatty() and len(names) > 1
+
+    def done(report: Report) -> None:
+        if progress:
+            click.echo(f"audited {report.target}", err=True)
+
+    reports = asyncio.run(
+        audit_domains(
+            names,
+            backend,
+            on_done=done,
+            dkim_selectors=selectors,
+            discover_dkim=not no_dkim_discovery,
+            timeout=timeout,
+        )
+    )
+    _render_and_exit(reports, fmt, output, fail_on)
+
+
+def _selector(text: str) -> str:
+    selector = text.strip().lower().rstrip(".")
+    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    if not all(c.isalnum() or c in "-_." for c in selector):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    return selector
+
+
+@cli.command()
+def rules() -> None:
+    """List every rule id with its severity and summary."""
+    from audit.rules import all_rules
+
+    for rule in all_rules().values():
+        retired = " (retired)" if rule.retired else ""
+        click.echo(f"{rule.id:<10} {rule.severity.value:<8} {rule.name:<40} {rule.summary}{retired}")
+
+
+@cli.command()
+@click.argument("rule_id")
+def rule(rule_id: str) -> None:
+    """Print the documentation of RULE_ID (e.g. SPF201)."""
+    from audit.rules import get_rule, rule_doc
+
+    found = get_rule(rule_id)
+    if found is None:
+        raise BadInput(f"unknown rule id {rule_id!r} (see 'audit rules')")
+    click.echo(rule_doc(found.id) or f"# {found.id} {found.name}\n\n{found.summary}")
+
+
+def main() -> None:
+    """Entry point: click errors become one line and exit 2; never a traceback for bad input."""
+    try:
+        cli.main(prog_name="audit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"audit: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("audit: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("audit: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`audit domain`: every domain check, concurrently, over one resolver per domain."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from audit import __version__
+from audit.checks.common import DomainContext
+from audit.checks.domain import domain_checks
+from audit.model import Report
+from audit.net.dns import Backend, Resolver
+from audit.runner import run_checks
+
+MAX_PARALLEL_DOMAINS = 8
+
+
+def check_timeout(network_timeout: float) -> float:
+    """A whole check may make several rounds of dependent lookups, each bounded by the timeout."""
+    return max(network_timeout * 10, 10.0)
+
+
+async def audit_domain(
+    domain: str,
+    backend: Backend,
+    *,
+    dkim_selectors: Sequence[str] = (),
+    discover_dkim: bool = True,
+    timeout: float = 5.0,
+) -> Report:
+    resolver = Resolver(backend)
+    ctx = DomainContext(domain, resolver, list(dkim_selectors), discover_dkim)
+    start = time.perf_counter()
+    outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))
+    return Report(
+        kind="domain",
+        target=domain,
+        outcomes=outcomes,
+        queries=list(resolver.log),
+        tool_version=__version__,
+        duration_ms=(time.perf_counter() - start) * 1000,
+    )
+
+
+async def audit_domains(
+    domains: Sequence[str],
+    backend: Backend,
+    *,
+    on_done: Callable[[Report], None] | None = None,
+    **options,
+) -> list[Report]:
+    """Several domains at once (bounded), reports in the order the domains were given."""
+    gate = asyncio.Semaphore(MAX_PARALLEL_DOMAINS)
+
+    async def one(domain: str) -> Report:
+        async with gate:
+            report = await audit_domain(domain, backend, **options)
+        if on_done:
+            on_done(report)
+        return report
+
+    return list(await asyncio.gather(*(one(d) for d in domains)))

@@ -1,0 +1,235 @@
+"""The report model every check produces and every renderer consumes.
+
+Facts first, verdicts second: a CheckOutcome carries the facts a check gathered (`facts`) and
+the Findings it judged from them. A Report is the whole run; it is what the JSON schema
+(`audit/schema/report.schema.json`, `schema_version` 1) describes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Severity(enum.Enum):
+    """How much a finding hurts delivery or security; ordered info < ... < critical."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    def __lt__(self, other: Severity) -> bool:
+        return self.rank < other.rank
+
+    def __le__(self, other: Severity) -> bool:
+        return self.rank <= other.rank
+
+    def __gt__(self, other: Severity) -> bool:
+        return self.rank > other.rank
+
+    def __ge__(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {names})") from None
+
+
+_SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A stable rule id (`SPF201`), its slug name, default severity and one-line summary.
+
+    `temperror` marks rules that say "we could not tell" (DNS001): they make a run
+    inconclusive (exit 3) instead of failing it.
+    """
+
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    temperror: bool = False
+    retired: bool = False
+
+    @property
+    def family(self) -> str:
+        return self.id.rstrip("0123456789")
+
+
+class Status(enum.Enum):
+    """How a check ended. A crash is `error`, never a missing section."""
+
+    COMPLETED = "completed"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class Finding:
+    """One verdict about one target, with the evidence it rests on and the fix for this case."""
+
+    rule: Rule
+    target: str
+    message: str
+    evidence: list[str] = field(default_factory=list)
+    fix: str | None = None
+    severity: Severity | None = None  # overrides rule.severity where the case warrants it
+
+    @property
+    def effective_severity(self) -> Severity:
+        return self.severity or self.rule.severity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule.id,
+            "rule_name": self.rule.name,
+            "severity": self.effective_severity.value,
+            "target": self.target,
+            "message": self.message,
+            "evidence": list(self.evidence),
+            "fix": self.fix,
+        }
+
+
+@dataclass
+class CheckResult:
+    """What a check returns: its facts, its findings, and whether it reached a verdict."""
+
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    status: Status = Status.COMPLETED
+    error: str | None = None
+
+
+@dataclass
+class CheckOutcome:
+    """A check's result as placed in the report: named, timed, and never silently missing."""
+
+    check: str
+    target: str
+    status: Status
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "target": self.target,
+            "status": self.status.value,
+            "error": self.error,
+            "duration_ms": round(self.duration_ms, 3),
+            "facts": self.facts,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One DNS query as the resolver layer made it: the evidence behind every DNS fact."""
+
+    name: str
+    rdtype: str
+    status: str
+    answers: tuple[str, ...]
+    elapsed_ms: float
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.rdtype,
+            "status": self.status,
+            "answers": list(self.answers),
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "error": self.error,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Report:
+    """A whole run about one target (`kind` domain, message or seed)."""
+
+    kind: str
+    target: str
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    queries: list[QueryRecord] = field(default_factory=list)
+    generated_at: str = field(default_factory=_now)
+    tool_version: str = ""
+    duration_ms: float = 0.0
+
+    def findings(self) -> list[Finding]:
+        return [f for o in self.outcomes for f in o.findings]
+
+    def verdict_findings(self) -> list[Finding]:
+        """Findings that judge the target (not the 'could not tell' ones)."""
+        return [f for f in self.findings() if not f.rule.temperror]
+
+    @property
+    def inconclusive(self) -> bool:
+        return any(o.status in (Status.INCONCLUSIVE, Status.ERROR) for o in self.outcomes) or any(
+            f.rule.temperror for f in self.findings()
+        )
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Severity}
+        for f in self.findings():
+            counts[f.effective_severity.value] += 1
+        return counts
+
+    def exit_code(self, fail_on: Severity) -> int:
+        """0 clean, 1 a finding at or above `fail_on`, 3 inconclusive and nothing else failed."""
+        if any(f.effective_severity >= fail_on for f in self.verdict_findings()):
+            return 1
+        if self.inconclusive:
+            return 3
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": self.kind,
+            "target": self.target,
+            "generated_at": self.generated_at,
+            "tool_version": self.tool_version,
+            "duration_ms": round(self.duration_ms, 3),
+            "summary": {
+                "counts": self.counts(),
+                "inconclusive": self.inconclusive,
+                "checks": {o.check: o.status.value for o in self.outcomes},
+            },
+            "outcomes": [o.to_dict() for o in self.outcomes],
+            "queries": [q.to_dict() for q in self.queries],
+        }
+
+
+def combined_exit_code(reports: list[Report], fail_on: Severity) -> int:
+    """The gate for several targets in one run: any failure wins, then any inconclusive."""
+    codes = [r.exit_code(fail_on) for r in reports]
+    if 1 in codes:
+        return 1
+    if 3 in codes:
+        return 3
+    return 0
