@@ -1,0 +1,97 @@
+"""The DMARC check against the fixture zones: each rule on its scenario, silent on near misses."""
+
+import pytest
+
+from audit.checks.domain import dmarc
+from audit.model import Severity, Status
+from audit.net.dns import memory_backend
+from tests.conftest import pairs
+
+
+def test_clean_domain_has_no_findings(run_domain_check):
+    result = run_domain_check(dmarc.check, "clean.test")
+    assert result.findings == []
+    assert result.facts["dmarc"]["parsed"]["p"] == "reject"
+    assert result.facts["dmarc"]["policy_domain"] == "clean.test"
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("dmarc-missing.test", {("DMARC001", "dmarc-missing.test")}),
+        ("dmarc-multiple.test", {("DMARC002", "_dmarc.dmarc-multiple.test")}),
+        ("dmarc-syntax.test", {("DMARC003", "_dmarc.dmarc-syntax.test")}),
+        ("dmarc-none.test", {("DMARC101", "dmarc-none.test")}),
+        ("dmarc-pct.test", {("DMARC102", "_dmarc.dmarc-pct.test")}),
+        ("dmarc-norua.test", {("DMARC103", "_dmarc.dmarc-norua.test")}),
+        ("dmarc-sp-none.test", {("DMARC104", "_dmarc.dmarc-sp-none.test")}),
+        (
+            "dmarc-external-rua.test",
+            {("DMARC201", "dmarc-external-rua.test._report._dmarc.dmarc-reports.test")},
+        ),
+        ("dmarc-external-ok.test", set()),
+        ("sub.clean.test", {("DMARC004", "sub.clean.test")}),
+    ],
+)
+def test_rule_fires_on_its_scenario_only(run_domain_check, domain, expected):
+    assert pairs(run_domain_check(dmarc.check, domain)) == expected
+
+
+def test_pct_message_names_the_value(run_domain_check):
+    (finding,) = run_domain_check(dmarc.check, "dmarc-pct.test").findings
+    assert "pct=25" in finding.message
+    assert finding.fix.endswith('"v=DMARC1; p=quarantine; rua=mailto:dmarc@dmarc-pct.test" (pct removed).')
+
+
+def test_policy_none_fix_is_the_next_record(run_domain_check):
+    (finding,) = run_domain_check(dmarc.check, "dmarc-none.test").findings
+    assert "v=DMARC1; p=quarantine; rua=mailto:dmarc@dmarc-none.test" in finding.fix
+
+
+def test_inherited_policy_is_the_subdomain_policy(run_domain_check):
+    result = run_domain_check(dmarc.check, "sub.clean.test")
+    assert result.facts["dmarc"]["inherited"] is True
+    assert result.facts["dmarc"]["effective_policy"] == "reject"
+    assert result.facts["rfc7489_policy_domain"] == "clean.test"
+
+
+def test_missing_p_notes_rfc9989_difference(run_domain_check):
+    result = run_domain_check(dmarc.check, "dmarc-nop.test")
+    assert ("DMARC005", "dmarc-nop.test") in pairs(result)
+    assert ("DMARC003", "_dmarc.dmarc-nop.test") in pairs(result)
+
+
+def _run(records, domain):
+    import asyncio
+
+    from audit.checks.common import DomainContext
+    from audit.net.dns import Resolver
+
+    return asyncio.run(dmarc.check(DomainContext(domain, Resolver(memory_backend(records)))))
+
+
+def test_timeout_is_inconclusive_not_missing():
+    result = _run({"_dmarc.example.com": [("TIMEOUT", "")]}, "example.com")
+    assert result.status is Status.INCONCLUSIVE
+    assert pairs(result) == {("DNS001", "example.com")}
+    assert "TIMEOUT" in result.findings[0].message
+
+
+def test_org_domain_servfail_blocks_verdict_for_subdomain():
+    result = _run({"_dmarc.example.com": [("SERVFAIL", "")]}, "mail.example.com")
+    assert result.status is Status.INCONCLUSIVE
+    assert "DMARC001" not in {f.rule.id for f in result.findings}
+
+
+def test_rfc9989_tree_walk_finds_intermediate_record():
+    # a.b.example.com: RFC 7489 jumps to example.com (none there); RFC 9989 finds b.example.com.
+    result = _run({"_dmarc.b.example.com": [("TXT", '"v=DMARC1; p=reject; rua=mailto:d@example.com"')]}, "a.b.example.com")
+    assert result.facts["rfc7489_policy_domain"] is None
+    assert result.facts["rfc9989_policy_domain"] == "b.example.com"
+    assert ("DMARC005", "a.b.example.com") in pairs(result)
+    assert "DMARC001" not in {f.rule.id for f in result.findings}
+
+
+def test_unauthorized_destination_severity(run_domain_check):
+    result = run_domain_check(dmarc.check, "dmarc-external-rua.test")
+    assert result.findings[0].effective_severity is Severity.MEDIUM
