@@ -25,13 +25,13 @@ def normalize_domain(text: str) -> str:
     except UnicodeError:
         raise ValueError(f"{raw!r} is not a valid domain name") from None
     labels = name.split(".")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ValueError(f"{raw!r} is not a valid domain name (bad label {label!r})")
     if len(labels) < 2:
         raise ValueError(f"{raw!r} is not a fully qualified domain name (no dot)")
     if len(name) > 253:
         raise ValueError(f"{raw!r} is longer than 253 characters")
-    for label in labels:
-        if not _LABEL.match(label):
-            raise ValueError(f"{raw!r} is not a valid domain name (bad label {label!r})")
     if labels[-1].isdigit():
         raise ValueError(f"{raw!r} is an IP address or numeric name, not a domain")
     return name
