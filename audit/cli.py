@@ -166,6 +166,136 @@ def _selector(text: str) -> str:
     return selector
 
 
+def _parse_now(text: str | None):
+    """--now as ISO 8601 (`2026-01-02T03:04:05Z`) or a Unix timestamp."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        if text.strip().isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise BadInput(f"--now {text!r} is not an ISO 8601 time or a Unix timestamp") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse_ip(text: str | None) -> str | None:
+    import ipaddress
+
+    if text is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        raise BadInput(f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@dns_options
+@click.option("--ip", "ip", metavar="ADDRESS", help="The connecting IP (default: from Received).")
+@click.option("--helo", metavar="NAME", help="The HELO/EHLO name (default: from Received).")
+@click.option(
+    "--mail-from",
+    metavar="ADDRESS",
+    help="The envelope sender (default: Return-Path); '' or '<>' for the null sender.",
+)
+@click.option(
+    "--trusted-hops",
+    type=click.IntRange(min=0),
+    default=None,
+    help="How many topmost Received headers the receiver itself added after its edge.",
+)
+@click.option("--receiver-domain", metavar="DOMAIN", help="The receiving domain's boundary.")
+@click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=1, max=200),
+    default=25,
+    show_default=True,
+    metavar="MIB",
+    help="Largest message accepted, in MiB.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITY_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this severity.",
+)
+def message(
+    files: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+    ip: str | None,
+    helo: str | None,
+    mail_from: str | None,
+    trusted_hops: int | None,
+    receiver_domain: str | None,
+    now_text: str | None,
+    max_size: int,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+) -> None:
+    """Audit sent messages (FILES: .eml, .mbox, or - for stdin) as a receiver would."""
+    from audit.domains import normalize_domain
+    from audit.message.load import MessageInputError, load_messages
+    from audit.message_audit import EnvelopeOptions, audit_messages
+
+    now = _parse_now(now_text)
+    if mail_from is not None:
+        mail_from = mail_from.strip()
+        mail_from = "" if mail_from in ("", "<>") else mail_from.strip("<>")
+    try:
+        domain = normalize_domain(receiver_domain) if receiver_domain else None
+    except ValueError as exc:
+        raise BadInput(f"--receiver-domain: {exc}") from None
+    envelope = EnvelopeOptions(_parse_ip(ip), helo, mail_from, trusted_hops, domain)
+    try:
+        messages = load_messages(list(files), max_size * 1024 * 1024)
+    except MessageInputError as exc:
+        raise BadInput(str(exc)) from None
+    backend = _backend(dns_servers, zone_dir, timeout)
+    reports = asyncio.run(
+        audit_messages(
+            messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)
+        )
+    )
+    _render_and_exit(reports, fmt, output, fail_on)
+
+
+@cli.command()
+@click.argument("ip")
+@click.argument("mail_from")
+@click.option("--helo", default="", metavar="NAME", help="The HELO/EHLO name.")
+@dns_options
+def spf(
+    ip: str,
+    mail_from: str,
+    helo: str,
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+) -> None:
+    """Evaluate SPF for IP sending as MAIL_FROM (like spfquery), with the full trace."""
+    from audit.net.dns import Resolver
+    from audit.spf import render_trace, spf_query
+
+    address = _parse_ip(ip)
+    sender = "" if mail_from.strip() in ("", "<>") else mail_from.strip().strip("<>")
+    resolver = Resolver(_backend(dns_servers, zone_dir, timeout))
+    result = asyncio.run(spf_query(resolver, address, sender, helo))
+    click.echo(render_trace(result))
+
+
 @cli.command()
 def rules() -> None:
     """List every rule id with its severity and summary."""
@@ -173,7 +303,9 @@ def rules() -> None:
 
     for rule in all_rules().values():
         retired = " (retired)" if rule.retired else ""
-        click.echo(f"{rule.id:<10} {rule.severity.value:<8} {rule.name:<40} {rule.summary}{retired}")
+        click.echo(
+            f"{rule.id:<10} {rule.severity.value:<8} {rule.name:<40} {rule.summary}{retired}"
+        )
 
 
 @cli.command()

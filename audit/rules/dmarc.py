@@ -44,3 +44,12 @@ DMARC_SUBDOMAIN_NONE = Rule(
     Severity.LOW,
     "sp=none leaves subdomains unprotected while the domain enforces",
 )
+DMARC_FAIL = Rule(
+    "DMARC301", "dmarc-fail", Severity.HIGH, "The message fails DMARC: no aligned SPF or DKIM pass"
+)
+DMARC_NO_POLICY = Rule(
+    "DMARC302",
+    "dmarc-no-policy",
+    Severity.MEDIUM,
+    "The From domain publishes no DMARC policy",
+)

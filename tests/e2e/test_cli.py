@@ -51,7 +51,9 @@ def test_bad_input_is_one_line_and_exit_2(args, says):
 
 
 def test_zone_dir_without_zones(tmp_path):
-    assert "no *.zone files" in one_line_error(audit("domain", "a.test", "--zone-dir", str(tmp_path)))
+    assert "no *.zone files" in one_line_error(
+        audit("domain", "a.test", "--zone-dir", str(tmp_path))
+    )
 
 
 def test_zone_dir_with_broken_zone(tmp_path):
@@ -65,7 +67,14 @@ def test_unwritable_output(tmp_path):
     target = tmp_path / "missing-dir" / "out.json"
     line = one_line_error(
         audit(
-            "domain", "clean.test", "--zone-dir", str(ZONES), "--format", "json", "--output", str(target)
+            "domain",
+            "clean.test",
+            "--zone-dir",
+            str(ZONES),
+            "--format",
+            "json",
+            "--output",
+            str(target),
         )
     )
     assert "cannot write" in line

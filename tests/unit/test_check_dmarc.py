@@ -40,7 +40,9 @@ def test_rule_fires_on_its_scenario_only(run_domain_check, domain, expected):
 def test_pct_message_names_the_value(run_domain_check):
     (finding,) = run_domain_check(dmarc.check, "dmarc-pct.test").findings
     assert "pct=25" in finding.message
-    assert finding.fix.endswith('"v=DMARC1; p=quarantine; rua=mailto:dmarc@dmarc-pct.test" (pct removed).')
+    assert finding.fix.endswith(
+        '"v=DMARC1; p=quarantine; rua=mailto:dmarc@dmarc-pct.test" (pct removed).'
+    )
 
 
 def test_policy_none_fix_is_the_next_record(run_domain_check):
@@ -85,7 +87,10 @@ def test_org_domain_servfail_blocks_verdict_for_subdomain():
 
 def test_rfc9989_tree_walk_finds_intermediate_record():
     # a.b.example.com: RFC 7489 jumps to example.com (none there); RFC 9989 finds b.example.com.
-    result = _run({"_dmarc.b.example.com": [("TXT", '"v=DMARC1; p=reject; rua=mailto:d@example.com"')]}, "a.b.example.com")
+    result = _run(
+        {"_dmarc.b.example.com": [("TXT", '"v=DMARC1; p=reject; rua=mailto:d@example.com"')]},
+        "a.b.example.com",
+    )
     assert result.facts["rfc7489_policy_domain"] is None
     assert result.facts["rfc9989_policy_domain"] == "b.example.com"
     assert ("DMARC005", "a.b.example.com") in pairs(result)

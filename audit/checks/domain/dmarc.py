@@ -76,7 +76,9 @@ async def discover_policy(resolver: Resolver, domain: str) -> Discovery:
     return found
 
 
-def _first_found(order: list[str], lookups: dict[str, Lookup]) -> tuple[str | None, DnsAnswer | None]:
+def _first_found(
+    order: list[str], lookups: dict[str, Lookup]
+) -> tuple[str | None, DnsAnswer | None]:
     """The first name in `order` holding a record; a temperror before it stops the walk."""
     for name in order:
         lookup = lookups[name]
@@ -219,7 +221,8 @@ def _policy_strength(
                 DMARC_PARTIAL_PCT,
                 target,
                 message=f"pct={record.pct}: RFC 7489 receivers apply p={effective} to only "
-                f"{record.pct}% of failing mail (RFC 9989 receivers ignore pct and apply it to all)",
+                f"{record.pct}% of failing mail (RFC 9989 receivers ignore pct and apply it "
+                "to all)",
                 evidence=[record.raw],
                 fix=f'Publish {target} TXT "{with_policy(record, effective)}" (pct removed).',
             )

@@ -142,7 +142,7 @@ async def check(ctx: DomainContext) -> CheckResult:
                     message="a null MX (0 .) stands beside other MX records; RFC 7505 3 says "
                     "a null MX must be the only one",
                     evidence=found.answer.records,
-                    fix="Remove the null MX record (or all the others if the domain takes no mail).",
+                    fix="Remove the null MX record, or all the others if the domain takes no mail.",
                 )
             )
     for literal in found.ip_literals:
@@ -216,6 +216,6 @@ async def _missing(resolver: Resolver, domain: str, found: MxFacts) -> list[Find
             message=f"{domain} has no MX record; {where}",
             evidence=[found.answer.describe(), a.describe(), aaaa.describe()],
             fix=f"Publish {domain} MX 10 <your inbound mail host>, or a null MX "
-            f'({domain} MX 0 .) if the domain takes no mail.',
+            f"({domain} MX 0 .) if the domain takes no mail.",
         )
     ]

@@ -7,6 +7,7 @@ the address, as likely spam; the MX hosts are often the outbound relays too.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
@@ -16,12 +17,34 @@ from audit.net.dns import DnsAnswer, Resolver
 from audit.rules.mx import PTR_MISSING, PTR_NOT_FCRDNS
 
 
-async def _confirm(resolver: Resolver, address: str) -> tuple[DnsAnswer, dict[str, list[DnsAnswer]]]:
-    """The PTR answer for an address and, per PTR name, its forward A and AAAA answers."""
+@dataclass
+class Fcrdns:
+    """An address's PTR answer, each PTR name's forward answers, and the names that confirm."""
+
+    address: str
+    ptr: DnsAnswer
+    forwards: dict[str, list[DnsAnswer]]
+
+    @property
+    def confirmed(self) -> list[str]:
+        return [
+            name
+            for name, answers in self.forwards.items()
+            if any(self.address == r.address for ans in answers for r in ans.rdata)
+        ]
+
+    @property
+    def pending(self) -> DnsAnswer | None:
+        """A forward lookup that failed temporarily (so 'not confirmed' is not known)."""
+        return next((a for ans in self.forwards.values() for a in ans if a.temperror), None)
+
+
+async def forward_confirm(resolver: Resolver, address: str) -> Fcrdns:
+    """PTR for the address, then A/AAAA for every PTR name, concurrently."""
     ptr = await resolver.ptr(address)
     names = [r.target.to_text().rstrip(".").lower() for r in ptr.rdata]
     forwards = await asyncio.gather(*(resolver.addresses(n) for n in names))
-    return ptr, {n: list(f) for n, f in zip(names, forwards, strict=True)}
+    return Fcrdns(address, ptr, {n: list(f) for n, f in zip(names, forwards, strict=True)})
 
 
 async def check(ctx: DomainContext) -> CheckResult:
@@ -37,17 +60,13 @@ async def check(ctx: DomainContext) -> CheckResult:
             status=Status.INCONCLUSIVE,
         )
     addresses = sorted(hosts_by_address)
-    results = await asyncio.gather(*(_confirm(ctx.resolver, a) for a in addresses))
+    results = await asyncio.gather(*(forward_confirm(ctx.resolver, a) for a in addresses))
     facts: list[dict[str, Any]] = []
     findings: list[Finding] = []
     status = Status.COMPLETED
-    for address, (ptr, forwards) in zip(addresses, results, strict=True):
+    for address, fcrdns in zip(addresses, results, strict=True):
         hosts = hosts_by_address[address]
-        confirmed = [
-            name
-            for name, answers in forwards.items()
-            if any(address == r.address for ans in answers for r in ans.rdata)
-        ]
+        ptr, forwards, confirmed = fcrdns.ptr, fcrdns.forwards, fcrdns.confirmed
         facts.append(
             {
                 "address": address,
@@ -76,9 +95,8 @@ async def check(ctx: DomainContext) -> CheckResult:
             continue
         if confirmed:
             continue
-        pending = [a for answers in forwards.values() for a in answers if a.temperror]
-        if pending:
-            findings.append(temperror_finding(pending[0], target, "FCrDNS could not be confirmed"))
+        if fcrdns.pending:
+            findings.append(temperror_finding(fcrdns.pending, target, "FCrDNS not confirmed"))
             status = Status.INCONCLUSIVE
             continue
         findings.append(

@@ -1,0 +1,104 @@
+"""The verdicts message checks share: computed once per message (MessageContext.shared), read
+by DMARC, alignment, "via", unsubscribe and the bulk-sender table.
+
+Each getter lives in the module of its family and is the only way to get that verdict:
+  audit.checks.message.dkim.dkim_verdicts(ctx) -> list[DkimVerdict]
+  audit.checks.message.spf.spf_verdict(ctx)    -> SpfVerdict
+  audit.checks.message.dmarc.dmarc_verdict(ctx) -> DmarcVerdict
+  audit.checks.message.arc.arc_verdict(ctx)    -> ArcVerdict
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DkimVerdict:
+    """One DKIM-Signature header, verified the way a receiver does (RFC 6376 6)."""
+
+    index: int  # 0 = the topmost DKIM-Signature header
+    result: str  # pass | fail | neutral | temperror | permerror
+    reason: str  # why, in words: "body hash did not verify", "key not found (NXDOMAIN)"
+    domain: str | None = None  # d=
+    selector: str | None = None  # s=
+    algorithm: str | None = None  # a=
+    canonicalization: str | None = None  # c=
+    identity: str | None = None  # i=
+    signed_headers: list[str] = field(default_factory=list)  # h=, lower-cased, in order
+    body_length: int | None = None  # l=
+    body_hash_ok: bool | None = None
+    key_type: str | None = None
+    key_bits: int | None = None
+    timestamp: int | None = None  # t=
+    expiration: int | None = None  # x=
+    expired: bool = False
+    from_signed: bool = False
+    from_oversigned: bool = False  # h= lists From more times than the message has From headers
+    header: str = ""  # the DKIM-Signature header as it appears (for evidence)
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+    def covers(self, header_name: str) -> bool:
+        return header_name.lower() in self.signed_headers
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SpfVerdict:
+    """SPF for the connecting IP against MAIL FROM (or HELO when MAIL FROM is empty)."""
+
+    result: str  # pass | fail | softfail | neutral | none | permerror | temperror
+    identity: str  # "mailfrom" | "helo"
+    domain: str | None  # the domain SPF was evaluated for
+    ip: str | None
+    sender: str | None
+    helo: str | None
+    explanation: str | None = None
+    trace: list[str] = field(default_factory=list)  # human-readable trace lines
+    reason: str = ""  # e.g. "no connecting IP found in the Received chain"
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DmarcVerdict:
+    """DMARC for the RFC5322.From domain: result, which identifier aligned, what policy asks."""
+
+    result: str  # pass | fail | none (no policy) | temperror | permerror
+    from_domain: str | None
+    policy_domain: str | None  # where the record was found
+    record: str | None
+    policy: str | None  # the p/sp/np that applies to this From domain
+    disposition: str  # none | quarantine | reject: what the receiver is asked to do
+    dkim_aligned: list[str] = field(default_factory=list)  # d= of passing, aligned signatures
+    spf_aligned: bool = False
+    adkim: str = "r"
+    aspf: str = "r"
+    reason: str = ""
+    rfc9989_note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ArcVerdict:
+    """ARC chain validation (RFC 8617): cv and each instance's sealer."""
+
+    cv: str  # none | pass | fail
+    reason: str = ""
+    instances: list[dict[str, Any]] = field(default_factory=list)  # {i, d, s, cv, ams_ok}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

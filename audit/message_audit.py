@@ -1,0 +1,92 @@
+"""`audit message`: replay what a receiver concludes about one sent message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from audit import __version__
+from audit.checks.message import message_checks
+from audit.checks.message.context import MessageContext
+from audit.message.envelope import reconstruct_envelope
+from audit.message.load import RawMessage
+from audit.model import Report
+from audit.net.dns import Backend, Resolver
+from audit.runner import run_check, run_checks
+
+
+@dataclass(frozen=True)
+class EnvelopeOptions:
+    """What the user told us about the envelope; anything None is read from the message."""
+
+    ip: str | None = None
+    helo: str | None = None
+    mail_from: str | None = None
+    trusted_hops: int | None = None
+    receiver_domain: str | None = None
+
+
+def make_context(
+    message: RawMessage,
+    resolver: Resolver,
+    *,
+    envelope: EnvelopeOptions = EnvelopeOptions(),
+    now: datetime | None = None,
+) -> MessageContext:
+    """Parse (leniently: compat32 keeps raw header text) and reconstruct the envelope."""
+    parsed = email.message_from_bytes(message.raw, policy=email.policy.compat32)
+    return MessageContext(
+        name=message.name,
+        raw=message.raw,
+        message=parsed,
+        envelope=reconstruct_envelope(
+            parsed,
+            ip=envelope.ip,
+            helo=envelope.helo,
+            mail_from=envelope.mail_from,
+            trusted_hops=envelope.trusted_hops,
+            receiver_domain=envelope.receiver_domain,
+        ),
+        resolver=resolver,
+        now=now or datetime.now(UTC),
+        receiver_domain=envelope.receiver_domain,
+    )
+
+
+async def audit_message(
+    message: RawMessage,
+    backend: Backend,
+    *,
+    envelope: EnvelopeOptions = EnvelopeOptions(),
+    now: datetime | None = None,
+    check_timeout: float = 30.0,
+) -> Report:
+    resolver = Resolver(backend)
+    ctx = make_context(message, resolver, envelope=envelope, now=now)
+    start = time.perf_counter()
+    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout)
+
+    async def bulk_table(context: MessageContext):
+        from audit.checks.message.bulk import evaluate
+
+        return await evaluate(context, outcomes)
+
+    outcomes.append(await run_check("bulk", message.name, bulk_table, ctx, check_timeout))
+    return Report(
+        kind="message",
+        target=message.name,
+        outcomes=outcomes,
+        queries=list(resolver.log),
+        tool_version=__version__,
+        duration_ms=(time.perf_counter() - start) * 1000,
+    )
+
+
+async def audit_messages(
+    messages: Sequence[RawMessage], backend: Backend, **options
+) -> list[Report]:
+    return [await audit_message(m, backend, **options) for m in messages]
