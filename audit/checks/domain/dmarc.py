@@ -137,7 +137,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         findings.append(
             Finding(
                 DMARC_MULTIPLE,
-                f"_dmarc.{policy_at}",
+                domain,
                 message=f"{len(raw_records)} DMARC records at _dmarc.{policy_at}: receivers "
                 "apply no DMARC policy at all",
                 evidence=raw_records,
@@ -171,7 +171,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         findings.append(
             Finding(
                 DMARC_SYNTAX,
-                f"_dmarc.{policy_at}",
+                domain,
                 message="; ".join(record.errors),
                 evidence=[record.raw],
                 fix="Publish a corrected record, e.g. "
@@ -180,7 +180,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         )
     if record.policy is not None:
         findings.extend(_policy_strength(record, policy_at, domain, for_subdomain))
-    findings.extend(await _reporting(ctx.resolver, record, policy_at, found.org_domain))
+    findings.extend(await _reporting(ctx.resolver, record, policy_at, domain, found.org_domain))
     return CheckResult(facts=facts, findings=findings)
 
 
@@ -189,25 +189,25 @@ def _policy_strength(
 ) -> list[Finding]:
     findings = []
     effective = record.effective_policy(for_subdomain)
-    target = f"_dmarc.{policy_at}"
+    record_name = f"_dmarc.{policy_at}"
     if effective == "none":
         findings.append(
             Finding(
                 DMARC_POLICY_NONE,
                 domain,
-                message=f"p=none at {target}: receivers deliver mail that fails DMARC as usual"
+                message=f"p=none at {record_name}: receivers deliver mail that fails DMARC as usual"
                 if not for_subdomain or not record.subdomain_policy
-                else f"sp=none at {target}: subdomain mail that fails DMARC is delivered",
+                else f"sp=none at {record_name}: subdomain mail that fails DMARC is delivered",
                 evidence=[record.raw],
-                fix=f'Once aggregate reports show your own mail passing, publish {target} TXT "'
-                f'{with_policy(record, "quarantine")}", then p=reject.',
+                fix="Once aggregate reports show your own mail passing, publish "
+                f'{record_name} TXT "{with_policy(record, "quarantine")}", then p=reject.',
             )
         )
     elif record.subdomain_policy == "none" and not for_subdomain:
         findings.append(
             Finding(
                 DMARC_SUBDOMAIN_NONE,
-                target,
+                domain,
                 message=f"p={record.policy} but sp=none: spoofed mail from any subdomain of "
                 f"{policy_at} is delivered",
                 evidence=[record.raw],
@@ -219,12 +219,12 @@ def _policy_strength(
         findings.append(
             Finding(
                 DMARC_PARTIAL_PCT,
-                target,
+                domain,
                 message=f"pct={record.pct}: RFC 7489 receivers apply p={effective} to only "
                 f"{record.pct}% of failing mail (RFC 9989 receivers ignore pct and apply it "
                 "to all)",
                 evidence=[record.raw],
-                fix=f'Publish {target} TXT "{with_policy(record, effective)}" (pct removed).',
+                fix=f'Publish {record_name} TXT "{with_policy(record, effective)}" (pct removed).',
             )
         )
     return findings
@@ -259,15 +259,14 @@ def _rfc_differences(found: Discovery, record: DmarcRecord) -> list[Finding]:
 
 
 async def _reporting(
-    resolver: Resolver, record: DmarcRecord, policy_at: str, org: str
+    resolver: Resolver, record: DmarcRecord, policy_at: str, domain: str, org: str
 ) -> list[Finding]:
     findings = []
-    target = f"_dmarc.{policy_at}"
     if not record.rua:
         findings.append(
             Finding(
                 DMARC_NO_RUA,
-                target,
+                domain,
                 message="no rua= address: you get no aggregate reports, so you cannot see who "
                 "sends as your domain or whether your own mail passes",
                 evidence=[record.raw],
@@ -287,14 +286,14 @@ async def _reporting(
         name = f"{policy_at}._report._dmarc.{dest}"
         if answer.temperror:
             findings.append(
-                temperror_finding(answer, name, "report authorization could not be verified")
+                temperror_finding(answer, domain, "report authorization could not be verified")
             )
         elif not any(is_dmarc_record(t) for t in answer.txt):
             uris = [u.raw for u in [*record.rua, *record.ruf] if u.domain == dest]
             findings.append(
                 Finding(
                     DMARC_REPORT_UNAUTHORIZED,
-                    name,
+                    domain,
                     message=f"reports for {policy_at} go to {dest}, which has not authorized "
                     f"them ({name} TXT: {answer.status.value}); receivers will not send them",
                     evidence=[record.raw, answer.describe()],

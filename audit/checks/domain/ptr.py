@@ -76,7 +76,7 @@ async def check(ctx: DomainContext) -> CheckResult:
                 "forward_confirmed": confirmed,
             }
         )
-        target = f"{address} ({', '.join(hosts)})"
+        target = address
         if ptr.temperror:
             findings.append(temperror_finding(ptr, target, "reverse DNS unknown"))
             status = Status.INCONCLUSIVE
@@ -86,7 +86,8 @@ async def check(ctx: DomainContext) -> CheckResult:
                 Finding(
                     PTR_MISSING,
                     target,
-                    message=f"{address} has no PTR record ({ptr.status.value} for {ptr.name})",
+                    message=f"{address} (MX {', '.join(hosts)}) has no PTR record "
+                    f"({ptr.status.value} for {ptr.name})",
                     evidence=[ptr.describe()],
                     fix=f"Ask the owner of {address} (your hosting provider) to set its PTR "
                     f"to {hosts[0]}, which resolves back to {address}.",
@@ -103,8 +104,8 @@ async def check(ctx: DomainContext) -> CheckResult:
             Finding(
                 PTR_NOT_FCRDNS,
                 target,
-                message=f"{address} has PTR {', '.join(forwards)}, which does not resolve back "
-                f"to {address}",
+                message=f"{address} (MX {', '.join(hosts)}) has PTR {', '.join(forwards)}, "
+                f"which does not resolve back to {address}",
                 evidence=[ptr.describe()]
                 + [a.describe() for answers in forwards.values() for a in answers],
                 fix=f"Make {next(iter(forwards))} resolve to {address} (A/AAAA), or set the PTR "
