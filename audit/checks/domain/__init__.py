@@ -6,7 +6,7 @@ import importlib
 
 from audit.runner import Check
 
-FAMILIES = ("dmarc", "mx", "ptr")
+FAMILIES = ("spf", "dmarc", "mx", "ptr")
 
 
 def domain_checks() -> list[tuple[str, Check]]:
