@@ -1,0 +1,24 @@
+"""Renderers: one Report model, several faces. The engine never imports this package."""
+
+from __future__ import annotations
+
+from audit.model import Report
+
+FORMATS = ("terminal", "json", "html")
+
+
+def render(fmt: str, reports: list[Report], *, color: bool = False, width: int = 100) -> str:
+    """The text of `reports` in `fmt`; the CLI writes it to stdout or --output."""
+    if fmt == "json":
+        from reports.json_report import render_json
+
+        return render_json(reports)
+    if fmt == "html":
+        from reports.html import render_html
+
+        return render_html(reports)
+    if fmt == "terminal":
+        from reports.terminal import render_terminal
+
+        return render_terminal(reports, color=color, width=width)
+    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
