@@ -163,46 +163,50 @@ class NetworkBackend:
         self._resolver.cache = None
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
+        """Ask, and chase a CNAME chain the server left incomplete (an authoritative-only
+        server answers a CNAME into another zone without the target's data)."""
         start = time.perf_counter()
+        chain: list[str] = []
+        current = name
+        for _ in range(MAX_CNAME_CHAIN):
+            status, rdata, hops, error = await self._ask(current, rdtype)
+            chain.extend(h for h in hops if h not in chain)
+            if status is DnsStatus.NODATA and hops and rdtype != "CNAME":
+                current = hops[-1]
+                continue
+            break
+        else:
+            status, rdata, error = DnsStatus.SERVFAIL, [], "CNAME chain too long"
+        elapsed = (time.perf_counter() - start) * 1000
+        return DnsAnswer(name, rdtype, status, tuple(rdata), tuple(chain), elapsed, error)
 
-        def done(status: DnsStatus, rdata=(), chain=(), error=None) -> DnsAnswer:
-            return DnsAnswer(
-                name,
-                rdtype,
-                status,
-                tuple(rdata),
-                tuple(chain),
-                (time.perf_counter() - start) * 1000,
-                error,
-            )
-
+    async def _ask(
+        self, name: str, rdtype: str
+    ) -> tuple[DnsStatus, list[dns.rdata.Rdata], list[str], str | None]:
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
             # An unrepresentable name (label over 63 octets...) cannot exist in the DNS.
-            return done(DnsStatus.NXDOMAIN, error=str(exc))
+            return DnsStatus.NXDOMAIN, [], [], str(exc)
         try:
             answer = await self._resolver.resolve(
                 qname, rdtype, search=False, raise_on_no_answer=False
             )
         except dns.resolver.NXDOMAIN as exc:
-            return done(DnsStatus.NXDOMAIN, chain=_nx_chain(exc, qname))
-        except dns.resolver.LifetimeTimeout as exc:
-            return done(DnsStatus.TIMEOUT, error=str(exc))
-        except dns.exception.Timeout as exc:
-            return done(DnsStatus.TIMEOUT, error=str(exc))
+            return DnsStatus.NXDOMAIN, [], _nx_chain(exc, qname), None
+        except (dns.resolver.LifetimeTimeout, dns.exception.Timeout) as exc:
+            return DnsStatus.TIMEOUT, [], [], str(exc)
         except dns.resolver.NoNameservers as exc:
-            return done(DnsStatus.SERVFAIL, error=str(exc))
-        except dns.resolver.YXDOMAIN as exc:
-            return done(DnsStatus.SERVFAIL, error=str(exc))
+            refused = "REFUSED" in str(exc)
+            return DnsStatus.SERVFAIL, [], [], "REFUSED" if refused else str(exc)
         except dns.exception.DNSException as exc:
-            return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+            return DnsStatus.SERVFAIL, [], [], f"{type(exc).__name__}: {exc}"
         except OSError as exc:
-            return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+            return DnsStatus.SERVFAIL, [], [], f"{type(exc).__name__}: {exc}"
         chain = _cname_chain(answer.response, qname)
         if answer.rrset is None:
-            return done(DnsStatus.NODATA, chain=chain)
-        return done(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain)
+            return DnsStatus.NODATA, [], chain, None
+        return DnsStatus.NOERROR, list(answer.rrset), chain, None
 
 
 def _cname_chain(response, qname: dns.name.Name) -> list[str]:

@@ -144,6 +144,9 @@ async def check(ctx: DomainContext) -> CheckResult:
                 fix=f"Keep exactly one TXT record starting with v=DMARC1 at _dmarc.{policy_at}.",
             )
         )
+        # RFC 7489 6.6.3: several records means no DMARC record; none of them is judged.
+        facts["dmarc"] = {"policy_domain": policy_at, "record": None, "records": raw_records}
+        return CheckResult(facts=facts, findings=findings)
     record = parse_dmarc(raw_records[0])
     for_subdomain = policy_at != domain
     facts["dmarc"] = {
