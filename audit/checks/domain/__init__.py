@@ -6,7 +6,7 @@ import importlib
 
 from audit.runner import Check
 
-FAMILIES = ("spf", "dmarc", "mx", "ptr")
+FAMILIES = ("spf", "dkim", "dmarc", "mx", "ptr")
 
 
 def domain_checks() -> list[tuple[str, Check]]:
