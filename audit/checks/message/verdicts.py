@@ -99,6 +99,7 @@ class ArcVerdict:
     cv: str  # none | pass | fail
     reason: str = ""
     instances: list[dict[str, Any]] = field(default_factory=list)  # {i, d, s, cv, ams_ok}
+    temperror: bool = False  # a key lookup timed out/SERVFAILed: cv=fail may be that, not forgery
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
