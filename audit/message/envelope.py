@@ -109,6 +109,22 @@ def _paren_depths(text: str) -> list[int]:
     return depths
 
 
+def _first_comment(text: str) -> str | None:
+    """The first top-level (comment) without the comments nested in it: Sendmail writes
+    `(host.example [192.0.2.1] (may be forged))`."""
+    depth, words = 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                return "".join(words)
+        elif depth == 1:
+            words.append(ch)
+    return None
+
+
 def parse_received(index: int, value: str) -> Hop:
     """Postfix, Exim, Sendmail, Exchange, Gmail and SES forms all put the client in `from`."""
     unfolded = " ".join(value.split())
@@ -131,11 +147,11 @@ def parse_received(index: int, value: str) -> Hop:
         hop.from_helo = helo_eq.group(1) if helo_eq else first.strip("[]")
     else:
         hop.from_helo = helo_eq.group(1) if helo_eq else first
-    comment = re.search(r"\(([^()]*)\)", from_part)
+    comment = _first_comment(from_part)
     if helo_eq and not first.startswith("[") and first.lower() != "unknown":
         hop.from_rdns = first.rstrip(".").lower()  # Exim: the verified name, then helo=
     elif comment:
-        words = comment.group(1).replace("[", " [").split()
+        words = comment.replace("[", " [").split()
         word = words[0] if words else ""
         if (
             word
