@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # a receiver's practical limit (Gmail takes 25 MB)
+MAX_MBOX_BYTES = 512 * 1024 * 1024  # an mbox holds many messages, but is read whole
 _MBOX_SEPARATOR = re.compile(rb"^From \S*.*$", re.MULTILINE)
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 
@@ -43,6 +44,11 @@ def read_input(path: str, limit: int = MAX_MESSAGE_BYTES) -> bytes:
         raise MessageInputError(f"{path!r} is a directory, not a message file")
     try:
         size = file.stat().st_size
+        if file.suffix == ".mbox" and size > MAX_MBOX_BYTES:
+            raise MessageInputError(
+                f"{path} is {size / (1024 * 1024):.0f} MiB, over the "
+                f"{MAX_MBOX_BYTES // (1024 * 1024)} MiB mbox limit"
+            )
         if size > limit and not file.suffix == ".mbox":
             raise MessageInputError(
                 f"{path} is {size / (1024 * 1024):.1f} MiB, over the "
@@ -50,7 +56,7 @@ def read_input(path: str, limit: int = MAX_MESSAGE_BYTES) -> bytes:
             )
         with file.open("rb") as stream:
             if file.suffix == ".mbox":
-                return stream.read()
+                return _read_bounded(stream, path, MAX_MBOX_BYTES)
             return _read_bounded(stream, path, limit)
     except FileNotFoundError:
         raise MessageInputError(f"{path!r} does not exist") from None

@@ -152,7 +152,10 @@ async def check(ctx: MessageContext) -> CheckResult:
 
     verdict = await dmarc_verdict(ctx)
     facts: dict[str, Any] = {"dmarc": verdict.to_dict()}
-    target = verdict.from_domain or ctx.name
+    if verdict.from_domain is None:
+        # No single From domain: MSG002 says so; there is no domain to judge DMARC for.
+        return CheckResult(facts=facts, status=Status.SKIPPED, error=verdict.reason)
+    target = verdict.from_domain
     if verdict.result == "temperror":
         return CheckResult(
             facts=facts,
