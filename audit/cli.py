@@ -89,6 +89,24 @@ FORMAT_CHOICES = ("terminal", "json", "html")
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
 
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--format, --output and --fail-on: every command that ends in a Report takes them."""
+    fn = click.option(
+        "--fail-on",
+        type=click.Choice(SEVERITY_CHOICES),
+        default="high",
+        show_default=True,
+        help="Exit 1 when a finding is at or above this severity.",
+    )(fn)
+    fn = click.option(
+        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None
+    )(fn)
+    fn = click.option(
+        "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
+    )(fn)
+    return fn
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
 def cli() -> None:
@@ -106,17 +124,7 @@ def cli() -> None:
     help="A DKIM selector you sign with (repeatable); tried beside the common ones.",
 )
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
-@click.option(
-    "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
-)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITY_CHOICES),
-    default="high",
-    show_default=True,
-    help="Exit 1 when a finding is at or above this severity.",
-)
+@report_options
 def domain(
     domains: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -218,17 +226,7 @@ def _parse_ip(text: str | None) -> str | None:
     metavar="MIB",
     help="Largest message accepted, in MiB.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
-)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITY_CHOICES),
-    default="high",
-    show_default=True,
-    help="Exit 1 when a finding is at or above this severity.",
-)
+@report_options
 def message(
     files: tuple[str, ...],
     dns_servers: tuple[str, ...],

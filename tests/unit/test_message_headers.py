@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -39,27 +38,18 @@ def build(*, drop=(), extra=(), received=True, replace=None, body="Hello.\r\n") 
 
 
 @pytest.fixture
-def dkim(monkeypatch):
+def dkim(stub_dkim_verdicts):
     """Stub the DKIM getter: dkim([("gmail.com", "pass")]) or dkim(RuntimeError("down"))."""
-    state: dict = {"verdicts": []}
-    module = types.ModuleType("audit.checks.message.dkim")
-
-    async def dkim_verdicts(ctx):
-        if isinstance(state["verdicts"], Exception):
-            raise state["verdicts"]
-        return state["verdicts"]
-
-    module.dkim_verdicts = dkim_verdicts
-    monkeypatch.setitem(sys.modules, "audit.checks.message.dkim", module)
 
     def set_verdicts(specs):
-        if isinstance(specs, Exception):
-            state["verdicts"] = specs
-        else:
-            state["verdicts"] = [
+        stub_dkim_verdicts(
+            specs
+            if isinstance(specs, Exception)
+            else [
                 DkimVerdict(i, result, "stub", domain=d, selector="s1", signed_headers=["from"])
                 for i, (d, result) in enumerate(specs)
             ]
+        )
 
     return set_verdicts
 

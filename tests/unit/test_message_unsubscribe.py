@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -35,27 +33,18 @@ def build(*extra: tuple[str, str]) -> bytes:
 
 
 @pytest.fixture
-def dkim(monkeypatch):
+def dkim(stub_dkim_verdicts):
     """dkim([("sender.example", "pass", [signed headers])]) or dkim(RuntimeError())."""
-    state: dict = {"verdicts": []}
-    module = types.ModuleType("audit.checks.message.dkim")
-
-    async def dkim_verdicts(ctx):
-        if isinstance(state["verdicts"], Exception):
-            raise state["verdicts"]
-        return state["verdicts"]
-
-    module.dkim_verdicts = dkim_verdicts
-    monkeypatch.setitem(sys.modules, "audit.checks.message.dkim", module)
 
     def set_verdicts(specs):
-        if isinstance(specs, Exception):
-            state["verdicts"] = specs
-            return
-        state["verdicts"] = [
-            DkimVerdict(i, result, "stub", domain=d, selector="s1", signed_headers=list(h))
-            for i, (d, result, h) in enumerate(specs)
-        ]
+        stub_dkim_verdicts(
+            specs
+            if isinstance(specs, Exception)
+            else [
+                DkimVerdict(i, result, "stub", domain=d, selector="s1", signed_headers=list(h))
+                for i, (d, result, h) in enumerate(specs)
+            ]
+        )
 
     return set_verdicts
 

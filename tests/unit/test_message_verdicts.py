@@ -7,8 +7,6 @@ DKIM verdicts; DKIM verification itself is tested in test_message_dkim.py.
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 
 import pytest
 
@@ -36,23 +34,18 @@ def message(from_addr: str, return_path: str, ip: str, extra: str = "") -> bytes
 
 
 @pytest.fixture
-def dkim_stub(monkeypatch):
+def dkim_stub(stub_dkim_verdicts):
     """Set the DKIM verdicts the message checks will see: dkim_stub([("clean.test", "pass")])."""
-    verdicts: list[DkimVerdict] = []
-    module = types.ModuleType("audit.checks.message.dkim")
-
-    async def dkim_verdicts(ctx):
-        return verdicts
-
-    module.dkim_verdicts = dkim_verdicts
-    monkeypatch.setitem(sys.modules, "audit.checks.message.dkim", module)
 
     def set_verdicts(specs):
-        verdicts[:] = [
-            DkimVerdict(i, result, "stub", domain=d, selector="s", signed_headers=["from"])
-            for i, (d, result) in enumerate(specs)
-        ]
+        stub_dkim_verdicts(
+            [
+                DkimVerdict(i, result, "stub", domain=d, selector="s", signed_headers=["from"])
+                for i, (d, result) in enumerate(specs)
+            ]
+        )
 
+    set_verdicts([])
     return set_verdicts
 
 
