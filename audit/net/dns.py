@@ -23,6 +23,8 @@ from typing import Protocol
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
+import dns.message
 import dns.name
 import dns.nameserver
 import dns.rdata
@@ -163,73 +165,109 @@ class NetworkBackend:
         self._resolver.cache = None
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
-        """Ask, and chase a CNAME chain the server left incomplete (an authoritative-only
-        server answers a CNAME into another zone without the target's data)."""
+        """Ask, and finish a CNAME chain the server left incomplete.
+
+        An authoritative-only server (no RA flag) answers a CNAME into another zone without the
+        target's data, and cuts long in-zone chains short (Knot stops after 5 hops): such an
+        answer reads as NODATA. Asking again for the last target gives what a recursive
+        resolver, and StaticBackend, give: the target's data with the whole chain, NXDOMAIN
+        through the chain, or SERVFAIL when it is over MAX_CNAME_CHAIN hops (or loops).
+        """
         start = time.perf_counter()
+        rdtype = rdtype.upper()
         chain: list[str] = []
         current = name
-        for _ in range(MAX_CNAME_CHAIN):
-            status, rdata, hops, error = await self._ask(current, rdtype)
-            chain.extend(h for h in hops if h not in chain)
-            if status is DnsStatus.NODATA and hops and rdtype != "CNAME":
-                current = hops[-1]
+        while True:
+            step = await self._ask(current, rdtype)
+            chain.extend(step.chain)
+            if len(chain) > MAX_CNAME_CHAIN:
+                status, rdata, error = DnsStatus.SERVFAIL, [], "CNAME chain too long"
+                del chain[MAX_CNAME_CHAIN + 1 :]
+                break
+            status, rdata, error = step.status, step.rdata, step.error
+            if status is DnsStatus.NODATA and step.chain and step.incomplete:
+                current = step.chain[-1]  # each round adds a hop: bounded by the check above
                 continue
             break
-        else:
-            status, rdata, error = DnsStatus.SERVFAIL, [], "CNAME chain too long"
         elapsed = (time.perf_counter() - start) * 1000
         return DnsAnswer(name, rdtype, status, tuple(rdata), tuple(chain), elapsed, error)
 
-    async def _ask(
-        self, name: str, rdtype: str
-    ) -> tuple[DnsStatus, list[dns.rdata.Rdata], list[str], str | None]:
+    async def _ask(self, name: str, rdtype: str) -> _Step:
+        """One question to the servers, its outcome as a status (never an exception)."""
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
             # An unrepresentable name (label over 63 octets...) cannot exist in the DNS.
-            return DnsStatus.NXDOMAIN, [], [], str(exc)
+            return _Step(DnsStatus.NXDOMAIN, error=str(exc))
         try:
             answer = await self._resolver.resolve(
                 qname, rdtype, search=False, raise_on_no_answer=False
             )
         except dns.resolver.NXDOMAIN as exc:
-            return DnsStatus.NXDOMAIN, [], _nx_chain(exc, qname), None
+            response = exc.responses().get(qname)
+            chain = _cname_chain(response, qname, rdtype) if response is not None else []
+            return _Step(DnsStatus.NXDOMAIN, chain=chain)
         except (dns.resolver.LifetimeTimeout, dns.exception.Timeout) as exc:
-            return DnsStatus.TIMEOUT, [], [], str(exc)
+            return _Step(DnsStatus.TIMEOUT, error=str(exc))
         except dns.resolver.NoNameservers as exc:
-            refused = "REFUSED" in str(exc)
-            return DnsStatus.SERVFAIL, [], [], "REFUSED" if refused else str(exc)
+            return _server_failure(exc, qname, rdtype)
         except dns.exception.DNSException as exc:
-            return DnsStatus.SERVFAIL, [], [], f"{type(exc).__name__}: {exc}"
+            return _Step(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
         except OSError as exc:
-            return DnsStatus.SERVFAIL, [], [], f"{type(exc).__name__}: {exc}"
-        chain = _cname_chain(answer.response, qname)
+            return _Step(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+        chain = _cname_chain(answer.response, qname, rdtype)
         if answer.rrset is None:
-            return DnsStatus.NODATA, [], chain, None
-        return DnsStatus.NOERROR, list(answer.rrset), chain, None
+            # Without recursion the server answers only from its own zones: a chain it did not
+            # finish (no data for its last name) may continue elsewhere.
+            incomplete = not answer.response.flags & dns.flags.RA
+            return _Step(DnsStatus.NODATA, chain=chain, incomplete=incomplete)
+        return _Step(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain)
 
 
-def _cname_chain(response, qname: dns.name.Name) -> list[str]:
+@dataclass(frozen=True)
+class _Step:
+    """The outcome of one question to the servers."""
+
+    status: DnsStatus
+    rdata: list[dns.rdata.Rdata] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)
+    error: str | None = None
+    incomplete: bool = False  # NODATA at the end of a chain the server may not have finished
+
+
+def _server_failure(exc: dns.resolver.NoNameservers, qname: dns.name.Name, rdtype: str) -> _Step:
+    """Every server failed: SERVFAIL, saying how ("REFUSED", "SERVFAIL", a too long chain)."""
+    reasons: list[str] = []
+    for error in exc.kwargs.get("errors", []):
+        problem, response = error[3], error[4] if len(error) > 4 else None
+        if isinstance(problem, dns.message.ChainTooLong) and response is not None:
+            # Over dnspython's own limit: report the hops, so lookup() says "too long".
+            return _Step(DnsStatus.SERVFAIL, chain=_cname_chain(response, qname, rdtype))
+        # dnspython records a bad rcode as its text ("REFUSED"), anything else as the exception.
+        reason = problem if isinstance(problem, str) else f"{type(problem).__name__}: {problem}"
+        if reason not in reasons:
+            reasons.append(reason)
+    return _Step(DnsStatus.SERVFAIL, error=", ".join(reasons) or str(exc))
+
+
+def _cname_chain(response: dns.message.Message, qname: dns.name.Name, rdtype: str) -> list[str]:
+    """The CNAME targets the response leads through from `qname`, in order (repeats kept, so a
+    loop reads as a chain over MAX_CNAME_CHAIN). A CNAME question is answered, not chased."""
+    if rdtype == "CNAME":
+        return []
     chain: list[str] = []
     current = qname
-    for _ in range(MAX_CNAME_CHAIN):
-        found = None
-        for rrset in response.answer:
-            if rrset.name == current and rrset.rdtype == dns.rdatatype.CNAME:
-                found = rrset[0].target
-        if found is None:
+    while len(chain) <= MAX_CNAME_CHAIN:
+        targets = [
+            rrset[0].target
+            for rrset in response.answer
+            if rrset.name == current and rrset.rdtype == dns.rdatatype.CNAME and len(rrset)
+        ]
+        if not targets:
             break
-        chain.append(normalize_name(found.to_text()))
-        current = found
+        current = targets[0]
+        chain.append(normalize_name(current.to_text()))
     return chain
-
-
-def _nx_chain(exc: dns.resolver.NXDOMAIN, qname: dns.name.Name) -> list[str]:
-    try:
-        canonical = exc.canonical_name
-    except Exception:  # noqa: BLE001 - dnspython raises if it has no responses
-        return []
-    return [] if canonical == qname else [normalize_name(canonical.to_text())]
 
 
 # --------------------------------------------------------------------------- static backends

@@ -1,17 +1,55 @@
 #!/usr/bin/env bash
 # start_knot.sh RUN_DIR ZONE_DIR PORT
-# Serves every ZONE_DIR/*.zone (zone name = file name without .zone) from a copy in RUN_DIR,
-# on 127.0.0.1@PORT, UDP and TCP. Waits until every zone answers; fails loudly (with Knot's log)
-# when Knot does not start or rejects a zone file, naming the file.
+#
+# Serves every ZONE_DIR/*.zone (zone name = file name without .zone) with Knot DNS on
+# 127.0.0.1@PORT (and ::1@PORT when the IPv6 loopback works), UDP and TCP, from a copy of the
+# zone files in RUN_DIR (the fixtures are never written to). Writes RUN_DIR/knot.conf,
+# RUN_DIR/knot.log and RUN_DIR/knot.pid; returns once every zone answers its SOA over TCP.
+# Fails loudly, with Knot's log, when knotd does not come up or rejects (or warns about) a zone
+# file, naming the file in ZONE_DIR. Stop it with stop_knot.sh RUN_DIR.
+#
+# Environment: KNOT_START_TIMEOUT (seconds, default 20); KNOT_OWNER_PID: a process whose exit
+# also stops this knotd (the pytest session), so a killed test run leaves no server behind.
 set -euo pipefail
-run=$(realpath -m "$1"); zones=$(realpath "$2"); port=$3
-KNOTD=$(command -v knotd || echo /usr/sbin/knotd)
+
+here=$(cd "$(dirname "$0")" && pwd)
+die() { echo "start_knot.sh: $*" >&2; exit 1; }
+
+[ $# -eq 3 ] || { echo "usage: start_knot.sh RUN_DIR ZONE_DIR PORT" >&2; exit 2; }
+run=$(realpath -m -- "$1")
+[ -d "$2" ] || die "zone directory '$2' does not exist"
+zones=$(realpath -- "$2")
+port=$3
+[[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "bad port '$port'"
+
+knotd=$(command -v knotd || echo /usr/sbin/knotd)
+kdig=$(command -v kdig || true)
+[ -x "$knotd" ] && [ -n "$kdig" ] || die "knotd/kdig not installed: run tests/infra/install.sh"
+
+shopt -s nullglob
+files=("$zones"/*.zone)
+[ ${#files[@]} -gt 0 ] || die "no *.zone files in $zones"
+
+if [ -f "$run/knot.pid" ] && kill -0 "$(cat "$run/knot.pid")" 2>/dev/null; then
+  die "a knotd started from $run is still running (pid $(cat "$run/knot.pid")): stop_knot.sh $run"
+fi
+python3 "$here/netutil.py" port-free "$port" ||
+  die "port $port is already in use on the loopback (a leftover knotd? see README.md)"
+
+listen="127.0.0.1@$port"
+if python3 "$here/netutil.py" ipv6; then listen="$listen, ::1@$port"; fi
+
+rm -rf "$run/zones" "$run/db" "$run/rundir" "$run/knot.log" "$run/knot.pid"
 mkdir -p "$run/zones" "$run/db" "$run/rundir"
-cp "$zones"/*.zone "$run/zones/"
+cp -- "${files[@]}" "$run/zones/"
+names=()
+for f in "${files[@]}"; do names+=("$(basename "$f" .zone)"); done
+
 {
+  echo "# Written by tests/infra/start_knot.sh for $zones"
   echo "server:"
   echo "    rundir: \"$run/rundir\""
-  echo "    listen: [ 127.0.0.1@$port ]"
+  echo "    listen: [ $listen ]"
   echo "log:"
   echo "  - target: stdout"
   echo "    any: info"
@@ -25,31 +63,69 @@ cp "$zones"/*.zone "$run/zones/"
   echo "    zonefile-load: whole"
   echo "    journal-content: none"
   echo "zone:"
-  for f in "$run"/zones/*.zone; do
-    echo "  - domain: \"$(basename "$f" .zone).\""
-  done
+  for name in "${names[@]}"; do echo "  - domain: \"$name.\""; done
 } > "$run/knot.conf"
-"$KNOTD" -c "$run/knot.conf" > "$run/knot.log" 2>&1 &
-echo $! > "$run/knot.pid"
-total=$(ls "$run"/zones/*.zone | wc -l)
-for _ in $(seq 1 200); do
-  if ! kill -0 "$(cat "$run/knot.pid")" 2>/dev/null; then
-    echo "knotd exited; log:" >&2; cat "$run/knot.log" >&2; exit 1
-  fi
-  if grep -qiE "zone file parser failed|failed to load|\[error\]" "$run/knot.log"; then
-    echo "Knot rejected a fixture zone:" >&2
-    grep -iE "error|failed" "$run/knot.log" >&2
-    kill "$(cat "$run/knot.pid")" 2>/dev/null || true
+
+"$knotd" -c "$run/knot.conf" < /dev/null > "$run/knot.log" 2>&1 &
+pid=$!
+echo "$pid" > "$run/knot.pid"
+
+stop() { bash "$here/stop_knot.sh" "$run" >/dev/null 2>&1 || true; }
+
+# Lines where Knot complains about a zone: "error: [name.] ..." or "warning: [name.] ...".
+# A warning counts too: data Knot ignores (out-of-zone records) would differ from --zone-dir.
+rejected() {
+  local bad
+  bad=$(grep -oE "(error|warning): \[[^]]+\]" "$run/knot.log" | sed -E 's/.*\[(.*)\.\]/\1/' |
+    sort -u) || true
+  [ -n "$bad" ] || return 1
+  echo "start_knot.sh: Knot rejected fixture zone file(s):" >&2
+  for name in $bad; do echo "  $zones/$name.zone" >&2; done
+  echo "Knot's complaints:" >&2
+  grep -E "(error|warning):" "$run/knot.log" | sed "s#$run/zones/#$zones/#g" >&2 || true
+  return 0
+}
+
+soa_queries=()
+for name in "${names[@]}"; do soa_queries+=("$name." SOA); done
+
+deadline=$((SECONDS + ${KNOT_START_TIMEOUT:-20}))
+while :; do
+  if ! kill -0 "$pid" 2>/dev/null || grep -q "^State:.*zombie" "/proc/$pid/status" 2>/dev/null; then
+    echo "start_knot.sh: knotd exited during start-up; its log:" >&2
+    cat "$run/knot.log" >&2
     exit 1
   fi
-  loaded=$(grep -c "loaded, serial" "$run/knot.log" || true)
-  if [ "$loaded" -ge "$total" ] && \
-     kdig +tcp +time=1 +retry=0 @127.0.0.1 -p "$port" "$(basename "$(ls "$run"/zones/*.zone | head -1)" .zone)" SOA 2>/dev/null | grep -q "status: NOERROR"; then
-    echo "knot up on 127.0.0.1:$port serving $total zones (pid $(cat "$run/knot.pid"))"
-    exit 0
+  if rejected; then stop; exit 1; fi
+  # Ready when the first zone answers over TCP, then every zone's SOA (one kdig, over TCP).
+  if "$kdig" +tcp +time=1 +retry=0 @127.0.0.1 -p "$port" "${names[0]}." SOA 2>/dev/null |
+    grep -q "status: NOERROR"; then
+    answered=$("$kdig" +tcp +time=1 +retry=0 @127.0.0.1 -p "$port" "${soa_queries[@]}" \
+      2>/dev/null | grep -c "status: NOERROR" || true)
+    if [ "$answered" -eq ${#names[@]} ]; then
+      sleep 0.2  # a late complaint about a zone still counts
+      if rejected; then stop; exit 1; fi
+      break
+    fi
+  fi
+  if [ $SECONDS -ge $deadline ]; then
+    echo "start_knot.sh: Knot did not serve all ${#names[@]} zones within" \
+      "${KNOT_START_TIMEOUT:-20} s; its log:" >&2
+    cat "$run/knot.log" >&2
+    stop
+    exit 1
   fi
   sleep 0.05
 done
-echo "knot did not come up within 10 s; log:" >&2; cat "$run/knot.log" >&2
-kill "$(cat "$run/knot.pid")" 2>/dev/null || true
-exit 1
+
+if [ -n "${KNOT_OWNER_PID:-}" ]; then
+  # Stops knotd when the owner goes away without calling stop_knot.sh (a killed pytest).
+  owner=$KNOT_OWNER_PID
+  nohup bash -c '
+    while kill -0 "$0" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
+    if ! kill -0 "$0" 2>/dev/null; then exec bash "$2/stop_knot.sh" "$3"; fi
+  ' "$owner" "$pid" "$here" "$run" < /dev/null > /dev/null 2>&1 &
+  echo $! > "$run/watchdog.pid"
+fi
+
+echo "knot up on 127.0.0.1:$port (listen: $listen) serving ${#names[@]} zones, pid $pid"

@@ -1,101 +1,85 @@
-"""Session fixtures for the real servers on loopback: Knot DNS serving fixtures/zones/, and a
-DNS proxy that drops every query (timeouts). Started from the scripts in tests/infra/.
+"""Session fixtures for the real servers on loopback, started from the scripts in tests/infra/:
 
-Under CI (env CI set) a missing server is a failure, never a skip.
+* `knot_server`: Knot DNS serving every fixtures/zones/*.zone on a free port. It is the string
+  "127.0.0.1:PORT" (pass it to --dns-server) with `.host`, `.port`, `.dns_server`, `.address`.
+* `drop_proxy`: the same kind of endpoint, for a proxy that drops every query (timeouts).
+* `delay_proxy(ms)`: a factory for proxies in front of Knot that delay every answer.
+
+Every test in this directory is marked `integration`. Without Knot installed the tests are
+skipped locally, and fail under CI (env CI set): CI must run them, never skip them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import ROOT, ZONES
+from tests.conftest import ZONES
+from tests.infra.servers import DnsProxy, Endpoint, KnotServer, ServerError, knot_installed
 
-INFRA = ROOT / "tests" / "infra"
+HERE = os.path.dirname(__file__)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.fspath):
+        if str(item.path).startswith(HERE + os.sep):
             item.add_marker(pytest.mark.integration)
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port on 127.0.0.1")
-
-
-def _require(tool: str) -> None:
-    if shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists():
+def _require_knot() -> None:
+    if knot_installed():
         return
-    message = f"{tool} is not installed: run tests/infra/install.sh (or scripts/test.sh)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
+    message = "Knot DNS (knotd, kdig) is not installed: run tests/infra/install.sh as root"
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
     pytest.skip(message)
 
 
-@dataclass(frozen=True)
-class DnsServer:
-    host: str
-    port: int
+@pytest.fixture(scope="session")
+def knot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnotServer]:
+    _require_knot()
+    try:
+        server = KnotServer.start(tmp_path_factory.mktemp("knot"), ZONES)
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+
+def _start_proxy(upstream: int, **options) -> DnsProxy:
+    try:
+        return DnsProxy.start(upstream, **options)
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def knot_server(tmp_path_factory) -> Iterator[DnsServer]:
-    _require("knotd")
-    _require("kdig")
-    run_dir = tmp_path_factory.mktemp("knot")
-    port = free_port()
-    started = subprocess.run(
-        ["bash", str(INFRA / "start_knot.sh"), str(run_dir), str(ZONES), str(port)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if started.returncode != 0:
-        pytest.fail(f"Knot DNS did not start:\n{started.stdout}\n{started.stderr}")
+def drop_proxy(knot_server: KnotServer) -> Iterator[Endpoint]:
+    """A DNS server address that never answers (UDP swallowed, TCP held open)."""
+    proxy = _start_proxy(knot_server.port, drop=True)
     try:
-        yield DnsServer("127.0.0.1", port)
+        yield proxy
     finally:
-        subprocess.run(["bash", str(INFRA / "stop_knot.sh"), str(run_dir)], timeout=30)
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")
-def drop_proxy(knot_server: DnsServer) -> Iterator[DnsServer]:
-    """A DNS server address that never answers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(INFRA / "dns_proxy.py"), str(port), str(knot_server.port), "--drop"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def delay_proxy(knot_server: KnotServer) -> Iterator[Callable[[float], Endpoint]]:
+    """`delay_proxy(50)` -> a proxy in front of Knot adding 50 ms to every answer (one per
+    delay, shared by the session)."""
+    proxies: dict[float, DnsProxy] = {}
+
+    def get(delay_ms: float) -> Endpoint:
+        if delay_ms not in proxies:
+            proxies[delay_ms] = _start_proxy(knot_server.port, delay_ms=delay_ms)
+        return proxies[delay_ms]
+
     try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("ready"):
-            pytest.fail(f"dns_proxy did not start: {line!r}")
-        yield DnsServer("127.0.0.1", port)
+        yield get
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for proxy in proxies.values():
+            proxy.stop()
