@@ -17,6 +17,7 @@ class DomainContext:
     resolver: Resolver
     dkim_selectors: list[str] = field(default_factory=list)
     discover_dkim: bool = True
+    blocklists: list[str] | None = None  # DNSBL/RHSBL zones; None: the built-in default list
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:

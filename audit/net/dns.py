@@ -133,6 +133,8 @@ class ServerAddress:
             host, port = text.split(":")
         else:
             host, port = text, ""
+        if text.endswith(":") and not text.startswith("["):
+            raise ValueError(f"empty DNS server port in {text!r}")
         if port and not port.isdigit():
             raise ValueError(f"invalid DNS server port in {text!r}")
         number = int(port) if port else 53
@@ -290,7 +292,9 @@ class StaticData:
 
     def add(self, name: str, rdtype: str, text: str) -> None:
         rdtype = rdtype.upper()
-        rd = dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.root)
+        rd = dns.rdata.from_text(
+            dns.rdataclass.IN, rdtype, text, origin=dns.name.root, relativize=False
+        )
         self.add_rdata(name, rd)
 
     def add_rdata(self, name: str, rd: dns.rdata.Rdata) -> None:
