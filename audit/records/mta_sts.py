@@ -1,0 +1,57 @@
+"""MTA-STS policy indicator records (RFC 8461 3.1). Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_FIELD = re.compile(r"^([A-Za-z0-9_.-]+)=(.*)$", re.DOTALL)
+
+
+def is_sts_record(txt: str) -> bool:
+    """RFC 8461 3.1: records not starting with `v=STSv1` are discarded."""
+    return txt.lstrip().split(";", 1)[0].strip() == "v=STSv1"
+
+
+@dataclass
+class StsRecord:
+    raw: str
+    fields: dict[str, str] = field(default_factory=dict)
+    policy_id: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"raw": self.raw, "fields": self.fields, "id": self.policy_id, "errors": self.errors}
+
+
+def parse_sts_record(txt: str) -> StsRecord:
+    record = StsRecord(raw=txt)
+    parts = [p.strip() for p in txt.split(";")]
+    if parts and not parts[-1]:
+        parts.pop()
+    for index, part in enumerate(parts):
+        match = _FIELD.match(part)
+        if not match:
+            record.errors.append(f"{part!r} is not a field=value pair")
+            continue
+        name, value = match.group(1), match.group(2).strip()
+        if name in record.fields:
+            record.errors.append(f"{name}= appears more than once")
+            continue
+        record.fields[name] = value
+        if index == 0 and (name != "v" or value != "STSv1"):
+            record.errors.append("the record must start with v=STSv1")
+    policy_id = record.fields.get("id")
+    if policy_id is None:
+        record.errors.append("id= is missing: senders cannot tell when the policy changes")
+    elif not _ID.match(policy_id):
+        record.errors.append(f"id={policy_id} must be 1-32 letters or digits")
+    else:
+        record.policy_id = policy_id
+    return record
