@@ -238,9 +238,22 @@ class _Step:
 
 
 def _server_failure(exc: dns.resolver.NoNameservers, qname: dns.name.Name, rdtype: str) -> _Step:
-    """Every server failed: SERVFAIL, saying how ("REFUSED", "SERVFAIL", a too long chain)."""
+    """Every server failed: SERVFAIL, saying how ("REFUSED", "SERVFAIL", a too long chain).
+
+    One exception: an authoritative-only server (no RA flag) that REFUSES a name is saying the
+    name is outside every zone it serves. Asked directly (`--dns-server` at a local Knot), that
+    reads as NXDOMAIN, exactly as `--zone-dir` reads a name outside its zones; otherwise every
+    query outside the user's zones (the RFC 9989 walk up to the TLD, reverse zones, blocklists)
+    would turn an audit inconclusive. A recursive resolver's REFUSED stays a SERVFAIL.
+    """
+    errors = exc.kwargs.get("errors", [])
+    responses = [e[4] for e in errors if len(e) > 4 and e[4] is not None]
+    if responses and len(responses) == len(errors) and all(
+        r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.RA for r in responses
+    ):
+        return _Step(DnsStatus.NXDOMAIN, error="REFUSED by a non-recursive server: not its zone")
     reasons: list[str] = []
-    for error in exc.kwargs.get("errors", []):
+    for error in errors:
         problem, response = error[3], error[4] if len(error) > 4 else None
         if isinstance(problem, dns.message.ChainTooLong) and response is not None:
             # Over dnspython's own limit: report the hops, so lookup() says "too long".

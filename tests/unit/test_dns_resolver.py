@@ -550,8 +550,17 @@ def test_network_statuses():
     assert lookup(backend, "d.test", "A").status is DnsStatus.TIMEOUT
 
 
-def test_refused_is_servfail_saying_refused():
+def test_refused_by_an_authoritative_server_is_outside_its_zones():
+    # A non-recursive server (no RA) refuses names outside its zones: NXDOMAIN, as --zone-dir.
     backend, _ = network({})
+    answer = lookup(backend, "elsewhere.test", "A")
+    assert answer.status is DnsStatus.NXDOMAIN
+    assert answer.error == "REFUSED by a non-recursive server: not its zone"
+
+
+def test_refused_by_a_recursive_resolver_is_servfail():
+    refused = _response("elsewhere.test", "A", rcode=dns.rcode.REFUSED, recursive=True)
+    backend, _ = network({("elsewhere.test", "A"): refused})
     answer = lookup(backend, "elsewhere.test", "A")
     assert (answer.status, answer.error) == (DnsStatus.SERVFAIL, "REFUSED")
     assert answer.temperror
