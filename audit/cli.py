@@ -81,7 +81,7 @@ def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_
     from reports import render
 
     color = output is None and fmt == "terminal" and sys.stdout.isatty()
-    _emit(render(fmt, reports, color=color), output)
+    _emit(render(fmt, reports, color=color, fail_on=fail_on), output)
     sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from audit.model import Report
+from audit.model import Report, Severity
 
 FORMATS = ("terminal", "json", "html")
 
 
-def render(fmt: str, reports: list[Report], *, color: bool = False, width: int = 100) -> str:
-    """The text of `reports` in `fmt`; the CLI writes it to stdout or --output."""
+def render(
+    fmt: str,
+    reports: list[Report],
+    *,
+    color: bool = False,
+    width: int = 100,
+    fail_on: Severity | str = Severity.HIGH,
+) -> str:
+    """The text of `reports` in `fmt`; the CLI writes it to stdout or --output.
+
+    `fail_on` is the CLI's --fail-on threshold: the PASS/FAIL verdict shown uses it, so it
+    agrees with the exit code. JSON carries no verdict and ignores it.
+    """
     if fmt == "json":
         from reports.json_report import render_json
 
@@ -16,9 +27,9 @@ def render(fmt: str, reports: list[Report], *, color: bool = False, width: int =
     if fmt == "html":
         from reports.html import render_html
 
-        return render_html(reports)
+        return render_html(reports, fail_on=fail_on)
     if fmt == "terminal":
         from reports.terminal import render_terminal
 
-        return render_terminal(reports, color=color, width=width)
+        return render_terminal(reports, color=color, width=width, fail_on=fail_on)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")

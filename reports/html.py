@@ -1,56 +1,190 @@
 """HTML: one self-contained file (inline CSS, no scripts, no external resources).
 
-Everything shown comes from DNS or messages, which attackers control: Jinja2 autoescaping is
-on for every value and nothing is marked safe.
+Everything shown comes from DNS or messages, which attackers control: Jinja2 autoescaping is on
+for every value, nothing from the data is marked safe, every string is passed through
+`visible()` (control and bidi characters spelled out), and a Content-Security-Policy forbids
+scripts and remote loads should anything slip through anyway.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from audit.model import Report
-from reports.verdict import by_severity, verdict
+from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
+from reports.verdict import SEVERITY_ORDER, as_severity, by_severity, ordered_counts, verdict
+from reports.visible import visible
 
 TEMPLATES = Path(__file__).parent / "templates"
+SPF_LOOKUP_LIMIT = 10
+SPF_NEAR_LIMIT = 8
+SPF_VOID_LIMIT = 2
+MAX_TREE_DEPTH = 40  # a malformed facts tree cannot recurse the renderer to death
+QUERY_STATUS_CLASS = {
+    "NOERROR": "ok",
+    "NODATA": "absent",
+    "NXDOMAIN": "absent",
+    "SERVFAIL": "failed",
+    "TIMEOUT": "failed",
+}
 
 
-def _environment() -> Environment:
+@dataclass
+class SpfNode:
+    """One record of the include/redirect tree, as read from facts["spf"]["tree"]."""
+
+    domain: str
+    via: str | None
+    record: str | None
+    lookups: int
+    total_lookups: int
+    void_lookups: int
+    error: str | None
+    children: list[SpfNode] = field(default_factory=list)
+
+    @property
+    def branch_cost(self) -> int:
+        """What this branch adds to the parent's count: the include/redirect itself plus all
+        lookups below it (RFC 7208 section 4.6.4 counts both)."""
+        return self.total_lookups + (1 if self.via else 0)
+
+
+@dataclass
+class SpfView:
+    root: SpfNode
+    total: int
+    voids: int
+    limit: int = SPF_LOOKUP_LIMIT
+    void_limit: int = SPF_VOID_LIMIT
+
+    @property
+    def level(self) -> str:
+        """CSS class: over the RFC 7208 limit, near it (SPF204's band) or comfortably under."""
+        if self.total > self.limit:
+            return "over"
+        return "near" if self.total >= SPF_NEAR_LIMIT else "ok"
+
+    @property
+    def meter(self) -> int:
+        return min(100, round(100 * self.total / self.limit))
+
+
+@dataclass
+class QueryView:
+    query: QueryRecord
+    css: str
+
+
+@dataclass
+class ReportView:
+    anchor: str
+    report: Report
+    verdict: str
+    counts: list[tuple[Severity, int]]
+    groups: list[tuple[Severity, list[Finding]]]
+    outcomes: list[CheckOutcome]
+    spf: SpfView | None
+    queries: list[QueryView]
+    failed_queries: int
+    facts: list[tuple[str, str]]
+
+    @property
+    def total_findings(self) -> int:
+        return sum(n for _, n in self.counts)
+
+
+def _finalize(value: Any) -> Any:
+    """Applied to every `{{ }}` before escaping; rendered macro output is already escaped."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pretty_json"] = lambda value: json.dumps(
-        value, indent=2, ensure_ascii=False, default=str
-    )
+    env.filters["pretty_json"] = pretty_json
     return env
 
 
-def spf_tree(report: Report) -> dict[str, Any] | None:
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _spf_node(raw: Any, depth: int = 0) -> SpfNode | None:
+    if not isinstance(raw, dict) or depth > MAX_TREE_DEPTH:
+        return None
+    children = raw.get("children")
+    kids = [_spf_node(c, depth + 1) for c in children] if isinstance(children, list) else []
+    return SpfNode(
+        domain=str(raw.get("domain") or ""),
+        via=_text(raw.get("via")),
+        record=_text(raw.get("record")),
+        lookups=_count(raw.get("lookups")),
+        total_lookups=_count(raw.get("total_lookups")),
+        void_lookups=_count(raw.get("void_lookups")),
+        error=_text(raw.get("error")),
+        children=[k for k in kids if k is not None],
+    )
+
+
+def _void_total(node: SpfNode) -> int:
+    return node.void_lookups + sum(_void_total(c) for c in node.children)
+
+
+def spf_view(report: Report) -> SpfView | None:
+    """The SPF include tree from the spf check's facts, if that check produced one."""
     for outcome in report.outcomes:
-        if outcome.check == "spf":
-            spf = outcome.facts.get("spf")
-            if isinstance(spf, dict) and isinstance(spf.get("tree"), dict):
-                return spf["tree"]
+        spf = outcome.facts.get("spf") if outcome.check == "spf" else None
+        root = _spf_node(spf.get("tree")) if isinstance(spf, dict) else None
+        if root is not None:
+            return SpfView(root, root.total_lookups, _void_total(root))
     return None
 
 
-def render_html(reports: list[Report]) -> str:
-    template = _environment().get_template("report.html.j2")
-    views = [
-        {
-            "report": r,
-            "verdict": verdict(r),
-            "groups": by_severity(r),
-            "counts": r.counts(),
-            "spf_tree": spf_tree(r),
-        }
-        for r in reports
-    ]
-    title = "audit: " + ", ".join(r.target for r in reports)
-    return template.render(title=title, views=views)
+def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
+    queries = [QueryView(q, QUERY_STATUS_CLASS.get(q.status, "other")) for q in report.queries]
+    return ReportView(
+        anchor=f"report-{index}",
+        report=report,
+        verdict=verdict(report, fail_on),
+        counts=ordered_counts(report),
+        groups=by_severity(report),
+        outcomes=report.outcomes,
+        spf=spf_view(report),
+        queries=queries,
+        failed_queries=sum(1 for q in queries if q.css == "failed"),
+        facts=[(o.check, pretty_json(o.facts)) for o in report.outcomes if o.facts],
+    )
+
+
+def render_html(reports: list[Report], *, fail_on: Severity | str = Severity.HIGH) -> str:
+    threshold = as_severity(fail_on)
+    views = [report_view(r, i, threshold) for i, r in enumerate(reports, start=1)]
+    template = environment().get_template("report.html.j2")
+    return template.render(
+        title="audit: " + ", ".join(r.target for r in reports),
+        views=views,
+        fail_on=threshold.value,
+        severities=[s.value for s in SEVERITY_ORDER],
+        generated_at=reports[0].generated_at if reports else "",
+        tool_version=reports[0].tool_version if reports else "",
+    )

@@ -1,5 +1,8 @@
-"""JSON: the Report.to_dict() document (schema: audit/schema/report.schema.json); an array for
-several targets."""
+"""JSON: the Report.to_dict() document (schema: audit/schema/report.schema.json).
+
+One target gives one object, several (or none) give an array of them. Keys keep the model's
+order (not sorted) so the document reads top-down: identity, summary, outcomes, queries.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Terminal text (rich): summary line, per-check status, findings worst first with their fix."""
+"""Terminal text (rich): header, verdict and counts, per-check status, findings worst first with
+their evidence and fix.
+
+Readable without colour: severity names head each group and every line says what it is. All
+data passes through `visible()` and is printed as `Text` (never markup), so a record holding
+escape sequences or `[bold]` prints as itself.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,14 @@ from io import StringIO
 from rich.console import Console
 from rich.text import Text
 
-from audit.model import Report, Severity, Status
-from reports.verdict import by_severity, verdict
+from audit.model import CheckOutcome, Finding, Report, Severity, Status
+from reports.verdict import as_severity, by_severity, ordered_counts, verdict
+from reports.visible import visible
 
-STYLE = {
+MAX_EVIDENCE_LINES = 8
+INDENT = "    "
+
+SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
     Severity.HIGH: "bold red",
     Severity.MEDIUM: "yellow",
@@ -23,9 +33,17 @@ STATUS_STYLE = {
     Status.ERROR: "bold red",
     Status.SKIPPED: "dim",
 }
+NOTE_LABEL = {Status.ERROR: "error", Status.SKIPPED: "reason"}  # what outcome.error means
+VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
 
 
-def render_terminal(reports: list[Report], *, color: bool = False, width: int = 100) -> str:
+def render_terminal(
+    reports: list[Report],
+    *,
+    color: bool = False,
+    width: int = 100,
+    fail_on: Severity | str = Severity.HIGH,
+) -> str:
     out = StringIO()
     console = Console(
         file=out,
@@ -34,56 +52,84 @@ def render_terminal(reports: list[Report], *, color: bool = False, width: int = 
         force_terminal=color,
         highlight=False,
         emoji=False,
+        markup=False,
     )
+    threshold = as_severity(fail_on)
     for index, report in enumerate(reports):
         if index:
             console.print()
-        _report(console, report)
+        _report(console, report, threshold)
     return out.getvalue()
 
 
-def _report(console: Console, report: Report) -> None:
-    counts = report.counts()
-    summary = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "no findings"
-    word = verdict(report)
-    style = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}[word]
-    console.print(Text.assemble((f"{report.kind} ", "bold"), (report.target, "bold")))
-    console.print(Text.assemble((word, style), f"  {summary}  ({report.duration_ms:.0f} ms, "
-                                f"{len(report.queries)} DNS queries)"))  # fmt: skip
+def _report(console: Console, report: Report, fail_on: Severity) -> None:
+    word = verdict(report, fail_on)
+    counts = ", ".join(f"{n} {sev.value}" for sev, n in ordered_counts(report) if n)
+    header = Text.assemble((f"{report.kind} ", "bold"), (visible(report.target), "bold"))
+    _wrapped(console, header, indent="", rest="  ")
+    summary = Text.assemble(
+        (word, VERDICT_STYLE[word]),
+        f"  {counts or 'no findings'}  (fail-on {fail_on.value}; "
+        f"{report.duration_ms:.0f} ms, {len(report.queries)} DNS queries)",
+    )
+    _wrapped(console, summary, indent="", rest="  ")
     for outcome in report.outcomes:
-        line = Text.assemble(
-            f"  {outcome.check:<12} ",
-            (outcome.status.value, STATUS_STYLE[outcome.status]),
-            f"  {len(outcome.findings)} finding(s)" if outcome.findings else "",
-        )
-        if outcome.error:
-            line.append(f"  ({outcome.error})")
-        console.print(line)
+        _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
     for severity, findings in by_severity(report):
         console.print()
-        console.print(Text(f"{severity.value.upper()} ({len(findings)})", STYLE[severity]))
-        for f in findings:
-            console.print(
-                Text.assemble(
-                    ("  " + f.rule.id, STYLE[severity]),
-                    f" {f.rule.name}  ",
-                    (f.target, "bold"),
-                )
-            )
-            _indented(console, Text(f.message))
-            for line in f.evidence[:8]:
-                _indented(console, Text("| " + line, "dim"))
-            if len(f.evidence) > 8:
-                _indented(console, Text(f"| ... {len(f.evidence) - 8} more", "dim"))
-            if f.fix:
-                _indented(console, Text.assemble(("fix: ", "bold green"), f.fix))
-    console.print()
+        console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
+        for finding in findings:
+            _finding(console, finding, severity)
     if report.findings():
+        console.print()
         console.print(Text("Explain a rule: audit rule <RULE_ID>", "dim"))
 
 
-def _indented(console: Console, text: Text) -> None:
-    """Four spaces in, wrapped lines too, and no trailing padding."""
-    for line in text.wrap(console, console.width - 4):
+def _check_line(outcome: CheckOutcome) -> Text:
+    line = Text.assemble(
+        f"  {outcome.check:<12} ",
+        (outcome.status.value, STATUS_STYLE[outcome.status]),
+        " " * (12 - len(outcome.status.value)),
+    )
+    if outcome.findings:
+        line.append(f" {len(outcome.findings)} finding(s)")
+    if outcome.error:
+        label = NOTE_LABEL.get(outcome.status, "note")
+        line.append(f" {label}: " if not outcome.findings else f"  {label}: ")
+        line.append(visible(outcome.error), STATUS_STYLE[outcome.status])
+    line.rstrip()
+    return line
+
+
+def _finding(console: Console, f: Finding, severity: Severity) -> None:
+    style = SEVERITY_STYLE[severity]
+    head = Text.assemble(
+        ("  " + f.rule.id, style), f" {f.rule.name}  ", (visible(f.target), "bold")
+    )
+    _wrapped(console, head, indent="", rest="    ")
+    _wrapped(console, Text(visible(f.message)))
+    lines = [part for line in f.evidence for part in visible(line).split("\n")]
+    for line in lines[:MAX_EVIDENCE_LINES]:
+        _wrapped(console, Text(line, "dim"), first="| ", rest="|   ")
+    if len(lines) > MAX_EVIDENCE_LINES:
+        more = len(lines) - MAX_EVIDENCE_LINES
+        _wrapped(console, Text(f"| ... {more} more line(s) in --format json/html", "dim"))
+    if f.fix:
+        _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(f.fix)), rest="     ")
+
+
+def _wrapped(
+    console: Console,
+    text: Text,
+    *,
+    first: str = "",
+    rest: str | None = None,
+    indent: str = INDENT,
+) -> None:
+    """Printed at `indent`, wrapped to the width with a hanging indent, no trailing padding."""
+    rest = first if rest is None else rest
+    room = max(console.width - len(indent) - max(len(first), len(rest)), 20)
+    for number, line in enumerate(text.wrap(console, room)):
         line.rstrip()
-        console.print(Text.assemble("    ", line), soft_wrap=True)
+        prefix = first if number == 0 else rest
+        console.print(Text.assemble(indent + prefix, line), soft_wrap=True, style=text.style)
