@@ -124,6 +124,14 @@ def cli() -> None:
     help="A DKIM selector you sign with (repeatable); tried beside the common ones.",
 )
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
+@click.option(
+    "--blocklist",
+    "blocklists",
+    multiple=True,
+    metavar="ZONE",
+    help="DNSBL zone to check MX addresses against (repeatable; replaces the default list). "
+    "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
+)
 @report_options
 def domain(
     domains: tuple[str, ...],
@@ -132,6 +140,7 @@ def domain(
     timeout: float,
     dkim_selectors: tuple[str, ...],
     no_dkim_discovery: bool,
+    blocklists: tuple[str, ...],
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -159,10 +168,24 @@ def domain(
             on_done=done,
             dkim_selectors=selectors,
             discover_dkim=not no_dkim_discovery,
+            blocklists=[_blocklist(z) for z in blocklists] or None,
             timeout=timeout,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
+
+
+def _blocklist(text: str) -> str:
+    from audit.domains import normalize_domain
+
+    kind, colon, zone = text.strip().rpartition(":")
+    if colon and kind not in ("rhsbl", "dnsbl"):
+        raise BadInput(f"--blocklist {text!r}: the prefix must be rhsbl: or dnsbl:")
+    try:
+        name = normalize_domain(zone)
+    except ValueError as exc:
+        raise BadInput(f"--blocklist: {exc}") from None
+    return f"{kind}:{name}" if colon else name
 
 
 def _selector(text: str) -> str:

@@ -27,10 +27,17 @@ async def audit_domain(
     *,
     dkim_selectors: Sequence[str] = (),
     discover_dkim: bool = True,
+    blocklists: Sequence[str] | None = None,
     timeout: float = 5.0,
 ) -> Report:
     resolver = Resolver(backend)
-    ctx = DomainContext(domain, resolver, list(dkim_selectors), discover_dkim)
+    ctx = DomainContext(
+        domain,
+        resolver,
+        list(dkim_selectors),
+        discover_dkim,
+        list(blocklists) if blocklists else None,
+    )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))
     return Report(

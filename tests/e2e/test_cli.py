@@ -131,3 +131,24 @@ def test_rules_lists_and_rule_prints_doc():
     doc = audit("rule", "dmarc101")
     assert doc.returncode == 0
     assert doc.stdout.startswith("# DMARC101 dmarc-policy-none")
+
+
+def test_blocklist_option_replaces_the_default_lists():
+    proc = audit(
+        "domain", "dnsbl-listed.test", "--zone-dir", str(ZONES), "--format", "json",
+        "--blocklist", "dnsbl-zone.test", "--blocklist", "rhsbl:dnsbl-rhsbl.test",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    found = {(f["rule_id"], f["target"]) for o in json.loads(proc.stdout)["outcomes"]
+             for f in o["findings"]}  # fmt: skip
+    assert ("BL301", "198.51.100.60") in found
+    blocklists = next(o for o in json.loads(proc.stdout)["outcomes"] if o["check"] == "dnsbl")[
+        "facts"
+    ]["blocklists"]
+    assert blocklists["zones"] == {"ip": ["dnsbl-zone.test"], "domain": ["dnsbl-rhsbl.test"]}
+
+
+def test_bad_blocklist_prefix_is_exit_2():
+    assert "rhsbl: or dnsbl:" in one_line_error(
+        audit("domain", "clean.test", "--blocklist", "x:y.test")
+    )

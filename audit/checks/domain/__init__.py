@@ -6,7 +6,7 @@ import importlib
 
 from audit.runner import Check
 
-FAMILIES = ("spf", "dkim", "dmarc", "mx", "ptr", "mta_sts", "tlsrpt")
+FAMILIES = ("spf", "dkim", "dmarc", "mx", "ptr", "mta_sts", "tlsrpt", "bimi", "dnsbl")
 
 
 def domain_checks() -> list[tuple[str, Check]]:

@@ -1,0 +1,103 @@
+"""BIMI assertion record parser (draft-brand-indicators-for-message-identification). Pure.
+
+`default._bimi.<domain> TXT "v=BIMI1; l=https://.../logo.svg; a=https://.../vmc.pem"`.
+An empty l= with no a= (`v=BIMI1; l=; a=;`) is an explicit decline: the domain asks receivers
+to show no logo. Problems are collected, never raised; warnings do not make a record invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+_TAG_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$", re.DOTALL)
+_V_TAG_RE = re.compile(r"(^|;)\s*v\s*=\s*bimi", re.IGNORECASE)
+
+
+@dataclass
+class BimiRecord:
+    raw: str
+    tags: dict[str, str] = field(default_factory=dict)
+    logo_url: str | None = None  # l=, None when empty or absent
+    authority_url: str | None = None  # a=, None when empty or absent
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def declined(self) -> bool:
+        """No logo and no evidence document: the domain declines BIMI."""
+        return self.valid and self.logo_url is None and self.authority_url is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "raw": self.raw,
+            "tags": dict(self.tags),
+            "l": self.logo_url,
+            "a": self.authority_url,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+        }
+
+
+def is_bimi_record(txt: str) -> bool:
+    """A TXT record that means to be BIMI: it has a v=BIMI… tag, wherever it stands (a v= out
+    of place is then a syntax error, not a record we silently skip)."""
+    return bool(_V_TAG_RE.search(txt))
+
+
+def parse_bimi(txt: str) -> BimiRecord:
+    record = BimiRecord(raw=txt)
+    parts = [p.strip() for p in txt.split(";")]
+    while parts and parts[-1] == "":
+        parts.pop()
+    for index, part in enumerate(parts):
+        if not part:
+            record.warnings.append("empty tag (double ';')")
+            continue
+        match = _TAG_RE.match(part)
+        if not match:
+            record.errors.append(f"{part!r} is not a tag=value pair")
+            continue
+        name, value = match.group(1).lower(), match.group(2).strip()
+        if name in record.tags:
+            record.errors.append(f"tag {name}= appears more than once")
+            continue
+        record.tags[name] = value
+        if index == 0 and name != "v":
+            record.errors.append("the record must start with v=BIMI1")
+    version = record.tags.get("v")
+    if version is None:
+        record.errors.append("v=BIMI1 is missing")
+    elif version != "BIMI1":
+        record.errors.append(f"v={version} is not BIMI1")
+    record.logo_url = _read_uri(record, "l", "the logo")
+    record.authority_url = _read_uri(record, "a", "the authority evidence (VMC)")
+    if "l" not in record.tags and record.authority_url is None:
+        record.errors.append("l= is missing (write l= empty to decline BIMI)")
+    if record.logo_url and not urlsplit(record.logo_url).path.lower().endswith(".svg"):
+        record.warnings.append(
+            f"l={record.logo_url} does not end in .svg: the logo must be an SVG Tiny PS file"
+        )
+    return record
+
+
+def _read_uri(record: BimiRecord, tag: str, what: str) -> str | None:
+    value = record.tags.get(tag, "")
+    if not value:
+        return None
+    if "," in value:
+        record.errors.append(f"{tag}= lists several URIs; only one is allowed")
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        record.errors.append(
+            f"{tag}={value} is not an https:// URI ({what} must be fetched over TLS)"
+        )
+        return None
+    return value
