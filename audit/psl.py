@@ -19,6 +19,11 @@ def organizational_domain(domain: str) -> str:
     return _psl().privatesuffix(domain) or domain
 
 
+def is_public_suffix(domain: str) -> bool:
+    """`com`, `co.uk`, and any unknown TLD: names under which anyone can register."""
+    return bool(_psl().is_public(domain.rstrip(".").lower()))
+
+
 def tree_walk_names(domain: str) -> list[str]:
     """RFC 9989 DNS tree walk: the domain, then its parents down to one label, skipping to the
     last seven labels when the name has eight or more."""

@@ -91,9 +91,10 @@ class DmarcRecord:
 
 
 def is_dmarc_record(txt: str) -> bool:
-    """RFC 7489 6.6.3: only TXT records that begin with v=DMARC1 are DMARC records."""
+    """RFC 7489 6.6.3: only TXT records that begin with v=DMARC1 are DMARC records. The tag
+    name is case-insensitive, the value is not (ABNF %x44 %x4d %x41 %x52 %x43 %x31)."""
     head = txt.lstrip().split(";", 1)[0].replace(" ", "").replace("\t", "")
-    return head.lower() == "v=dmarc1"
+    return head[:2].lower() == "v=" and head[2:] == "DMARC1"
 
 
 def parse_report_uris(value: str, tag: str, errors: list[str]) -> list[ReportUri]:
@@ -240,9 +241,14 @@ def _read_reporting(record: DmarcRecord) -> None:
 
 def with_policy(record: DmarcRecord, policy: str) -> str:
     """The record text with p= set to `policy` (and pct removed): the next step to publish."""
-    out = [f"v=DMARC1; p={policy}"]
-    for name, value in record.tags.items():
-        if name in ("v", "p", "pct"):
-            continue
-        out.append(f"{name}={value}")
+    return with_tags(record, p=policy)
+
+
+def with_tags(record: DmarcRecord, **changes: str) -> str:
+    """The record text with `changes` applied (p= right after v=), pct removed."""
+    tags = {k: v for k, v in record.tags.items() if k not in ("v", "pct")}
+    tags.update(changes)
+    policy = tags.pop("p", None)
+    out = ["v=DMARC1"] + ([f"p={policy}"] if policy else [])
+    out += [f"{name}={value}" for name, value in tags.items()]
     return "; ".join(out)

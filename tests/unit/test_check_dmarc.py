@@ -1,5 +1,7 @@
 """The DMARC check against the fixture zones: each rule on its scenario, silent on near misses."""
 
+import asyncio
+
 import pytest
 
 from audit.checks.domain import dmarc
@@ -97,3 +99,63 @@ def test_rfc9989_tree_walk_finds_intermediate_record():
 def test_unauthorized_destination_severity(run_domain_check):
     result = run_domain_check(dmarc.check, "dmarc-external-rua.test")
     assert result.findings[0].effective_severity is Severity.MEDIUM
+
+
+def _discover(records, domain):
+    from audit.checks.domain.dmarc import discover_policy
+    from audit.net.dns import Resolver
+
+    return asyncio.run(discover_policy(Resolver(memory_backend(records)), domain))
+
+
+def test_rfc9989_walk_takes_the_record_with_fewest_labels():
+    found = _discover(
+        {
+            "_dmarc.mail.example.com": [("TXT", '"v=DMARC1; p=none"')],
+            "_dmarc.example.com": [("TXT", '"v=DMARC1; p=reject"')],
+        },
+        "a.mail.example.com",
+    )
+    assert found.rfc9989_at == "example.com"
+    assert found.rfc7489_at == "example.com"
+
+
+def test_rfc9989_psd_n_marks_the_organizational_domain():
+    found = _discover(
+        {
+            "_dmarc.mail.example.com": [("TXT", '"v=DMARC1; p=reject; psd=n"')],
+            "_dmarc.example.com": [("TXT", '"v=DMARC1; p=none"')],
+        },
+        "a.mail.example.com",
+    )
+    assert found.rfc9989_at == "mail.example.com"
+
+
+def test_rfc9989_psd_y_applies_below_a_public_suffix_domain():
+    psd = {"_dmarc.bank": [("TXT", '"v=DMARC1; p=reject; psd=y"')]}
+    assert _discover(psd, "x.corp.bank").rfc9989_at == "bank"
+    own = {**psd, "_dmarc.corp.bank": [("TXT", '"v=DMARC1; p=quarantine"')]}
+    assert _discover(own, "x.corp.bank").rfc9989_at == "corp.bank"
+
+
+def test_failed_lookup_at_a_public_suffix_does_not_block_the_verdict():
+    result = _run({"_dmarc.com": [("TIMEOUT", "")]}, "example.com")
+    assert pairs(result) == {("DMARC001", "example.com")}
+
+
+def test_lower_case_version_is_not_a_dmarc_record():
+    result = _run({"_dmarc.example.com": [("TXT", '"v=dmarc1; p=reject"')]}, "example.com")
+    assert pairs(result) == {("DMARC001", "example.com")}
+
+
+def test_inherited_sp_none_fix_changes_sp():
+    result = _run(
+        {
+            "_dmarc.example.com": [
+                ("TXT", '"v=DMARC1; p=reject; sp=none; rua=mailto:d@example.com"')
+            ]
+        },
+        "news.example.com",
+    )
+    finding = next(f for f in result.findings if f.rule.id == "DMARC101")
+    assert "sp=quarantine" in finding.fix and "sp=none" not in finding.fix

@@ -79,3 +79,8 @@ def test_with_policy_keeps_other_tags_and_drops_pct():
 def test_garbage_never_raises():
     for text in ["", ";;;", "v=DMARC1; =x", "v=DMARC1; p", "\x00\xff", "v=DMARC1; rua=mailto:"]:
         parse_dmarc(text)
+
+
+def test_version_value_is_case_sensitive_tag_name_is_not():
+    assert not is_dmarc_record("v=dmarc1; p=reject")
+    assert is_dmarc_record("V=DMARC1; p=reject")

@@ -14,8 +14,14 @@ from typing import Any
 from audit.checks.common import DomainContext, temperror_finding
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, Resolver
-from audit.psl import organizational_domain, tree_walk_names
-from audit.records.dmarc import DmarcRecord, is_dmarc_record, parse_dmarc, with_policy
+from audit.psl import is_public_suffix, organizational_domain, tree_walk_names
+from audit.records.dmarc import (
+    DmarcRecord,
+    is_dmarc_record,
+    parse_dmarc,
+    with_policy,
+    with_tags,
+)
 from audit.rules.dmarc import (
     DMARC_INHERITED,
     DMARC_MISSING,
@@ -71,7 +77,7 @@ async def discover_policy(resolver: Resolver, domain: str) -> Discovery:
     lookups = {lk.name: lk for lk in await asyncio.gather(*(_lookup(resolver, n) for n in names))}
     found = Discovery(domain, org, lookups)
     found.rfc7489_at, t7489 = _first_found([domain, org] if org != domain else [domain], lookups)
-    found.rfc9989_at, t9989 = _first_found(walk, lookups)
+    found.rfc9989_at, t9989 = _tree_walk(walk, lookups)
     found.temperror = t7489 or t9989
     return found
 
@@ -87,6 +93,40 @@ def _first_found(
         if lookup.found:
             return name, None
     return None, None
+
+
+def _tree_walk(
+    walk: list[str], lookups: dict[str, Lookup]
+) -> tuple[str | None, DnsAnswer | None]:
+    """RFC 9989 policy discovery: the author domain's own record, else the Organizational
+    Domain's, found by the DNS tree walk: a record with psd=n marks it, psd=y marks the domain
+    one label below, otherwise it is the name with the fewest labels that has a record.
+
+    A name with several records counts as having none. A failed lookup at a public suffix (a
+    PSD policy that cannot be read) does not block the verdict; anywhere else it does.
+    """
+    author = lookups[walk[0]]
+    if author.answer.temperror:
+        return None, author.answer
+    if len(author.records) == 1:
+        return walk[0], None
+    found: list[str] = []
+    for index, name in enumerate(walk[1:], start=1):
+        lookup = lookups[name]
+        if lookup.answer.temperror:
+            if is_public_suffix(name):
+                continue
+            return None, lookup.answer
+        if len(lookup.records) != 1:
+            continue
+        psd = parse_dmarc(lookup.records[0]).psd
+        if psd == "n":
+            return name, None
+        if psd == "y":
+            below = walk[index - 1]
+            return (below if len(lookups[below].records) == 1 else name), None
+        found.append(name)
+    return (found[-1] if found else None), None
 
 
 def _minimal_record(domain: str) -> str:
@@ -203,7 +243,7 @@ def _policy_strength(
                 else f"sp=none at {record_name}: subdomain mail that fails DMARC is delivered",
                 evidence=[record.raw],
                 fix="Once aggregate reports show your own mail passing, publish "
-                f'{record_name} TXT "{with_policy(record, "quarantine")}", then p=reject.',
+                f'{record_name} TXT "{_next_step(record, for_subdomain)}", then reject.',
             )
         )
     elif record.subdomain_policy == "none" and not for_subdomain:
@@ -231,6 +271,13 @@ def _policy_strength(
             )
         )
     return findings
+
+
+def _next_step(record: DmarcRecord, for_subdomain: bool) -> str:
+    """The record one step stronger for the mail this finding is about."""
+    if for_subdomain and record.subdomain_policy == "none":
+        return with_tags(record, sp="quarantine")
+    return with_policy(record, "quarantine")
 
 
 def _rfc_differences(found: Discovery, record: DmarcRecord) -> list[Finding]:
