@@ -125,6 +125,17 @@ def cli() -> None:
 )
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
 @click.option(
+    "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
+)
+@click.option("--https-port", type=click.IntRange(1, 65535), default=443, show_default=True,
+              help="Port for HTTPS fetches (MTA-STS policy), for tests.")  # fmt: skip
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Trust this CA bundle (PEM) instead of the system store, for tests.",
+)
+@click.option(
     "--blocklist",
     "blocklists",
     multiple=True,
@@ -141,6 +152,9 @@ def domain(
     dkim_selectors: tuple[str, ...],
     no_dkim_discovery: bool,
     blocklists: tuple[str, ...],
+    no_probes: bool,
+    https_port: int,
+    ca_file: str | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -169,6 +183,9 @@ def domain(
             dkim_selectors=selectors,
             discover_dkim=not no_dkim_discovery,
             blocklists=[_blocklist(z) for z in blocklists] or None,
+            probes=not no_probes and zone_dir is None,
+            https_port=https_port,
+            ca_file=ca_file,
             timeout=timeout,
         )
     )

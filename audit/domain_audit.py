@@ -28,6 +28,9 @@ async def audit_domain(
     dkim_selectors: Sequence[str] = (),
     discover_dkim: bool = True,
     blocklists: Sequence[str] | None = None,
+    probes: bool = False,
+    https_port: int = 443,
+    ca_file: str | None = None,
     timeout: float = 5.0,
 ) -> Report:
     resolver = Resolver(backend)
@@ -37,6 +40,10 @@ async def audit_domain(
         list(dkim_selectors),
         discover_dkim,
         list(blocklists) if blocklists else None,
+        probes=probes,
+        https_port=https_port,
+        ca_file=ca_file,
+        timeout=timeout,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -18,6 +18,10 @@ class DomainContext:
     dkim_selectors: list[str] = field(default_factory=list)
     discover_dkim: bool = True
     blocklists: list[str] | None = None  # DNSBL/RHSBL zones; None: the built-in default list
+    probes: bool = False  # network probes beyond DNS (HTTPS policy fetch); off with --zone-dir
+    https_port: int = 443  # --https-port, for tests
+    ca_file: str | None = None  # --ca-file: trust this CA instead of the system store
+    timeout: float = 5.0  # per network operation
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:
