@@ -125,7 +125,8 @@ async def check(ctx: DomainContext) -> CheckResult:
                 Finding(
                     MX_NULL,
                     domain,
-                    message=f"{domain} publishes a null MX (0 .): it accepts no mail, so bounces "
+                    message=f"{domain} publishes a null MX ({found.answer.records[0]}): it accepts "
+                    "no mail, so bounces "
                     "and replies to it are lost and receivers may reject mail from it "
                     "(RFC 7505 4.2)",
                     evidence=found.answer.records,
