@@ -135,6 +135,15 @@ def cli() -> None:
     default=None,
     help="Trust this CA bundle (PEM) instead of the system store, for tests.",
 )
+@click.option("--smtp-port", type=click.IntRange(1, 65535), default=25, show_default=True,
+              help="Port for the STARTTLS probes of MX hosts, for tests.")  # fmt: skip
+@click.option(
+    "--trust-anchor",
+    "trust_anchor_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="DNSSEC trust anchors (DS or DNSKEY records, master-file format) instead of the root's.",
+)
 @click.option(
     "--blocklist",
     "blocklists",
@@ -155,6 +164,8 @@ def domain(
     no_probes: bool,
     https_port: int,
     ca_file: str | None,
+    smtp_port: int,
+    trust_anchor_file: str | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -187,6 +198,8 @@ def domain(
             https_port=https_port,
             ca_file=ca_file,
             timeout=timeout,
+            smtp_port=smtp_port,
+            trust_anchor_file=trust_anchor_file,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)

@@ -32,6 +32,8 @@ async def audit_domain(
     https_port: int = 443,
     ca_file: str | None = None,
     timeout: float = 5.0,
+    smtp_port: int = 25,
+    trust_anchor_file: str | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -44,6 +46,8 @@ async def audit_domain(
         https_port=https_port,
         ca_file=ca_file,
         timeout=timeout,
+        smtp_port=smtp_port,
+        trust_anchor_file=trust_anchor_file,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

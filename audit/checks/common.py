@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
 from audit.rules.dns import DNS_TEMPERROR
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,6 +27,30 @@ class DomainContext:
     https_port: int = 443  # --https-port, for tests
     ca_file: str | None = None  # --ca-file: trust this CA instead of the system store
     timeout: float = 5.0  # per network operation
+    smtp_port: int = 25  # --smtp-port, for tests: where the STARTTLS probes connect
+    trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
+    _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+
+    async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """Runs `make()` once per key for this domain run and shares its result.
+
+        Checks run concurrently and some need the same expensive fact (the STARTTLS probe of an
+        MX address feeds the TLS, DANE and MTA-STS checks; DNSSEC validation feeds DANE): the
+        first caller does the work, the others await the same future. An exception is shared
+        too, so a failed probe is not retried by every check.
+        """
+        future = self._memo.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._memo[key] = future
+            try:
+                future.set_result(await make())
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+                future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    del self._memo[key]
+                    raise
+        return await asyncio.shield(future)
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:
