@@ -225,6 +225,62 @@ class Report:
         }
 
 
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """The inverse of Report.to_dict, for re-rendering a stored run (audit seed report ID).
+
+    Rules are looked up by id; an id this version no longer knows keeps its stored name and
+    severity as an ad-hoc Rule, so an old report still renders.
+    """
+    from audit.rules import get_rule
+
+    def finding(item: dict[str, Any]) -> Finding:
+        severity = Severity(item["severity"])
+        rule = get_rule(item["rule_id"]) or Rule(
+            item["rule_id"], item.get("rule_name", ""), severity, item.get("message", "")
+        )
+        return Finding(
+            rule,
+            item["target"],
+            item["message"],
+            evidence=list(item.get("evidence") or []),
+            fix=item.get("fix"),
+            severity=severity if severity != rule.severity else None,
+        )
+
+    outcomes = [
+        CheckOutcome(
+            o["check"],
+            o["target"],
+            Status(o["status"]),
+            facts=o.get("facts") or {},
+            findings=[finding(f) for f in o.get("findings") or []],
+            error=o.get("error"),
+            duration_ms=o.get("duration_ms") or 0.0,
+        )
+        for o in data.get("outcomes") or []
+    ]
+    queries = [
+        QueryRecord(
+            q["name"],
+            q["type"],
+            q["status"],
+            tuple(q.get("answers") or ()),
+            q.get("elapsed_ms") or 0.0,
+            q.get("error"),
+        )
+        for q in data.get("queries") or []
+    ]
+    return Report(
+        kind=data["kind"],
+        target=data["target"],
+        outcomes=outcomes,
+        queries=queries,
+        generated_at=data.get("generated_at") or _now(),
+        tool_version=data.get("tool_version") or "",
+        duration_ms=data.get("duration_ms") or 0.0,
+    )
+
+
 def combined_exit_code(reports: list[Report], fail_on: Severity) -> int:
     """The gate for several targets in one run: any failure wins, then any inconclusive."""
     codes = [r.exit_code(fail_on) for r in reports]

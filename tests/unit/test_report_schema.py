@@ -148,3 +148,36 @@ def test_every_registered_rule_fits_the_schema_patterns():
         assert id_pattern.search(rule.id), rule.id
         assert name_pattern.search(rule.name), rule.name
         assert rule.severity.value in SCHEMA["$defs"]["severity"]["enum"]
+
+
+def test_report_round_trips_through_its_dict() -> None:
+    from audit.model import (
+        CheckOutcome,
+        Finding,
+        QueryRecord,
+        Report,
+        Severity,
+        Status,
+        report_from_dict,
+    )
+    from audit.rules import get_rule
+
+    rule = get_rule("SEED402")
+    report = Report(
+        kind="seed",
+        target="news@example.test run 1",
+        outcomes=[
+            CheckOutcome(
+                "seed:a@x.test",
+                "a@x.test",
+                Status.COMPLETED,
+                facts={"folder": "Junk"},
+                findings=[Finding(rule, "a@x.test", "in Junk", ["Junk"], "fix", Severity.CRITICAL)],
+            )
+        ],
+        queries=[QueryRecord("x.test", "TXT", "NOERROR", ("v=spf1 -all",), 1.5)],
+        tool_version="0.1.0",
+    )
+    again = report_from_dict(report.to_dict())
+    assert again.to_dict() == report.to_dict()
+    assert again.findings()[0].effective_severity is Severity.CRITICAL
