@@ -92,10 +92,66 @@ class ReportView:
     queries: list[QueryView]
     failed_queries: int
     facts: list[tuple[str, str]]
+    seeds: list[SeedRow] = field(default_factory=list)
+    placement: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    contradictions: list[Finding] = field(default_factory=list)
 
     @property
     def total_findings(self) -> int:
         return sum(n for _, n in self.counts)
+
+
+@dataclass
+class SeedRow:
+    """One line of the seed table: where the copy went and what the receiver said."""
+
+    address: str
+    provider: str
+    send: str
+    placement: str
+    folder: str
+    delay: str
+    spf: str
+    dkim: str
+    dmarc: str
+    css: str
+
+
+def seed_rows(report: Report) -> list[SeedRow]:
+    rows: list[SeedRow] = []
+    if report.kind != "seed":
+        return rows
+    for outcome in report.outcomes:
+        facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
+        if not isinstance(facts, dict):
+            continue
+        receiver = facts.get("receiver") if isinstance(facts.get("receiver"), dict) else {}
+        send = facts.get("send") if isinstance(facts.get("send"), dict) else {}
+        placement = str(facts.get("placement") or send.get("status") or "unknown")
+        delay = facts.get("delay_s")
+        rows.append(
+            SeedRow(
+                address=str(facts.get("address") or outcome.target),
+                provider=str(facts.get("provider") or ""),
+                send=str(send.get("status") or ""),
+                placement=placement,
+                folder=str(facts.get("folder") or "–"),
+                delay=f"{delay:.1f} s" if isinstance(delay, int | float) else "–",
+                spf=str(receiver.get("spf") or "–"),
+                dkim=str(receiver.get("dkim") or "–"),
+                dmarc=str(receiver.get("dmarc") or "–"),
+                css={"inbox": "ok", "spam": "bad", "missing": "bad"}.get(placement, "other"),
+            )
+        )
+    return rows
+
+
+def _placement(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    for outcome in report.outcomes if report.kind == "seed" else []:
+        table = outcome.facts.get("placement") if outcome.check == "placement" else None
+        if isinstance(table, dict):
+            return [(str(k), v) for k, v in table.items() if isinstance(v, dict)]
+    return []
 
 
 def _finalize(value: Any) -> Any:
@@ -173,6 +229,9 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         queries=queries,
         failed_queries=sum(1 for q in queries if q.css == "failed"),
         facts=[(o.check, pretty_json(o.facts)) for o in report.outcomes if o.facts],
+        seeds=seed_rows(report),
+        placement=_placement(report),
+        contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],
     )
 
 

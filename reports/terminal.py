@@ -75,6 +75,7 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
     _wrapped(console, summary, indent="", rest="  ")
     for outcome in report.outcomes:
         _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
+    _seed_table(console, report)
     for severity, findings in by_severity(report):
         console.print()
         console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
@@ -83,6 +84,27 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
     if report.findings():
         console.print()
         console.print(Text("Explain a rule: audit rule <RULE_ID>", "dim"))
+
+
+def _seed_table(console: Console, report: Report) -> None:
+    """Seed runs: one line per seed (placement, delay, the receiver's verdict)."""
+    from reports.html import seed_rows
+
+    rows = seed_rows(report)
+    if not rows:
+        return
+    console.print()
+    console.print(Text("seed                            placement  folder        delay   "
+                       "receiver", "bold"))  # fmt: skip
+    for row in rows:
+        style = {"ok": "green", "bad": "red"}.get(row.css, "yellow")
+        line = Text.assemble(
+            f"  {visible(row.address):<30} ",
+            (f"{row.placement:<10}", style),
+            f" {visible(row.folder):<13} {row.delay:<7} ",
+            f"spf={row.spf} dkim={row.dkim} dmarc={row.dmarc}",
+        )
+        _wrapped(console, line, indent="", rest=" " * 4)
 
 
 def _check_line(outcome: CheckOutcome) -> Text:
