@@ -179,6 +179,13 @@ def domain(
         selectors = [_selector(s) for s in dkim_selectors]
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if trust_anchor_file:
+        from audit.net.dnssec import TrustAnchorError, load_trust_anchors
+
+        try:
+            load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
+        except TrustAnchorError as exc:
+            raise BadInput(str(exc)) from None
     backend = _backend(dns_servers, zone_dir, timeout)
     progress = sys.stderr.isatty() and len(names) > 1
 
@@ -369,6 +376,11 @@ def rule(rule_id: str) -> None:
     if found is None:
         raise BadInput(f"unknown rule id {rule_id!r} (see 'audit rules')")
     click.echo(rule_doc(found.id) or f"# {found.id} {found.name}\n\n{found.summary}")
+
+
+from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
+
+cli.add_command(_seed_group, "seed")
 
 
 def main() -> None:

@@ -1,0 +1,207 @@
+"""`audit seed init | run | report`: the seed-list test from the command line.
+
+Secrets come only from the environment (the seed list names the variables; AUDIT_SMTP_PASSWORD
+and the API key variables for sending) and never reach a report, a log or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from audit.cli import BadInput, _backend, _render_and_exit, dns_options, report_options
+
+
+def _store(state: Path | None):
+    from audit.seed.state import RunStore, default_state_path
+
+    path = state or default_state_path()
+    try:
+        return RunStore(path)
+    except Exception as exc:  # noqa: BLE001 - any reason the file cannot be opened is input
+        raise BadInput(f"cannot open the run state {str(path)!r}: {exc}") from None
+
+
+@click.group()
+def seed() -> None:
+    """Send a test message to seed mailboxes, read the copies back, confirm the findings."""
+
+
+@seed.command("init")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def seed_init(path: Path | None) -> None:
+    """Write a commented example seed list to PATH (or print it)."""
+    from audit.seed.config import EXAMPLE_TOML
+
+    if path is None:
+        click.echo(EXAMPLE_TOML, nl=False)
+        return
+    if path.exists():
+        raise BadInput(f"{str(path)!r} exists: not overwriting it")
+    try:
+        path.write_text(EXAMPLE_TOML, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {str(path)!r}: {exc.strerror}") from None
+    click.echo(f"wrote {path}: edit the seeds, then run 'audit seed run --seeds {path} ...'")
+
+
+@seed.command("run")
+@click.option(
+    "--seeds",
+    "seeds_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The seed list (TOML; 'audit seed init' writes an example).",
+)
+@click.option("--from", "from_addr", required=True, metavar="ADDRESS", help="The From address.")
+@click.option(
+    "--via",
+    required=True,
+    metavar="URL",
+    help="Sending path: smtp://[user@]host:port (STARTTLS when offered), smtps://host:465, "
+    "or an HTTP API (sendgrid://, postmark://, mailgun://DOMAIN).",
+)
+@click.option(
+    "--message",
+    "template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Send this .eml (To and the token are set per seed) instead of the built-in message.",
+)
+@click.option("--rate", type=float, default=1.0, show_default=True, help="Messages per second.")
+@click.option(
+    "--wait",
+    type=float,
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the copies after sending.",
+)
+@click.option("--resume", metavar="RUN_ID", default=None, help="Continue an interrupted run.")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run state database (SQLite).")  # fmt: skip
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Trust this CA (PEM) for IMAP and SMTP, for tests.",
+)
+@click.option("--dkim-selector", "dkim_selectors", multiple=True, metavar="SELECTOR")
+@dns_options
+@report_options
+def seed_run(
+    seeds_file: Path,
+    from_addr: str,
+    via: str,
+    template: Path | None,
+    rate: float,
+    wait: float,
+    resume: str | None,
+    state: Path | None,
+    ca_file: str | None,
+    dkim_selectors: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+) -> None:
+    """Send one tokened test message per seed and report what each receiver concluded."""
+    from audit.message.addresses import domain_of
+    from audit.seed.config import SeedConfigError, load_seeds, password_for
+    from audit.seed.run import SeedRunOptions, run_seed
+    from audit.seed.send.via import make_sender
+
+    if rate <= 0:
+        raise BadInput("--rate must be a positive number of messages per second")
+    if wait < 0:
+        raise BadInput("--wait must be zero or more seconds")
+    if not domain_of(from_addr):
+        raise BadInput(f"--from {from_addr!r} is not an email address")
+    try:
+        sender = make_sender(via, ca_file=ca_file, timeout=timeout, env=os.environ)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        seeds = load_seeds(seeds_file)
+        passwords = {s.address: password_for(s, os.environ) for s in seeds}
+    except SeedConfigError as exc:
+        raise BadInput(str(exc)) from None
+    template_bytes = None
+    if template is not None:
+        from audit.seed.message import build_test_message
+
+        template_bytes = template.read_bytes()
+        try:  # a template that cannot carry the token is bad input, before anything is sent
+            build_test_message(
+                from_addr, "seed@example.invalid", "check-template", template=template_bytes
+            )
+        except ValueError as exc:
+            raise BadInput(f"--message {str(template)!r}: {exc}") from None
+    backend = _backend(dns_servers, zone_dir, timeout)
+    store = _store(state)
+    if resume and store.get_run(resume) is None:
+        raise BadInput(f"no run {resume!r} in {store.path}")
+    options = SeedRunOptions(
+        from_addr=from_addr,
+        via=via,
+        rate=rate,
+        wait=wait,
+        template=template_bytes,
+        ca_file=ca_file,
+        timeout=timeout,
+        dkim_selectors=dkim_selectors,
+    )
+
+    def progress(text: str) -> None:
+        click.echo(f"audit seed: {text}", err=True)
+
+    result = asyncio.run(
+        run_seed(
+            seeds,
+            options,
+            store=store,
+            backend=backend,
+            sender=sender,
+            passwords=passwords,
+            resume=resume,
+            progress=progress,
+        )
+    )
+    progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")
+    _render_and_exit([result.report], fmt, output, fail_on)
+
+
+@seed.command("report")
+@click.argument("run_id")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@report_options
+def seed_report(
+    run_id: str, state: Path | None, fmt: str, output: Path | None, fail_on: str
+) -> None:
+    """Render the report of a finished run again."""
+    from audit.model import report_from_dict
+
+    store = _store(state)
+    run = store.get_run(run_id)
+    if run is None:
+        raise BadInput(f"no run {run_id!r} in {store.path}")
+    data = run.report_data
+    if not data:
+        raise BadInput(f"run {run_id} has not finished: resume it with --resume {run_id}")
+    _render_and_exit([report_from_dict(data)], fmt, output, fail_on)
+
+
+@seed.command("list")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def seed_list(state: Path | None) -> None:
+    """List the runs in the state database."""
+    store = _store(state)
+    for run in store.list_runs():
+        click.echo(f"{run.id}  {run.created}  {run.status}")
+    sys.stdout.flush()

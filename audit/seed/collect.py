@@ -1,0 +1,490 @@
+"""Reading the test message back: IMAP polling of every seed's inbox and spam folders.
+
+imapclient is blocking, so each seed is polled in its own thread and all seeds at once; the
+async side only resolves host names (through our Resolver: the house rule is one road to DNS)
+and waits. A seed's result is its copy, `None` when no copy arrived by the deadline (after a
+complete search), or a `CollectError` when the mailbox could not be searched: unknown is not
+absent. Copies are fetched with BODY.PEEK[] from folders opened read-only, so nothing in the
+mailbox changes (not even the \\Seen flag).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email.parser
+import email.policy
+import imaplib
+import inspect
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from audit.net.dns import DnsStatus, Resolver, build_resolver
+
+from .config import Seed
+from .message import TOKEN_HEADER, check_token
+
+MAX_THREADS = 64
+
+
+@dataclass(frozen=True)
+class CollectedCopy:
+    """The copy found in a seed mailbox."""
+
+    seed: str  # the seed address
+    folder: str
+    placement: str  # inbox | spam | other
+    raw: bytes  # the full message as stored (its real Received chain, the receiver's A-R)
+    found_at: dt.datetime  # UTC, when we read it
+    found_monotonic: float  # time.monotonic() then: subtract a monotonic send time for the delay
+    received_at: dt.datetime | None  # the server's INTERNALDATE: when it arrived
+    elapsed_s: float  # from the start of collect() to finding it
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectError:
+    """The mailbox could not be (completely) searched: whether a copy arrived is unknown."""
+
+    seed: str
+    message: str  # one line, never the password
+    notes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+CollectResult = CollectedCopy | CollectError | None
+OnFound = Callable[[str, CollectedCopy], object]  # (seed address, copy); may return an awaitable
+
+
+class _Fatal(Exception):
+    """A failure retrying will not fix (login refused, certificate not trusted, no STARTTLS)."""
+
+
+async def collect(
+    seeds: Sequence[Seed],
+    token: str | Mapping[str, str],
+    *,
+    deadline: float,
+    passwords: Mapping[str, str],
+    ca_file: str | None,
+    timeout: float,
+    poll_interval: float = 2.0,
+    on_found: OnFound | None = None,
+    resolver: Resolver | None = None,
+) -> dict[str, CollectResult]:
+    """Poll every seed's folders for its token until each copy is found or `deadline`
+    (time.monotonic()) passes. Returns {seed address: copy | CollectError | None (missing)}.
+
+    `token` is the run's token, or {seed address: token} (one per seed). `passwords` maps seed
+    address to IMAP password. `on_found(address, copy)` (sync or async) is called as each copy
+    is found. `timeout` bounds every connect and IMAP command.
+    """
+    tokens = {
+        s.address: check_token(token if isinstance(token, str) else token[s.address]) for s in seeds
+    }
+    started = time.monotonic()
+    context = ssl.create_default_context(cafile=ca_file)  # the CA file alone when given
+    # Seeds reading one mailbox with one token (aliases of one account): a copy counts only
+    # for the seed it is addressed to.
+    mailboxes = Counter((_mailbox(s), tokens[s.address]) for s in seeds)
+    stop = threading.Event()
+    results: dict[str, CollectResult] = {}
+    hosts: dict[str, asyncio.Task[list[str] | str]] = {}
+
+    def lookup(host: str) -> asyncio.Task[list[str] | str]:
+        nonlocal resolver
+        if host not in hosts:
+            if resolver is None and not _is_ip(host):
+                resolver = build_resolver(timeout=timeout)
+            hosts[host] = asyncio.ensure_future(_addresses(resolver, host, deadline, poll_interval))
+        return hosts[host]
+
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(len(seeds), MAX_THREADS)), thread_name_prefix="seed-imap"
+    )
+
+    async def one(seed: Seed) -> None:
+        password = passwords.get(seed.address)
+        if not password:
+            result: CollectResult = CollectError(
+                seed.address, f"no IMAP password ({seed.password_env} is not set)"
+            )
+        else:
+            addresses = await lookup(seed.imap_host)
+            if isinstance(addresses, str):
+                result = CollectError(seed.address, addresses)
+            else:
+                poller = _Poller(
+                    seed,
+                    password,
+                    tokens[seed.address],
+                    addresses=addresses,
+                    context=context,
+                    timeout=timeout,
+                    shared=mailboxes[(_mailbox(seed), tokens[seed.address])] > 1,
+                    started=started,
+                )
+                try:
+                    result = await loop.run_in_executor(
+                        pool, poller.run, deadline, poll_interval, stop
+                    )
+                except Exception as exc:  # noqa: BLE001 - one seed's bug is not all seeds'
+                    result = CollectError(
+                        seed.address,
+                        _scrub(f"collecting failed: {type(exc).__name__}: {_text(exc)}", password),
+                    )
+        results[seed.address] = result
+        if on_found is not None and isinstance(result, CollectedCopy):
+            outcome = on_found(seed.address, result)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    try:
+        await asyncio.gather(*(one(s) for s in seeds))
+    finally:
+        stop.set()  # a cancelled collect() must not leave threads polling
+        for task in hosts.values():
+            task.cancel()
+        # Not waiting: a thread inside an IMAP command ends within `timeout` on its own.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {s.address: results.get(s.address) for s in seeds}
+
+
+def _mailbox(seed: Seed) -> tuple[str, int, str]:
+    return (seed.imap_host.lower(), seed.imap_port, seed.username.lower())
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _addresses(
+    resolver: Resolver | None, host: str, deadline: float, poll_interval: float
+) -> list[str] | str:
+    """The IMAP host's addresses through our Resolver (IPv4 first), or why there are none.
+    A temporary DNS failure is retried until the deadline."""
+    if _is_ip(host) or resolver is None:
+        return [host]
+    while True:
+        a, aaaa = await resolver.addresses(host)
+        found = [r.address for ans in (a, aaaa) for r in ans.rdata if hasattr(r, "address")]
+        if found:
+            return found
+        if not (a.temperror or aaaa.temperror):
+            why = "does not exist" if a.status is DnsStatus.NXDOMAIN else "has no A/AAAA record"
+            return f"IMAP host {host} {why}"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            failed = a if a.temperror else aaaa
+            return f"cannot look up IMAP host {host}: {failed.status.value}"
+        await asyncio.sleep(min(poll_interval, remaining))
+
+
+# --- the blocking side (one thread per seed) ------------------------------------------------
+
+
+def _connect(addresses: Sequence[str], port: int, timeout: float | None) -> socket.socket:
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            last = exc
+    raise last or OSError("no address to connect to")
+
+
+class _IMAP4(imaplib.IMAP4):
+    """imaplib connecting to addresses we resolved; `host` stays the name, so STARTTLS (which
+    imaplib wraps with server_hostname=self.host) checks the certificate against it."""
+
+    def __init__(self, host: str, port: int, addresses: Sequence[str], timeout: float | None):
+        self._addresses, self._connect_timeout = list(addresses), timeout
+        super().__init__(host, port)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return _connect(self._addresses, self.port, self._connect_timeout)
+
+
+class _IMAP4TLS(_IMAP4):
+    """Implicit TLS (imaps): the same, wrapped before the greeting."""
+
+    def __init__(self, host, port, addresses, timeout, context: ssl.SSLContext):
+        self._context = context
+        super().__init__(host, port, addresses, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = super()._create_socket(timeout)
+        return self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _Client(IMAPClient):
+    """IMAPClient over our connection (overrides imapclient's `_create_IMAP4` hook)."""
+
+    def __init__(self, host, port, *, addresses, implicit_tls, context, timeout):
+        self._addresses = addresses
+        super().__init__(host, port, ssl=implicit_tls, ssl_context=context, timeout=timeout)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        connect_timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _IMAP4TLS(
+                self.host, self.port, self._addresses, connect_timeout, self.ssl_context
+            )
+        return _IMAP4(self.host, self.port, self._addresses, connect_timeout)
+
+
+@dataclass
+class _Poller:
+    """Polls one seed mailbox until its copy shows up or the deadline passes."""
+
+    seed: Seed
+    password: str
+    token: str
+    addresses: Sequence[str]
+    context: ssl.SSLContext
+    timeout: float
+    shared: bool  # another seed reads the same mailbox: only a copy addressed To us counts
+    started: float
+    notes: dict[str, None] = field(default_factory=dict)  # ordered set
+
+    def run(self, deadline: float, poll_interval: float, stop: threading.Event) -> CollectResult:
+        client: _Client | None = None
+        last_error: str | None = None
+        complete = False
+        try:
+            while not stop.is_set():
+                try:
+                    if client is None:
+                        client = self._login()
+                    # Listed on every poll: a server may create the spam folder on first use.
+                    found = self._search(client, self._plan(client))
+                    last_error, complete = None, True
+                    if found is not None:
+                        return found
+                except _Fatal as exc:
+                    return self._error(str(exc))
+                except (OSError, imaplib.IMAP4.error) as exc:  # retried until the deadline
+                    last_error = self._describe(exc)
+                    _close(client)
+                    client = None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                stop.wait(min(poll_interval, remaining))
+        finally:
+            _logout(client)
+        if last_error is not None or not complete:
+            return self._error(
+                f"could not search the mailbox before the deadline: {last_error or 'stopped'}"
+            )
+        return None
+
+    def _error(self, message: str) -> CollectError:
+        return CollectError(self.seed.address, message, tuple(self.notes))
+
+    def _note(self, text: str) -> None:
+        self.notes[text] = None
+
+    def _describe(self, exc: BaseException) -> str:
+        """A one-line, secret-free description."""
+        where = f"{self.seed.imap_host}:{self.seed.imap_port}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            text = f"TLS certificate of {where} not trusted: {exc.verify_message or exc.reason}"
+        elif isinstance(exc, TimeoutError | socket.timeout):
+            text = f"{where}: timed out"
+        elif isinstance(exc, ConnectionRefusedError):
+            text = f"{where}: connection refused"
+        elif isinstance(exc, ssl.SSLError):
+            text = f"TLS error with {where}: {exc.reason or type(exc).__name__}"
+        elif isinstance(exc, OSError):
+            text = f"{where}: {exc.strerror or type(exc).__name__}"
+        else:
+            text = f"{where}: {_text(exc)}"
+        return _scrub(text, self.password)
+
+    def _login(self) -> _Client:
+        seed = self.seed
+        try:
+            client = _Client(
+                seed.imap_host,
+                seed.imap_port,
+                addresses=self.addresses,
+                implicit_tls=seed.imap_tls == "implicit",
+                context=self.context,
+                timeout=self.timeout,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise _Fatal(self._describe(exc)) from None
+        try:
+            if seed.starttls == "never" and seed.imap_tls == "starttls":
+                self._note("starttls = never: logged in without TLS")
+            elif seed.imap_tls == "starttls":
+                if client.has_capability("STARTTLS"):
+                    client.starttls(self.context)
+                elif seed.starttls == "required":
+                    raise _Fatal(
+                        f"{seed.imap_host}:{seed.imap_port} does not offer STARTTLS "
+                        "(starttls = required)"
+                    )
+                else:
+                    self._note("the server offered no STARTTLS: logged in without TLS")
+            client.normalise_times = False  # INTERNALDATE with its zone
+            try:
+                client.login(seed.username, self.password)
+            except LoginError as exc:
+                raise _Fatal(
+                    _scrub(f"IMAP login as {seed.username} refused: {_text(exc)}", self.password)
+                ) from None
+        except ssl.SSLCertVerificationError as exc:
+            _close(client)
+            raise _Fatal(self._describe(exc)) from None
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
+    def _plan(self, client: _Client) -> list[tuple[str, str]]:
+        """(folder, placement) to search: the configured ones that exist, plus any folder the
+        server flags \\Junk (RFC 6154), so localised spam folder names are found too."""
+        listing = client.list_folders()
+        names = {name for _, _, name in listing}
+        upper = {n.upper(): n for n in names}
+        junk = [name for flags, _, name in listing if b"\\Junk" in flags]
+
+        def exists(folder: str) -> str | None:
+            if folder.upper() == "INBOX":
+                return upper.get("INBOX", "INBOX")  # INBOX is case-insensitive and always there
+            return folder if folder in names else None
+
+        plan: list[tuple[str, str]] = []
+        missing_spam: list[str] = []
+        for folder, placement in self.seed.folders():
+            real = exists(folder)
+            if real is None:
+                if placement == "spam":
+                    missing_spam.append(folder)
+                else:
+                    self._note(f"folder {folder!r} does not exist: not searched")
+            elif all(real != f for f, _ in plan):
+                plan.append((real, placement))
+        for folder in junk:
+            if all(folder != f for f, _ in plan):
+                plan.insert(_after_last(plan, ("inbox", "spam")), (folder, "spam"))
+        if not any(p == "spam" for _, p in plan):
+            self._note(
+                f"no spam folder found (looked for {', '.join(missing_spam) or 'none'} and a "
+                "\\Junk folder): a copy filed as spam would not be seen"
+            )
+        return plan
+
+    def _search(self, client: _Client, plan: list[tuple[str, str]]) -> CollectedCopy | None:
+        for folder, placement in plan:
+            try:
+                client.select_folder(folder, readonly=True)
+            except imaplib.IMAP4.abort:
+                raise
+            except imaplib.IMAP4.error as exc:
+                self._note(f"folder {folder!r} could not be opened: {_text(exc)}")
+                continue
+            uids = client.search(["HEADER", TOKEN_HEADER, self.token])
+            uid = self._ours(client, sorted(uids))
+            if uid is None:
+                continue
+            data = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid, {})
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                continue  # expunged between SEARCH and FETCH: look again next poll
+            received = data.get(b"INTERNALDATE")
+            if not isinstance(received, dt.datetime):
+                received = None
+            elif received.tzinfo is None:  # imapclient gives naive local time when normalising
+                received = received.astimezone()
+            return CollectedCopy(
+                seed=self.seed.address,
+                folder=folder,
+                placement=placement,
+                raw=bytes(raw),
+                found_at=dt.datetime.now(dt.UTC),
+                found_monotonic=time.monotonic(),
+                received_at=received.astimezone(dt.UTC) if received else None,
+                elapsed_s=time.monotonic() - self.started,
+                notes=tuple(self.notes),
+            )
+        return None
+
+    def _ours(self, client: _Client, uids: list[int]) -> int | None:
+        """The first match addressed to this seed. In a mailbox of its own any token match is
+        ours; one shared with other seeds (aliases delivering into one account) needs To/Cc."""
+        if not uids:
+            return None
+        headers = client.fetch(uids, ["BODY.PEEK[HEADER]"])
+        parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+        me = self.seed.address.lower()
+        for uid in uids:
+            header = headers.get(uid, {}).get(b"BODY[HEADER]")
+            if header is None:
+                continue
+            msg = parser.parsebytes(bytes(header))
+            rcpts = getaddresses([str(v) for k in ("To", "Cc") for v in msg.get_all(k, [])])
+            if any(addr.lower() == me for _, addr in rcpts):
+                return uid
+        if self.shared:
+            return None
+        return next((u for u in uids if u in headers), None)
+
+
+def _after_last(plan: list[tuple[str, str]], placements: tuple[str, ...]) -> int:
+    index = 0
+    for i, (_, placement) in enumerate(plan):
+        if placement in placements:
+            index = i + 1
+    return index
+
+
+def _text(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else type(exc).__name__
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = str(text)
+    if len(text) > 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1]:
+        text = text[2:-1]  # imapclient puts the repr of the server's bytes into LoginError
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _close(client: _Client | None) -> None:
+    if client is None:
+        return
+    with contextlib.suppress(Exception):  # already broken; nothing more to do
+        client.shutdown()
+
+
+def _logout(client: _Client | None) -> None:
+    if client is None:
+        return
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - a failed goodbye changes no result
+        _close(client)

@@ -1,0 +1,464 @@
+"""HTTP email APIs: one small adapter per provider, each with its documented request shape.
+
+* SendGrid v3: `POST /v3/mail/send`, JSON (personalizations/from/subject/content/headers),
+  `Authorization: Bearer KEY` (AUDIT_SENDGRID_API_KEY). 202 Accepted; id in `X-Message-Id`.
+* Postmark: `POST /email`, JSON (From/To/Subject/TextBody/HtmlBody/Headers/MessageStream),
+  `X-Postmark-Server-Token: TOKEN` (AUDIT_POSTMARK_TOKEN). 200; id in `MessageID`.
+* Mailgun: `POST /v3/DOMAIN/messages.mime`, multipart/form-data with `to` and `message` (our
+  MIME bytes as a file), HTTP Basic `api:KEY` (AUDIT_MAILGUN_API_KEY). 200; id in `id`. This is
+  the one that keeps our message byte for byte; the JSON APIs rebuild it, so our custom headers
+  (the seed token among them) travel in their headers field and the provider writes the rest.
+
+Statuses: 2xx sent; 401/403 the key was refused (stop the run); 429 and 5xx (and 408) are
+retryable, honouring Retry-After; any other 4xx is permanent for that message. Each request runs
+with stdlib http.client in a worker thread, with the sender's timeout, connecting to addresses
+our Resolver found while TLS verifies the API host name (--ca-file or the system store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import json
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from typing import ClassVar
+from urllib.parse import quote, urlsplit
+
+from audit.net.dns import Resolver
+
+from .base import Scrubber, SendError
+from .net import HostResolver, connect, describe_os_error, tls_context
+
+log = logging.getLogger("audit.seed.send")
+
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "audit-seed/0.1"
+RETRYABLE_STATUS = {408, 429}
+# Headers the JSON APIs set themselves (or refuse to take): everything else is carried over.
+PROVIDER_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "received",
+    "return-path",
+    "delivered-to",
+    "dkim-signature",
+    "arc-seal",
+    "arc-message-signature",
+    "arc-authentication-results",
+    "authentication-results",
+    "x-sg-id",
+    "x-sg-eid",
+}
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One API call, before it meets the network (what the unit tests look at)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+    def json(self) -> object:
+        try:
+            return json.loads(self.body.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class MessageParts:
+    """Our message taken apart for the JSON APIs."""
+
+    from_addr: str
+    from_name: str
+    reply_to: str | None
+    subject: str
+    text: str | None
+    html: str | None
+    headers: list[tuple[str, str]]  # the ones we carry over (token header, List-Unsubscribe...)
+    attachments: list[Attachment]
+
+    @property
+    def from_header(self) -> str:
+        return email.utils.formataddr((self.from_name, self.from_addr))
+
+
+def split_message(message: bytes, fallback_from: str) -> MessageParts:
+    """Bodies, From, Subject and the headers to carry. Raises SendError when it has no body."""
+    msg = BytesParser(policy=policy.default).parsebytes(message)
+    assert isinstance(msg, EmailMessage)
+    name, addr = email.utils.parseaddr(str(msg.get("From", "")))
+    reply_to = email.utils.parseaddr(str(msg.get("Reply-To", "")))[1] or None
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    text = _content(text_part)
+    html = _content(html_part)
+    if not text and not html:
+        raise SendError("the message has no text or HTML body", permanent=True, stop_run=True)
+    headers: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for key, value in msg.items():
+        lower = key.lower()
+        if lower in PROVIDER_HEADERS or lower in seen:
+            continue
+        seen.add(lower)
+        headers.append((key, " ".join(str(value).split())))
+    attachments = [
+        Attachment(
+            part.get_filename() or "attachment",
+            part.get_content_type(),
+            part.get_payload(decode=True) or b"",
+        )
+        for part in msg.iter_attachments()
+    ]
+    return MessageParts(
+        from_addr=addr or fallback_from,
+        from_name=name,
+        reply_to=reply_to,
+        subject=str(msg.get("Subject", "")).strip() or "(no subject)",
+        text=text or None,
+        html=html or None,
+        headers=headers,
+        attachments=attachments,
+    )
+
+
+def _content(part: EmailMessage | None) -> str | None:
+    """A body part as text with plain newlines (the JSON APIs re-encode it anyway)."""
+    if part is None:
+        return None
+    return part.get_content().replace("\r\n", "\n")
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+@dataclass
+class HttpApiSender:
+    """The shared part: the call, its transport, and what a status code means."""
+
+    provider: ClassVar[str] = "http"
+    env_var: ClassVar[str] = ""
+    default_base: ClassVar[str] = ""
+
+    api_key: str = field(repr=False)
+    api_base: str | None = None  # scheme://host[:port][/prefix]; tests point it at a stand-in
+    ca_file: str | None = None
+    timeout: float = 30.0
+    resolver: Resolver | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            raise ValueError(f"{self.provider} needs an API key in ${self.env_var}")
+        base = urlsplit(self.api_base or self.default_base)
+        if base.scheme not in ("https", "http") or not base.hostname:
+            raise ValueError(f"{self.provider}: API base must be https://HOST[:PORT]")
+        self._https = base.scheme == "https"
+        self._host = base.hostname
+        self._port = base.port or (443 if self._https else 80)
+        self._prefix = base.path.rstrip("/")
+        self._scrub = Scrubber([self.api_key], ["api"])
+        self._hosts = HostResolver(self.resolver, self.timeout)
+
+    @property
+    def label(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{self.provider} ({host}:{self._port})"
+
+    # -- what each provider defines
+
+    def build(self, mail_from: str, rcpt: str, message: bytes) -> HttpRequest:
+        raise NotImplementedError
+
+    def message_id(self, response: HttpResponse) -> str | None:
+        raise NotImplementedError
+
+    def error_detail(self, response: HttpResponse) -> str:
+        return response.body.decode("utf-8", errors="replace")
+
+    def key_refused(self, response: HttpResponse) -> bool:
+        return response.status in (401, 403)
+
+    # -- the shared call
+
+    async def send(self, mail_from: str, rcpt: str, message: bytes) -> str | None:
+        request = self.build(mail_from, rcpt, message)
+        addresses = await self._hosts.addresses(self._host)
+        log.debug("%s: %s %s for %s", self.label, request.method, request.path, rcpt)
+        response = await asyncio.to_thread(self._call, addresses, request)
+        return self.interpret(response)
+
+    def interpret(self, response: HttpResponse) -> str | None:
+        status = response.status
+        if 200 <= status < 300:
+            found = self.message_id(response)
+            log.debug("%s: accepted (HTTP %s) id %s", self.label, status, found)
+            return found
+        detail = self._scrub.reply(self.error_detail(response))
+        if self.key_refused(response):
+            raise SendError(
+                f"{self.label} refused the API key (HTTP {status}): check ${self.env_var}",
+                permanent=True,
+                stop_run=True,
+                code=status,
+                status=detail,
+            )
+        retryable = status in RETRYABLE_STATUS or status >= 500
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise SendError(
+            f"{self.label} answered HTTP {status}: {detail}".rstrip(": "),
+            permanent=not retryable,
+            code=status,
+            status=detail,
+            retry_after=retry_after if retryable else None,
+        )
+
+    def _call(self, addresses: list[str], request: HttpRequest) -> HttpResponse:
+        if self._https:
+            conn: HTTPConnection = HTTPSConnection(
+                self._host, self._port, timeout=self.timeout, context=tls_context(self.ca_file)
+            )
+        else:
+            conn = HTTPConnection(self._host, self._port, timeout=self.timeout)
+        port = self._port
+
+        def open_socket(address, timeout=None, source_address=None):  # noqa: ARG001
+            return connect(addresses, port, self.timeout, source_address)
+
+        conn._create_connection = open_socket  # type: ignore[attr-defined]  # our DNS, not getaddrinfo
+        headers = {"User-Agent": USER_AGENT, **request.headers}
+        try:
+            conn.request(request.method, self._prefix + request.path, request.body, headers)
+            raw = conn.getresponse()
+            body = raw.read(MAX_RESPONSE_BYTES)
+            return HttpResponse(raw.status, {k.lower(): v for k, v in raw.getheaders()}, body)
+        except OSError as exc:
+            text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
+            stop = isinstance(exc, ssl.SSLCertVerificationError)
+            raise SendError(text, permanent=stop, stop_run=stop) from None
+        except HTTPException as exc:
+            raise SendError(
+                f"{self.label}: bad HTTP response ({type(exc).__name__})", permanent=False
+            ) from None
+        finally:
+            conn.close()
+
+
+def _json_request(path: str, payload: dict, headers: dict[str, str]) -> HttpRequest:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return HttpRequest(
+        "POST",
+        path,
+        {"Content-Type": "application/json", "Accept": "application/json", **headers},
+        body,
+    )
+
+
+def _errors_text(data: object, *keys: str) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list):
+            texts = [str(v.get("message", v)) if isinstance(v, dict) else str(v) for v in value]
+            return "; ".join(texts)
+    return None
+
+
+@dataclass
+class SendGridSender(HttpApiSender):
+    """SendGrid v3 Mail Send."""
+
+    provider: ClassVar[str] = "sendgrid"
+    env_var: ClassVar[str] = "AUDIT_SENDGRID_API_KEY"
+    default_base: ClassVar[str] = "https://api.sendgrid.com"
+
+    def build(self, mail_from: str, rcpt: str, message: bytes) -> HttpRequest:
+        parts = split_message(message, mail_from)
+        sender = {"email": parts.from_addr}
+        if parts.from_name:
+            sender["name"] = parts.from_name
+        content = []  # text/plain must come first
+        if parts.text:
+            content.append({"type": "text/plain", "value": parts.text})
+        if parts.html:
+            content.append({"type": "text/html", "value": parts.html})
+        payload: dict[str, object] = {
+            "personalizations": [{"to": [{"email": rcpt}]}],
+            "from": sender,
+            "subject": parts.subject,
+            "content": content,
+        }
+        if parts.reply_to:
+            payload["reply_to"] = {"email": parts.reply_to}
+        if parts.headers:
+            payload["headers"] = dict(parts.headers)
+        if parts.attachments:
+            payload["attachments"] = [
+                {
+                    "content": base64.b64encode(a.data).decode(),
+                    "filename": a.filename,
+                    "type": a.content_type,
+                    "disposition": "attachment",
+                }
+                for a in parts.attachments
+            ]
+        return _json_request("/v3/mail/send", payload, {"Authorization": f"Bearer {self.api_key}"})
+
+    def message_id(self, response: HttpResponse) -> str | None:
+        return response.headers.get("x-message-id")
+
+    def error_detail(self, response: HttpResponse) -> str:
+        return _errors_text(response.json(), "errors") or super().error_detail(response)
+
+
+@dataclass
+class PostmarkSender(HttpApiSender):
+    """Postmark single email (`/email`); `message_stream` "outbound" or e.g. "broadcast"."""
+
+    provider: ClassVar[str] = "postmark"
+    env_var: ClassVar[str] = "AUDIT_POSTMARK_TOKEN"
+    default_base: ClassVar[str] = "https://api.postmarkapp.com"
+    BAD_TOKEN: ClassVar[int] = 10  # Postmark ErrorCode: bad or missing server token
+
+    message_stream: str = "outbound"
+
+    def build(self, mail_from: str, rcpt: str, message: bytes) -> HttpRequest:
+        parts = split_message(message, mail_from)
+        payload: dict[str, object] = {
+            "From": parts.from_header,
+            "To": rcpt,
+            "Subject": parts.subject,
+            "MessageStream": self.message_stream,
+        }
+        if parts.text:
+            payload["TextBody"] = parts.text
+        if parts.html:
+            payload["HtmlBody"] = parts.html
+        if parts.reply_to:
+            payload["ReplyTo"] = parts.reply_to
+        if parts.headers:
+            payload["Headers"] = [{"Name": k, "Value": v} for k, v in parts.headers]
+        if parts.attachments:
+            payload["Attachments"] = [
+                {
+                    "Name": a.filename,
+                    "Content": base64.b64encode(a.data).decode(),
+                    "ContentType": a.content_type,
+                }
+                for a in parts.attachments
+            ]
+        return _json_request("/email", payload, {"X-Postmark-Server-Token": self.api_key})
+
+    def message_id(self, response: HttpResponse) -> str | None:
+        data = response.json()
+        value = data.get("MessageID") if isinstance(data, dict) else None
+        return str(value) if value else None
+
+    def error_detail(self, response: HttpResponse) -> str:
+        return _errors_text(response.json(), "Message") or super().error_detail(response)
+
+    def key_refused(self, response: HttpResponse) -> bool:
+        data = response.json()
+        bad_token = isinstance(data, dict) and data.get("ErrorCode") == self.BAD_TOKEN
+        return super().key_refused(response) or (response.status == 422 and bad_token)
+
+
+@dataclass
+class MailgunSender(HttpApiSender):
+    """Mailgun `messages.mime`: our MIME bytes as they are, for one `to`."""
+
+    provider: ClassVar[str] = "mailgun"
+    env_var: ClassVar[str] = "AUDIT_MAILGUN_API_KEY"
+    default_base: ClassVar[str] = "https://api.mailgun.net"  # EU: https://api.eu.mailgun.net
+
+    domain: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.domain:
+            raise ValueError("mailgun needs the sending domain: --via mailgun:DOMAIN")
+
+    def build(self, mail_from: str, rcpt: str, message: bytes) -> HttpRequest:
+        boundary = uuid.uuid4().hex
+        while boundary.encode() in message:
+            boundary = uuid.uuid4().hex
+        body = b"".join(
+            [
+                f"--{boundary}\r\n".encode(),
+                b'Content-Disposition: form-data; name="to"\r\n\r\n',
+                rcpt.encode("utf-8"),
+                f"\r\n--{boundary}\r\n".encode(),
+                b'Content-Disposition: form-data; name="message"; filename="message.mime"\r\n',
+                b"Content-Type: application/octet-stream\r\n\r\n",
+                message,
+                f"\r\n--{boundary}--\r\n".encode(),
+            ]
+        )
+        credentials = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        headers = {
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Accept": "application/json",
+        }
+        path = f"/v3/{quote(self.domain, safe='')}/messages.mime"
+        return HttpRequest("POST", path, headers, body)
+
+    def message_id(self, response: HttpResponse) -> str | None:
+        data = response.json()
+        value = data.get("id") if isinstance(data, dict) else None
+        return str(value) if value else None
+
+    def error_detail(self, response: HttpResponse) -> str:
+        return _errors_text(response.json(), "message") or super().error_detail(response)

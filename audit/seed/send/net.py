@@ -1,0 +1,82 @@
+"""Connecting the senders: names through our Resolver, TLS trust from --ca-file.
+
+smtplib and http.client would look host names up with the OS resolver (getaddrinfo); the house
+rule is one road to DNS. So the async side resolves the relay or API host through
+`audit.net.dns.Resolver` first, and the blocking side connects to those addresses while TLS
+still verifies the certificate against the host *name* (SNI and hostname check use the name).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+
+from audit.net.dns import DnsStatus, Resolver, build_resolver
+
+from .base import SendError
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verifying client context: the CA file alone when given (tests), else the system store."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class HostResolver:
+    """Host name -> addresses through our Resolver (made lazily, network backend, if none)."""
+
+    def __init__(self, resolver: Resolver | None, timeout: float) -> None:
+        self._resolver = resolver
+        self._timeout = timeout
+
+    async def addresses(self, host: str) -> list[str]:
+        """IPv4 first, then IPv6. Raises SendError: retryable on temperror, else stop_run."""
+        if is_ip(host):
+            return [host]
+        if self._resolver is None:
+            self._resolver = build_resolver(timeout=self._timeout)
+        a, aaaa = await self._resolver.addresses(host)
+        found = [r.address for answer in (a, aaaa) for r in answer.rdata if hasattr(r, "address")]
+        if found:
+            return found
+        if a.temperror or aaaa.temperror:
+            failed = a if a.temperror else aaaa
+            raise SendError(
+                f"cannot look up {host}: {failed.status.value}", permanent=False, code=None
+            )
+        nxdomain = a.status is DnsStatus.NXDOMAIN
+        why = "does not exist (NXDOMAIN)" if nxdomain else "has no A or AAAA record"
+        raise SendError(f"{host} {why}", permanent=True, stop_run=True)
+
+
+def connect(addresses: list[str], port: int, timeout: float, source_address=None) -> socket.socket:
+    """A TCP connection to the first address that answers (blocking; called in a thread)."""
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout, source_address)
+        except OSError as exc:
+            last = exc
+    raise last or OSError("no address to connect to")
+
+
+def describe_os_error(exc: BaseException) -> str:
+    """A short, secret-free description of a network failure."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {exc.verify_message or exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or type(exc).__name__}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return str(text)

@@ -1,0 +1,167 @@
+"""`--via`: which production path the test message takes, as one URL-like string.
+
+    smtp://[USER@]HOST[:PORT]        SMTP submission (default port 587), STARTTLS when offered;
+                                     AUTH as USER with the password from $AUDIT_SMTP_PASSWORD
+    smtps://[USER@]HOST[:PORT]       the same over implicit TLS (default port 465)
+    sendgrid:  | sendgrid://HOST[:PORT]          SendGrid v3 mail/send, $AUDIT_SENDGRID_API_KEY
+    postmark:  | postmark://HOST[:PORT][?stream=NAME]   Postmark /email, $AUDIT_POSTMARK_TOKEN
+    mailgun:DOMAIN | mailgun://DOMAIN | mailgun://HOST[:PORT]/DOMAIN
+                                     Mailgun messages.mime, $AUDIT_MAILGUN_API_KEY
+
+A USER containing "@" may be written as is (`smtp://news@example.com@relay:587`) or as `%40`.
+For the APIs, HOST[:PORT] replaces the provider's API host (always HTTPS): Mailgun's EU region
+(`mailgun://api.eu.mailgun.net/DOMAIN`), or a local stand-in in tests (trusted via --ca-file).
+Secrets never go in --via: a password in the URL is refused (without repeating it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from audit.net.dns import Resolver
+
+from .base import Sender
+from .http_api import MailgunSender, PostmarkSender, SendGridSender
+from .smtp import PASSWORD_ENV, SMTPS_PORT, SUBMISSION_PORT, SmtpSender
+
+SECRET_ENV_VARS = (
+    PASSWORD_ENV,
+    SendGridSender.env_var,
+    PostmarkSender.env_var,
+    MailgunSender.env_var,
+)
+VIA_FORMS = "smtp://[user@]host[:port], smtps://..., sendgrid:, postmark:, mailgun:DOMAIN"
+
+
+def _safe(via: str) -> str:
+    """The --via text for an error message, with any password in it replaced."""
+    scheme, sep, rest = via.partition("://")
+    if not sep:
+        return via
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    return f"{scheme}://{netloc}{slash}{tail}"
+
+
+def _fail(via: str, why: str) -> ValueError:
+    return ValueError(f"--via {_safe(via)}: {why}")
+
+
+def make_sender(
+    via: str,
+    *,
+    ca_file: str | None = None,
+    timeout: float = 30.0,
+    env: Mapping[str, str] = os.environ,
+    resolver: Resolver | None = None,
+    helo: str | None = None,
+) -> Sender:
+    """The Sender for a --via string. ValueError (one clear line) for anything wrong.
+
+    `resolver` looks up the relay/API host (our DNS layer; a network resolver is made when
+    None); `helo` is the SMTP EHLO name (default: this machine's host name).
+    """
+    via = via.strip()
+    scheme, colon, rest = via.partition(":")
+    scheme = scheme.lower()
+    if not colon:
+        raise _fail(via, f"not a sending path; use one of {VIA_FORMS}")
+    if scheme in ("smtp", "smtps"):
+        return _smtp(via, scheme, ca_file, timeout, env, resolver, helo)
+    if scheme in ("sendgrid", "postmark", "mailgun"):
+        return _api(via, scheme, rest, ca_file, timeout, env, resolver)
+    raise _fail(via, f"unknown scheme {scheme!r}; use one of {VIA_FORMS}")
+
+
+def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
+    parts = urlsplit(via)
+    if not via.lower().startswith(f"{scheme}://"):
+        raise _fail(via, f"write {scheme}://[user@]host[:port]")
+    netloc = parts.netloc
+    userinfo, _, hostport = netloc.rpartition("@")
+    if ":" in userinfo:
+        raise _fail(via, f"no password in --via; put it in ${PASSWORD_ENV}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise _fail(via, "nothing may follow host:port")
+    check = urlsplit(f"//{hostport}")
+    try:
+        port = check.port
+    except ValueError:
+        raise _fail(via, "the port must be a number from 1 to 65535") from None
+    host = check.hostname
+    if not host:
+        raise _fail(via, "no host name")
+    implicit = scheme == "smtps"
+    username = unquote(userinfo) or None
+    password = env.get(PASSWORD_ENV) or None
+    if username and not password:
+        raise _fail(via, f"set ${PASSWORD_ENV} to the password for {username}")
+    return SmtpSender(
+        host=host,
+        port=port or (SMTPS_PORT if implicit else SUBMISSION_PORT),
+        implicit_tls=implicit,
+        username=username,
+        password=password if username else None,
+        ca_file=ca_file,
+        timeout=timeout,
+        helo=helo,
+        resolver=resolver,
+    )
+
+
+def _api(via, scheme, rest, ca_file, timeout, env, resolver):
+    cls = {"sendgrid": SendGridSender, "postmark": PostmarkSender, "mailgun": MailgunSender}[scheme]
+    api_base = None
+    path = ""
+    query = ""
+    if rest.startswith("//"):
+        parts = urlsplit(via)
+        if "@" in parts.netloc:
+            raise _fail(via, f"no credentials in --via; put the key in ${cls.env_var}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise _fail(via, "the port must be a number from 1 to 65535") from None
+        path, query = parts.path.strip("/"), parts.query
+        if scheme == "mailgun" and not path and port is None and parts.hostname:
+            path = parts.hostname  # mailgun://DOMAIN: the domain at the default API host
+        elif parts.hostname:
+            host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+            api_base = f"https://{host}" + (f":{port}" if port else "")
+        if parts.fragment:
+            raise _fail(via, "no #fragment here")
+    else:
+        path, _, query = rest.partition("?")
+    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    key = env.get(cls.env_var) or ""
+    if not key:
+        raise _fail(via, f"set ${cls.env_var} to the {scheme} API key")
+    extra: dict[str, str] = {}
+    if scheme == "mailgun":
+        if not path or "/" in path:
+            raise _fail(
+                via, "name the sending domain: mailgun:DOMAIN or mailgun://HOST:PORT/DOMAIN"
+            )
+        extra["domain"] = path
+    elif path:
+        raise _fail(via, f"{scheme} takes no path; write {scheme}: or {scheme}://HOST[:PORT]")
+    allowed = {"stream"} if scheme == "postmark" else set()
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise _fail(via, f"unknown option {unknown[0]!r}")
+    if "stream" in options:
+        if not options["stream"]:
+            raise _fail(via, "stream= needs a message stream name")
+        extra["message_stream"] = options["stream"]
+    return cls(
+        api_key=key,
+        api_base=api_base,
+        ca_file=ca_file,
+        timeout=timeout,
+        resolver=resolver,
+        **extra,
+    )
