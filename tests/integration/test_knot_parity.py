@@ -96,7 +96,11 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_against_knot(knot_server):
-    proc = cli("domain", "clean.test", "--dns-server", knot_server.address, "--format", "json")
+    # DNS parity only: probes (HTTPS, SMTP) would judge hosts this zone set does not run
+    proc = cli(
+        "domain", "clean.test", "--dns-server", knot_server.address, "--format", "json",
+        "--no-probes",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["summary"]["inconclusive"] is False

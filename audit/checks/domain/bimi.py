@@ -2,8 +2,9 @@
 
 Receivers show a BIMI logo only for mail under an enforcing DMARC policy (quarantine or reject,
 pct=100, no sp=none at the organizational domain), so a record without that is dead weight.
-BIMI is optional: no record is no finding. This slice reads DNS only; the logo and the VMC are
-not fetched (facts say `logo_checked: false`).
+BIMI is optional: no record is no finding. With network probes on, the logo (l=) and the
+evidence document (a=, a VMC/CMC) are fetched and judged (`audit/checks/domain/bimi_assets.py`);
+without them the facts say `logo_checked: false`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.checks.domain.bimi_assets import NOT_FETCHED, check_assets
 from audit.checks.domain.dmarc import Discovery, discover_policy
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, Resolver
@@ -86,6 +88,27 @@ def _dmarc_fix(found: Discovery) -> str:
 
 
 async def check(ctx: DomainContext) -> CheckResult:
+    """The record and its DMARC prerequisite; with probes, the logo and the VMC as well."""
+    if not ctx.probes:
+        result = await _record_check(ctx)
+        if result.facts["bimi"]["logo_url"] or result.facts["bimi"]["authority_url"]:
+            result.facts["bimi"]["logo_note"] = NOT_FETCHED
+        return result
+
+    async def assets() -> CheckResult | None:
+        name, answer, records = await _bimi_lookup(ctx.resolver, ctx.domain)  # shared, cached
+        return await check_assets(ctx, name, answer, records)
+
+    result, assets_result = await asyncio.gather(_record_check(ctx), assets())
+    if assets_result is not None:
+        result.facts["bimi"].update(assets_result.facts)
+        result.findings.extend(assets_result.findings)
+        if assets_result.status is Status.INCONCLUSIVE:
+            result.status = Status.INCONCLUSIVE
+    return result
+
+
+async def _record_check(ctx: DomainContext) -> CheckResult:
     domain = ctx.domain
     (name, answer, raw_records), found = await asyncio.gather(
         _bimi_lookup(ctx.resolver, domain), discover_policy(ctx.resolver, domain)

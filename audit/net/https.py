@@ -1,0 +1,480 @@
+"""One HTTPS GET, the way an MTA-STS sender or a BIMI receiver makes it.
+
+Built on asyncio and the stdlib `ssl` module rather than an HTTP library because the fetch has
+to follow rules of its own: the host name is resolved through our `Resolver` (never the OS
+resolver), the connection goes to a port the tests choose, redirects are reported and never
+followed, the body is bounded, and every failure comes back as a kind (dns, connect, tls,
+timeout, http) with the reason a person can act on (an untrusted, mismatched or expired
+certificate), not as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import enum
+import os
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from audit import __version__
+from audit.net.dns import DnsAnswer, Resolver, normalize_name
+
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
+
+# OpenSSL X509_V_ERR_* codes the verification failure reports (ssl.SSLCertVerificationError).
+_EXPIRED_CODES = {9: "not-yet-valid", 10: "expired"}
+_NAME_MISMATCH_CODE = 62
+_UNTRUSTED_CODES = {2, 18, 19, 20, 21, 27, 28, 24, 32}
+
+
+class FetchError(enum.Enum):
+    """Where a fetch failed: each needs a different fix."""
+
+    DNS = "dns"  # the host name has no address (or the lookup failed: see `temperror`)
+    CONNECT = "connect"  # refused / unreachable on every address
+    TLS = "tls"  # handshake failed; `tls_problems` says why (untrusted, name-mismatch, expired)
+    TIMEOUT = "timeout"  # a step (connect, tls, read) took longer than the timeout
+    HTTP = "http"  # the server's answer is not a readable HTTP/1.x response
+
+
+@dataclass
+class CertInfo:
+    """The server's leaf certificate, as evidence."""
+
+    subject: str
+    issuer: str
+    names: list[str]
+    not_before: str
+    not_after: str
+
+    @classmethod
+    def from_der(cls, der: bytes) -> CertInfo | None:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return None
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            names=_dns_names(cert),
+            not_before=cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            not_after=cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "names": self.names,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        }
+
+
+@dataclass
+class HttpsResult:
+    """What one GET gave: a response (status, headers, bounded body) or an error kind."""
+
+    url: str
+    host: str
+    port: int
+    path: str
+    addresses: list[str] = field(default_factory=list)
+    address: str | None = None  # the address the response (or the TLS failure) came from
+    status: int | None = None
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    truncated: bool = False  # the body was longer than the limit; `body` holds the first part
+    error: FetchError | None = None
+    detail: str = ""  # one line: what failed and how
+    tls_problems: list[str] = field(default_factory=list)  # untrusted, name-mismatch, expired...
+    certificate: CertInfo | None = None
+    tls_version: str | None = None
+    dns: list[DnsAnswer] = field(default_factory=list)
+    temperror: DnsAnswer | None = None  # DNS could not tell: unknown, not "no address"
+    elapsed_ms: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    @property
+    def media_type(self) -> str | None:
+        value = self.header("content-type")
+        return value.split(";", 1)[0].strip().lower() if value is not None else None
+
+    @property
+    def location(self) -> str | None:
+        return self.header("location")
+
+    @property
+    def redirect(self) -> bool:
+        return self.status is not None and 300 <= self.status < 400
+
+    def describe(self) -> str:
+        """One line for evidence: `GET https://... (127.0.0.1:443) -> 200 OK, 123 bytes`."""
+        where = f" ({_hostport(self.address, self.port)})" if self.address else ""
+        if self.error is not None:
+            return f"GET {self.url}{where} -> {self.error.value} error: {self.detail}"
+        size = f"{len(self.body)} bytes" + (" (truncated)" if self.truncated else "")
+        extra = f", Location: {self.location}" if self.redirect and self.location else ""
+        ctype = self.header("content-type")
+        typed = f", Content-Type: {ctype}" if ctype else ""
+        return f"GET {self.url}{where} -> {self.status} {self.reason}, {size}{typed}{extra}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "host": self.host,
+            "port": self.port,
+            "addresses": self.addresses,
+            "address": self.address,
+            "status": self.status,
+            "reason": self.reason,
+            "headers": [[k, v] for k, v in self.headers],
+            "size": len(self.body),
+            "truncated": self.truncated,
+            "error": self.error.value if self.error else None,
+            "detail": self.detail,
+            "tls_problems": self.tls_problems,
+            "tls_version": self.tls_version,
+            "certificate": self.certificate.to_dict() if self.certificate else None,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+
+
+def _hostport(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+class _Failure(Exception):
+    """Ends a fetch with an error kind (internal)."""
+
+    def __init__(self, kind: FetchError, detail: str):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verification as a sender does it: the CA file if given (tests), else the system store."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+async def fetch(
+    resolver: Resolver,
+    url: str,
+    *,
+    port: int | None = None,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    max_bytes: int = 64 * 1024,
+) -> HttpsResult:
+    """GET `url` (https only). `port` overrides the URL's (tests); redirects are not followed.
+
+    Each step (connect, TLS handshake, reading the response) is bounded by `timeout`. The body
+    is read up to `max_bytes`; more sets `truncated`.
+    """
+    start = time.perf_counter()
+    parts = urlsplit(url)
+    host = normalize_name(parts.hostname or "")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    chosen = port or parts.port or 443
+    result = HttpsResult(url=url, host=host, port=chosen, path=path)
+    try:
+        if parts.scheme.lower() != "https" or not host:
+            raise _Failure(FetchError.HTTP, f"{url!r} is not an https:// URL with a host")
+        await _resolve(resolver, result)
+        reader, writer = await _connect(result, timeout)
+        try:
+            await _handshake(reader, writer, result, ca_file, timeout)
+            await _exchange(reader, writer, result, timeout, max_bytes)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+    except _Failure as failure:
+        result.error, result.detail = failure.kind, failure.detail
+    result.elapsed_ms = (time.perf_counter() - start) * 1000
+    return result
+
+
+async def _resolve(resolver: Resolver, result: HttpsResult) -> None:
+    """A then AAAA, through our resolver; a temperror with no address is unknown, not absent."""
+    a, aaaa = await resolver.addresses(result.host)
+    result.dns = [a, aaaa]
+    result.addresses = [r.address for answer in (a, aaaa) for r in answer.rdata]
+    if result.addresses:
+        return
+    failed = next((ans for ans in (a, aaaa) if ans.temperror), None)
+    if failed is not None:
+        result.temperror = failed
+        raise _Failure(FetchError.DNS, f"{failed.describe()}: the address lookup failed")
+    status = "does not exist (NXDOMAIN)" if a.status.value == "NXDOMAIN" else "has no A/AAAA"
+    raise _Failure(FetchError.DNS, f"{result.host} {status}")
+
+
+async def _connect(
+    result: HttpsResult, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """TCP to each address in turn until one accepts."""
+    problems: list[str] = []
+    timed_out = False
+    for address in result.addresses:
+        result.address = address
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.open_connection(address, result.port, limit=MAX_HEADER_BYTES)
+        except TimeoutError:
+            timed_out = True
+            problems.append(f"{_hostport(address, result.port)}: no answer within {timeout:g}s")
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+            problems.append(f"{_hostport(address, result.port)}: {reason}")
+    kind = FetchError.TIMEOUT if timed_out else FetchError.CONNECT
+    raise _Failure(kind, "connect failed: " + "; ".join(problems))
+
+
+async def _handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    result: HttpsResult,
+    ca_file: str | None,
+    timeout: float,
+) -> None:
+    """TLS with SNI and the name check against the host; on failure, say which check failed."""
+    context = tls_context(ca_file)
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(
+                context, server_hostname=result.host, ssl_handshake_timeout=timeout + 1
+            )
+    except TimeoutError:
+        raise _Failure(FetchError.TIMEOUT, f"TLS handshake took over {timeout:g}s") from None
+    except ssl.SSLCertVerificationError as exc:
+        await _diagnose_certificate(result, exc, timeout)
+        raise _Failure(
+            FetchError.TLS,
+            f"certificate rejected ({', '.join(result.tls_problems)}): {exc.verify_message}",
+        ) from None
+    except (ssl.SSLError, OSError) as exc:
+        raise _Failure(FetchError.TLS, f"TLS handshake failed: {_ssl_reason(exc)}") from None
+    ssl_object = writer.get_extra_info("ssl_object")
+    if ssl_object is not None:
+        result.tls_version = ssl_object.version()
+        der = ssl_object.getpeercert(binary_form=True)
+        result.certificate = CertInfo.from_der(der) if der else None
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return reason or str(exc) or type(exc).__name__
+
+
+async def _diagnose_certificate(
+    result: HttpsResult, exc: ssl.SSLCertVerificationError, timeout: float
+) -> None:
+    """Every problem with the certificate, not only the first one OpenSSL stopped at.
+
+    OpenSSL reports one error. A second handshake without verification fetches the leaf, so the
+    report can say "untrusted and expired and for another name" and show what was presented.
+    """
+    problems: list[str] = []
+    code = exc.verify_code
+    if code in _UNTRUSTED_CODES:
+        problems.append("untrusted")
+    elif code == _NAME_MISMATCH_CODE:
+        problems.append("name-mismatch")
+    elif code in _EXPIRED_CODES:
+        problems.append(_EXPIRED_CODES[code])
+    cert = await _peek_certificate(result, timeout)
+    if cert is not None:
+        result.certificate = CertInfo.from_der(cert.public_bytes(Encoding.DER))
+        now = dt.datetime.now(dt.UTC)
+        if cert.not_valid_after_utc < now:
+            problems.append("expired")
+        elif cert.not_valid_before_utc > now:
+            problems.append("not-yet-valid")
+        if not name_matches(result.host, _dns_names(cert)):
+            problems.append("name-mismatch")
+    if not problems:
+        problems.append(f"verify-error-{code}")
+    result.tls_problems = list(dict.fromkeys(problems))
+
+
+async def _peek_certificate(result: HttpsResult, timeout: float) -> x509.Certificate | None:
+    if result.address is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    writer = None
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(
+                result.address,
+                result.port,
+                ssl=context,
+                server_hostname=result.host,
+                ssl_handshake_timeout=timeout + 1,
+            )
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        return x509.load_der_x509_certificate(der) if der else None
+    except (OSError, TimeoutError, ssl.SSLError, ValueError):
+        return None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _dns_names(cert: x509.Certificate) -> list[str]:
+    """The DNS names a certificate is for: its SAN dNSNames (the CN is not consulted, as
+    OpenSSL's host check and RFC 6125 do not)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [n.lower() for n in san.get_values_for_type(x509.DNSName)]
+
+
+def name_matches(host: str, names: list[str]) -> bool:
+    """RFC 6125 6.4: exact match, or a `*` as the whole leftmost label matching one label."""
+    host = normalize_name(host)
+    for name in names:
+        name = normalize_name(name)
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            label, rest = host.split(".", 1)
+            if label and rest == name[2:] and rest.count(".") >= 1:
+                return True
+    return False
+
+
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    result: HttpsResult,
+    timeout: float,
+    max_bytes: int,
+) -> None:
+    request = (
+        f"GET {result.path} HTTP/1.1\r\n"
+        f"Host: {result.host}\r\n"
+        f"User-Agent: audit/{__version__}\r\n"
+        "Accept: */*\r\n"
+        "Accept-Encoding: identity\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            writer.write(request.encode("ascii"))
+            await writer.drain()
+            await _read_head(reader, result)
+            await _read_body(reader, result, max_bytes)
+    except TimeoutError:
+        raise _Failure(FetchError.TIMEOUT, f"no complete response within {timeout:g}s") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise _Failure(FetchError.HTTP, f"connection failed mid-response: {exc}") from None
+
+
+async def _readline(reader: asyncio.StreamReader) -> bytes:
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        raise _Failure(FetchError.HTTP, "the connection closed before the headers ended") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise _Failure(FetchError.HTTP, "a header line is too long") from exc
+    return line.rstrip(b"\r\n")
+
+
+async def _read_head(reader: asyncio.StreamReader, result: HttpsResult) -> None:
+    status_line = (await _readline(reader)).decode("latin-1")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        raise _Failure(FetchError.HTTP, f"not an HTTP/1.x status line: {status_line[:80]!r}")
+    result.status, result.reason = int(code), reason.strip()
+    total = 0
+    while True:
+        line = await _readline(reader)
+        if not line:
+            return
+        total += len(line)
+        if total > MAX_HEADER_BYTES or len(result.headers) >= MAX_HEADERS:
+            raise _Failure(FetchError.HTTP, "the response headers are too large")
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon or not name.strip():
+            raise _Failure(FetchError.HTTP, f"malformed header line {line[:80]!r}")
+        result.headers.append((name.strip(), value.strip()))
+
+
+async def _read_body(reader: asyncio.StreamReader, result: HttpsResult, max_bytes: int) -> None:
+    encoding = (result.header("transfer-encoding") or "").lower()
+    if "chunked" in encoding:
+        await _read_chunked(reader, result, max_bytes)
+        return
+    length_text = result.header("content-length")
+    if length_text is not None:
+        if not length_text.strip().isdigit():
+            raise _Failure(FetchError.HTTP, f"invalid Content-Length {length_text!r}")
+        length = int(length_text)
+        try:
+            result.body = await reader.readexactly(min(length, max_bytes))
+        except asyncio.IncompleteReadError as exc:
+            raise _Failure(
+                FetchError.HTTP,
+                f"the body ended after {len(exc.partial)} of {length} bytes (Content-Length)",
+            ) from None
+        result.truncated = length > max_bytes
+        return
+    body = await reader.read(max_bytes + 1)
+    chunks = [body]
+    size = len(body)
+    while body and size <= max_bytes:
+        body = await reader.read(max_bytes + 1 - size)
+        chunks.append(body)
+        size += len(body)
+    data = b"".join(chunks)
+    result.body, result.truncated = data[:max_bytes], len(data) > max_bytes
+
+
+async def _read_chunked(reader: asyncio.StreamReader, result: HttpsResult, max_bytes: int) -> None:
+    """RFC 9112 7.1: size line (hex, extensions ignored), data, CRLF; a 0 size ends it."""
+    body = bytearray()
+    while True:
+        size_line = (await _readline(reader)).split(b";", 1)[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise _Failure(FetchError.HTTP, f"bad chunk size line {size_line[:40]!r}") from None
+        if size == 0:
+            break
+        room = max_bytes - len(body)
+        if size > room:
+            try:
+                body.extend(await reader.readexactly(room))
+            except asyncio.IncompleteReadError:
+                raise _Failure(FetchError.HTTP, "the connection closed mid-chunk") from None
+            result.body, result.truncated = bytes(body), True
+            return
+        try:
+            body.extend(await reader.readexactly(size))
+        except asyncio.IncompleteReadError:
+            raise _Failure(FetchError.HTTP, "the connection closed mid-chunk") from None
+        await _readline(reader)  # the CRLF after the data
+    result.body = bytes(body)
