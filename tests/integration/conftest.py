@@ -83,3 +83,89 @@ def delay_proxy(knot_server: KnotServer) -> Iterator[Callable[[float], Endpoint]
     finally:
         for proxy in proxies.values():
             proxy.stop()
+
+
+def _require_postfix() -> None:
+    from tests.infra.postfix_tls import postfix_installed
+
+    if postfix_installed() and os.geteuid() == 0:
+        return
+    message = "Postfix is not installed (tests/infra/install.sh) or the tests do not run as root"
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def tls_scenarios():
+    """One Postfix with an smtpd per TLS scenario (tests/infra/postfix_tls.py): `.ports[name]`,
+    `.hosts[name]` (the MX name its certificate is judged against), `.ca_file` (the test CA)."""
+    import shutil
+    import tempfile
+
+    from tests.infra.postfix_tls import start_tls_scenarios
+
+    _require_postfix()
+    # Not under pytest's tmp dir: that is mode 0700, and Postfix's daemons run as `postfix`.
+    run_dir = tempfile.mkdtemp(prefix="audit-postfix-tls-")
+    os.chmod(run_dir, 0o755)
+    try:
+        scenarios = start_tls_scenarios(run_dir, owner_pid=os.getpid())
+    except ServerError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield scenarios
+    finally:
+        scenarios.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def odd_smtp():
+    """`odd_smtp("421")` / `odd_smtp("stall")`: misbehaving SMTP servers (tests/infra/odd_smtp.py),
+    one per mode, shared by the session."""
+    from tests.infra.odd_smtp import OddSmtpServer
+
+    servers: dict[str, OddSmtpServer] = {}
+
+    def get(mode: str) -> OddSmtpServer:
+        if mode not in servers:
+            servers[mode] = OddSmtpServer.start(mode)
+        return servers[mode]
+
+    try:
+        yield get
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_system(tmp_path_factory: pytest.TempPathFactory):
+    """The loopback mail system for the seed tests (tests/infra/mail_system.py): Knot, a sending
+    Postfix with OpenDKIM signing, the seed MX (Postfix + policyd-spf, OpenDKIM, OpenDMARC) and
+    Dovecot. A `MailSystem`: `.dns_server` ("127.0.0.1:PORT"), `.zone_dir`, `.ca_file`,
+    `.submission_port` (signs), `.unsigned_port`, `.smtp_user`/`.smtp_password`, `.mx_port`,
+    `.imap_port` (STARTTLS), `.imaps_port`, `.seeds` (`.address`, `.password`, `.folder`),
+    `.authserv_id`, `.good_domain`, `.broken_domain`; daemon logs in `.log_dir`."""
+    from tests.infra.mail_system import MailSystem, missing_tools
+
+    missing = missing_tools()
+    if missing or os.geteuid() != 0:
+        message = (
+            f"mail system programs missing ({', '.join(missing)}): run tests/infra/install.sh"
+            if missing
+            else "the mail system needs root (port 53, unshare, Postfix, Dovecot)"
+        )
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
+        pytest.skip(message)
+    try:
+        system = MailSystem.start(tmp_path_factory.mktemp("mailsys"))
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield system
+    finally:
+        system.stop()
