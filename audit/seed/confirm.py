@@ -241,7 +241,7 @@ def seed_outcome(obs: SeedObservation) -> CheckOutcome:
     view = receiver_view(obs.message_report)
     if view is not None:
         ids = ((view.get("receiver") or {}).get("authserv_ids")) or []
-        view["receiver_ids"] = [i for i in ids if i]
+        view["receiver_ids"] = list(dict.fromkeys(i for i in ids if i))
     findings = _seed_findings(obs, view)
     status = Status.COMPLETED
     if obs.collect_error:
