@@ -125,3 +125,52 @@ def test_no_secret_reaches_output_or_state(good_run, mail_system) -> None:
     blobs = [proc.stdout, proc.stderr, (tmp / "state.sqlite3").read_bytes().decode("latin-1")]
     for secret in secrets:
         assert all(secret not in blob for blob in blobs)
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "mailgun"])
+def test_http_api_path_reaches_the_seeds(mail_system, tmp_path, provider) -> None:
+    """--via an HTTP API: the stand-in checks the documented request shape and relays into the
+    signing Postfix; a 429 with Retry-After on the first request is retried."""
+    from tests.infra.api_standin import ApiStandin
+    from tests.infra.certs import TestCA
+
+    ca = TestCA("api stand-in CA")
+    cert, key = ca.issue("127.0.0.1").write(tmp_path, "api")
+    bundle = tmp_path / "ca-bundle.pem"
+    bundle.write_bytes(Path(mail_system.ca_file).read_bytes() + ca.cert_pem)
+    standin = ApiStandin.start(
+        provider,
+        key="test-api-key",
+        relay=(mail_system.host, mail_system.submission_port),
+        cert_file=cert,
+        key_file=key,
+        domain=mail_system.good_domain,
+    )
+    standin.script(429, {"Retry-After": "1"}, b'{"errors":[{"message":"slow down"}]}')
+    try:
+        seeds = tmp_path / "seeds.toml"
+        seeds.write_text(mail_system.seeds_toml())
+        env = {
+            **os.environ,
+            **mail_system.password_env(),
+            "AUDIT_SENDGRID_API_KEY": "test-api-key",
+            "AUDIT_MAILGUN_API_KEY": "test-api-key",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+             "--from", f"news@{mail_system.good_domain}", "--via", standin.via,
+             "--ca-file", str(bundle), "--dns-server", mail_system.dns_server,
+             "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--rate", "20",
+             "--format", "json"],
+            capture_output=True, text=True, timeout=240, env=env,
+        )  # fmt: skip
+    finally:
+        standin.stop()
+    assert standin.problems == []
+    report = _report(proc, mail_system)
+    assert "test-api-key" not in proc.stdout + proc.stderr
+    seeds_facts = _seed_facts(report)
+    assert seeds_facts["seed1@seeds.test"]["placement"] == "inbox"
+    assert seeds_facts["seed1@seeds.test"]["receiver"]["dkim"] == "pass"
+    assert [r.status for r in standin.requests][:2] == [429, 200 if provider == "mailgun" else 202]
+    assert not any(rule == "SEED407" for rule, _t in _pairs(report))
