@@ -6,7 +6,9 @@ import importlib
 
 from audit.runner import Check
 
-FAMILIES = ("spf", "dkim", "dmarc", "mx", "ptr", "mta_sts", "tlsrpt", "bimi", "dnsbl")
+FAMILIES = (
+    "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "bimi", "dnsbl",
+)  # fmt: skip
 
 
 def domain_checks() -> list[tuple[str, Check]]:

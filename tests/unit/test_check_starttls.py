@@ -1,0 +1,81 @@
+"""The starttls check's judgement, with the probe replaced by canned results (no network).
+
+The real probes against Postfix and odd servers are in tests/integration/test_starttls.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.checks.domain import starttls
+from audit.model import Status
+from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, SmtpProbe
+from tests.conftest import pairs
+
+
+@pytest.fixture
+def canned(monkeypatch):
+    """canned({address: (status, stage, reason)}) makes every probe of that address say so."""
+    calls: list[tuple[str, str, int]] = []
+
+    def install(outcomes: dict[str, tuple[str, str, str]]) -> list[tuple[str, str, int]]:
+        async def fake(host, address, port, *, timeout, ca_file, helo="audit.invalid"):
+            calls.append((host, address, port))
+            status, stage, reason = outcomes[address]
+            return SmtpProbe(host, address, port, status=status, stage=stage, reason=reason)
+
+        monkeypatch.setattr(starttls, "probe_starttls", fake)
+        return calls
+
+    return install
+
+
+def test_probes_off_skip_with_no_findings(run_domain_check):
+    result = run_domain_check(starttls.check, "clean.test", probes=False)
+    assert result.status is Status.SKIPPED
+    assert result.findings == []
+    assert result.facts["starttls"]["probed"] is False
+
+
+def test_every_address_of_every_mx_is_probed(run_domain_check, canned):
+    calls = canned(
+        {
+            "192.0.2.10": (NO_STARTTLS, "ehlo", "STARTTLS not in the EHLO extensions"),
+            "192.0.2.11": (NOT_TESTABLE, "banner", "banner 421 busy"),
+            "2001:db8::11": (NOT_TESTABLE, "connect", "connection refused"),
+        }
+    )
+    result = run_domain_check(starttls.check, "clean.test", probes=True, smtp_port=2525)
+    assert sorted(calls) == [
+        ("mx1.clean.test", "192.0.2.10", 2525),
+        ("mx2.clean.test", "192.0.2.11", 2525),
+        ("mx2.clean.test", "2001:db8::11", 2525),
+    ]
+    assert pairs(result) == {("TLS301", "mx1.clean.test"), ("TLS307", "mx2.clean.test")}
+    messages = sorted(f.message for f in result.findings if f.rule.id == "TLS307")
+    assert "192.0.2.11" in messages[0] and "banner 421" in messages[0]
+    assert "2001:db8::11" in messages[1] and "connection refused" in messages[1]
+    assert result.status is Status.COMPLETED
+
+
+def test_all_unreachable_adds_one_port_blocked_note(run_domain_check, canned):
+    canned({a: (NOT_TESTABLE, "connect", "timed out after 5s connecting") for a in ADDRESSES})
+    result = run_domain_check(starttls.check, "clean.test", probes=True)
+    assert pairs(result) == {
+        ("TLS307", "mx1.clean.test"),
+        ("TLS307", "mx2.clean.test"),
+        ("TLS307", "clean.test"),
+    }
+    notes = [f for f in result.findings if f.target == "clean.test"]
+    assert len(notes) == 1 and "port 25 may be blocked" in notes[0].message
+    assert not any(f.rule.temperror for f in result.findings)
+    assert result.status is Status.COMPLETED
+
+
+def test_all_421_is_not_called_a_blocked_port(run_domain_check, canned):
+    canned({a: (NOT_TESTABLE, "banner", "banner 421 busy") for a in ADDRESSES})
+    result = run_domain_check(starttls.check, "clean.test", probes=True)
+    assert ("TLS307", "clean.test") not in pairs(result)
+
+
+ADDRESSES = ("192.0.2.10", "192.0.2.11", "2001:db8::11")
