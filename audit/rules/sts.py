@@ -51,3 +51,9 @@ STS_POLICY_NOT_TESTABLE = Rule(
     "The MTA-STS policy fetch timed out, so the policy could not be judged",
     temperror=True,
 )
+STS_MX_TLS_INVALID = Rule(
+    "STS007",
+    "mta-sts-mx-tls-invalid",
+    Severity.HIGH,
+    "An MX host under an MTA-STS policy offers no STARTTLS or a certificate senders reject",
+)

@@ -26,11 +26,14 @@ from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
 from tests.infra.certs import TestCA
 from tests.infra.https_server import HttpsServer, StallServer
+from tests.infra.netutil import free_port
 from tests.infra.servers import KnotServer, ServerError
 from tests.integration.conftest import _require_knot
 
 PATH = "/.well-known/mta-sts.txt"
 
+
+CLOSED_SMTP_PORT = free_port()  # nothing listens there
 
 def policy(mode: str, *mx: str, max_age: int = 604800, extra: str = "") -> bytes:
     lines = ["version: STSv1", f"mode: {mode}", *(f"mx: {m}" for m in mx), f"max_age: {max_age}"]
@@ -50,7 +53,9 @@ def zone_text(domain: str, mx: list[str], sts_address: str | None = "127.0.0.1")
         f'_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@{domain}"',
     ]
     for preference, host in enumerate(mx, start=1):
-        lines += [f"@ MX {preference * 10} {host}.", f"{host}. A 192.0.2.{preference}"]
+        # loopback MX addresses: the STARTTLS probes (STS007) stay on this machine and find a
+        # closed port (CLOSED_SMTP_PORT), which is not testable and judged by TLS307 alone
+        lines += [f"@ MX {preference * 10} {host}.", f"{host}. A 127.0.0.{100 + preference}"]
     if sts_address:
         lines.append(f"mta-sts A {sts_address}")
     return "\n".join(lines) + "\n"
@@ -189,6 +194,7 @@ def run_check(world: World, domain: str, **options) -> CheckResult:
         "https_port": world.https.port,
         "ca_file": str(world.ca_file),
         "timeout": 3.0,
+        "smtp_port": CLOSED_SMTP_PORT,
         **options,
     }
     ctx = DomainContext(domain, Resolver(backend), **settings)
@@ -305,6 +311,7 @@ def _outcome(report: dict, check: str) -> dict:
 def test_cli_fetches_with_port_and_ca(world):
     common = ["--dns-server", world.knot.address, "--https-port", str(world.https.port)]
     common += ["--ca-file", str(world.ca_file), "--format", "json", "--timeout", "3"]
+    common += ["--smtp-port", str(CLOSED_SMTP_PORT)]
     proc = cli("domain", "sts-uncovered.test", "sts-clean.test", *common)
     assert proc.returncode == 1, proc.stderr  # STS005 in enforce mode is high
     uncovered, clean = json.loads(proc.stdout)

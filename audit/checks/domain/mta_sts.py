@@ -5,7 +5,9 @@ With network probes on, the policy is fetched the way a sender fetches it
 certificate for that name, status 200 only, no redirects, text/plain, at most 64 KiB), parsed,
 and its mx patterns compared with the domain's real MX hosts. Without probes (`--no-probes`,
 `--zone-dir`) the facts say the policy was not fetched, so nobody reads "no finding" as "policy
-checked". Each MX's certificate against its name (mode enforce) belongs to the STARTTLS probe.
+checked". Under a policy in enforce or testing mode, every covered MX address must offer
+STARTTLS with a certificate that is trusted, unexpired and valid for the MX name (RFC 8461 4.2):
+the STARTTLS probe (shared with the starttls check) tells.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from audit.rules.sts import (
     STS_MAX_AGE_SHORT,
     STS_MISSING,
     STS_MX_NOT_COVERED,
+    STS_MX_TLS_INVALID,
     STS_PATTERN_UNUSED,
     STS_POLICY_INVALID,
     STS_POLICY_NOT_TESTABLE,
@@ -144,7 +147,72 @@ async def check(ctx: DomainContext) -> CheckResult:
         return CheckResult(facts=facts, findings=findings)
     response, mx = await asyncio.gather(fetch_policy(ctx), gather_mx(ctx.resolver, domain))
     status = _policy_findings(facts["mta_sts"], findings, response, mx, domain)
+    verdict = judge_fetch(response)
+    policy = verdict.policy
+    usable = not verdict.unreachable and not verdict.invalid and response.temperror is None
+    if usable and policy is not None and policy.valid and policy.mode in ("enforce", "testing"):
+        findings.extend(await mx_tls_findings(ctx, policy, mx))
     return CheckResult(facts=facts, findings=findings, status=status)
+
+
+async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) -> list[Finding]:
+    """RFC 8461 4.2: a sender applying the policy needs STARTTLS and a certificate that is
+    PKIX-valid for the MX name. Not-testable addresses say nothing (the starttls check
+    reports them)."""
+    from audit.checks.domain.starttls import probe_mx_address
+    from audit.net.smtp import NO_STARTTLS
+    from audit.net.trust_store import load_trust_anchors
+    from audit.records.certificate import analyze_chain
+
+    hosts = list(dict.fromkeys(h.host for h in mx.hosts))
+    matched, _unused = coverage(policy.mx, hosts)
+    pairs = [
+        (h.host, a) for h in mx.hosts if matched.get(h.host) for a in dict.fromkeys(h.addresses)
+    ]
+    pairs = list(dict.fromkeys(pairs))
+    if not pairs:
+        return []
+    probes = await asyncio.gather(*(probe_mx_address(ctx, h, a) for h, a in pairs))
+    anchors = await asyncio.to_thread(load_trust_anchors, ctx.ca_file)
+    severity = Severity.HIGH if policy.mode == "enforce" else Severity.MEDIUM
+    consequence = (
+        "senders that enforce the policy will not deliver to it"
+        if policy.mode == "enforce"
+        else "in enforce mode senders would not deliver to it; TLS-RPT reports it now"
+    )
+    findings = []
+    for probe in probes:
+        problems = []
+        if probe.status == NO_STARTTLS:
+            problems.append("it offers no STARTTLS")
+        elif probe.ok:
+            cert = analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=_utcnow())
+            if cert.trust.trusted is False:
+                problems.append(f"its certificate is not trusted ({cert.trust.reason})")
+            if cert.leaf is not None and not cert.name_ok:
+                problems.append(f"its certificate is not valid for {probe.host}")
+            if cert.expired:
+                problems.append("its certificate has expired")
+        if problems:
+            findings.append(
+                Finding(
+                    STS_MX_TLS_INVALID,
+                    probe.host,
+                    message=f"MX {probe.host} ({probe.address}) is covered by the MTA-STS policy "
+                    f"(mode: {policy.mode}) but " + " and ".join(problems) + f": {consequence}",
+                    evidence=[f"mx: {p}" for p in matched.get(probe.host, [])],
+                    fix=f"Give {probe.host} a certificate from a public CA whose names include "
+                    f"{probe.host}, offered with STARTTLS; until then keep mode: testing.",
+                    severity=severity,
+                )
+            )
+    return findings
+
+
+def _utcnow():
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
 
 
 def _record_findings(
