@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 import dns.asyncresolver
+import dns.dnssec
 import dns.exception
 import dns.flags
 import dns.message
@@ -32,6 +33,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 import dns.reversename
+import dns.rrset
 import dns.zone
 
 from audit.model import QueryRecord
@@ -104,6 +106,106 @@ class DnsAnswer:
 def normalize_name(name: str) -> str:
     """Lower-case, no trailing dot: the form names take in keys, logs and reports."""
     return name.strip().rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class DnssecAnswer:
+    """The answer to one (name, type) question asked with the DO bit (and CD, so a validating
+    resolver hands over even data it finds bogus): the response's answer and authority sections
+    as rrsets, RRSIGs included (an RRSIG rrset's `covers` is the type it signs).
+
+    Nothing here is validated: `audit/net/dnssec.py` judges it. CNAMEs are not chased: the
+    validator follows them itself, checking each hop's signature. `supported` is False when the
+    backend cannot answer with DNSSEC records at all (then nothing else here means anything).
+    """
+
+    name: str
+    rdtype: str
+    status: DnsStatus
+    answer: tuple[dns.rrset.RRset, ...] = ()
+    authority: tuple[dns.rrset.RRset, ...] = ()
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    supported: bool = True
+
+    @property
+    def temperror(self) -> bool:
+        return self.status.temperror
+
+    @property
+    def qname(self) -> dns.name.Name:
+        return dns.name.from_text(self.name + ".")
+
+    def _find(self, section, owner, rdtype, covers=dns.rdatatype.NONE) -> dns.rrset.RRset | None:
+        for rrset in section:
+            if rrset.name == owner and rrset.rdtype == rdtype and rrset.covers == covers:
+                return rrset
+        return None
+
+    @property
+    def rrset(self) -> dns.rrset.RRset | None:
+        """The rrset asked for (owner = the name asked, not a CNAME target)."""
+        return self._find(self.answer, self.qname, dns.rdatatype.from_text(self.rdtype))
+
+    @property
+    def rrsigs(self) -> dns.rrset.RRset | None:
+        """The RRSIGs over `rrset`."""
+        covered = dns.rdatatype.from_text(self.rdtype)
+        return self._find(self.answer, self.qname, dns.rdatatype.RRSIG, covered)
+
+    @property
+    def cname(self) -> dns.rrset.RRset | None:
+        """A CNAME at the name asked (when the type asked is not CNAME)."""
+        if self.rdtype == "CNAME":
+            return None
+        return self._find(self.answer, self.qname, dns.rdatatype.CNAME)
+
+    def signatures(self, rrset: dns.rrset.RRset) -> dns.rrset.RRset | None:
+        """The RRSIGs over another rrset of this response (a CNAME, an NSEC in authority)."""
+        for section in (self.answer, self.authority):
+            found = self._find(section, rrset.name, dns.rdatatype.RRSIG, rrset.rdtype)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def denial(self) -> list[dns.rrset.RRset]:
+        """NSEC and NSEC3 rrsets in the authority section: the proof that something is absent."""
+        kinds = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+        return [r for r in self.authority if r.rdtype in kinds]
+
+    @property
+    def records(self) -> list[str]:
+        """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof."""
+        out: list[str] = []
+        asked = dns.rdatatype.from_text(self.rdtype)
+        for rrset in self.answer:
+            owner = "" if rrset.name == self.qname else f"{rrset.name.to_text()} "
+            plain = rrset.rdtype == asked and not owner
+            kind = "" if plain else dns.rdatatype.to_text(rrset.rdtype) + " "
+            out.extend(f"{owner}{kind}{rd.to_text()}" for rd in rrset)
+        for rrset in self.authority:
+            if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
+                kind = dns.rdatatype.to_text(rrset.rdtype)
+                out.extend(f"{rrset.name.to_text()} {kind} {rd.to_text()}" for rd in rrset)
+        return out
+
+    def describe(self) -> str:
+        """One line for evidence: `example.com DNSKEY (DO) -> TIMEOUT`."""
+        detail = "; ".join(self.records) if self.answer else self.status.value
+        return f"{self.name} {self.rdtype} (DO) -> {detail}"
+
+    def as_answer(self) -> DnsAnswer:
+        """The plain answer (status and data of the type asked), e.g. for `temperror_finding`."""
+        rrset = self.rrset
+        return DnsAnswer(
+            self.name,
+            self.rdtype,
+            self.status,
+            tuple(rrset) if rrset is not None else (),
+            elapsed_ms=self.elapsed_ms,
+            error=self.error,
+        )
 
 
 class Backend(Protocol):
@@ -224,6 +326,61 @@ class NetworkBackend:
             incomplete = not answer.response.flags & dns.flags.RA
             return _Step(DnsStatus.NODATA, chain=chain, incomplete=incomplete)
         return _Step(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain)
+
+    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        """One question with the DO and CD bits: the sections as they came, RRSIGs included.
+
+        CD (checking disabled) makes a validating resolver hand over data it finds bogus, so the
+        validator can say why; an authoritative server ignores it. CNAMEs are not chased here.
+        """
+        start = time.perf_counter()
+        rdtype = rdtype.upper()
+
+        def done(status: DnsStatus, response=None, error: str | None = None) -> DnssecAnswer:
+            answer = tuple(response.answer) if response is not None else ()
+            authority = tuple(response.authority) if response is not None else ()
+            elapsed = (time.perf_counter() - start) * 1000
+            return DnssecAnswer(name, rdtype, status, answer, authority, elapsed, error)
+
+        try:
+            qname = dns.name.from_text(name)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return done(DnsStatus.NXDOMAIN, error=str(exc))
+        try:
+            answer = await self._dnssec_resolver().resolve(
+                qname, rdtype, search=False, raise_on_no_answer=False
+            )
+        except dns.resolver.NXDOMAIN as exc:
+            return done(DnsStatus.NXDOMAIN, exc.responses().get(qname))
+        except (dns.resolver.LifetimeTimeout, dns.exception.Timeout) as exc:
+            return done(DnsStatus.TIMEOUT, error=str(exc))
+        except dns.resolver.NoNameservers as exc:
+            step = _server_failure(exc, qname, rdtype)
+            status = DnsStatus.NXDOMAIN if step.status is DnsStatus.NXDOMAIN else DnsStatus.SERVFAIL
+            return done(status, error=step.error)
+        except (dns.exception.DNSException, OSError) as exc:
+            return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+        response = answer.response
+        wanted = dns.rdatatype.from_text(rdtype)
+        found = any(r.rdtype == wanted for r in response.answer)
+        return done(DnsStatus.NOERROR if found else DnsStatus.NODATA, response)
+
+    def _dnssec_resolver(self) -> dns.asyncresolver.Resolver:
+        """A sibling of the plain resolver (same servers and timeouts) that sets DO and CD."""
+        resolver = getattr(self, "_do_resolver", None)
+        if resolver is None:
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.nameservers = list(self._resolver.nameservers)
+            resolver.nameserver_ports = dict(self._resolver.nameserver_ports)
+            resolver.port = self._resolver.port
+            resolver.lifetime = self._resolver.lifetime
+            resolver.timeout = self._resolver.timeout
+            resolver.retry_servfail = False
+            resolver.cache = None
+            resolver.use_edns(0, dns.flags.DO, 1232)
+            resolver.set_flags(dns.flags.RD | dns.flags.CD)
+            self._do_resolver = resolver
+        return resolver
 
 
 @dataclass(frozen=True)
@@ -388,6 +545,118 @@ class StaticBackend:
             name, rdtype, DnsStatus.SERVFAIL, (), chain, start, error="CNAME chain too long"
         )
 
+    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        """What a server of signed zone files answers with the DO bit: the rrset (or the first
+        CNAME hop) with its RRSIGs; for NODATA/NXDOMAIN the zone's SOA and the NSEC or NSEC3
+        records at or around the name. Unsigned files give the same, without signatures.
+
+        Zone files merge the two sides of a zone cut into one node (the parent's NS, DS and NSEC
+        beside the child's SOA, DNSKEY and NSEC): the zone that answers (the parent for DS, as
+        RFC 4035 3.1.4.1 says) picks its side by signer name and NSEC type bitmap.
+        """
+        start = time.perf_counter()
+        rdtype = rdtype.upper()
+        plain = await self.lookup(name, rdtype)
+        qtext = normalize_name(name)
+
+        def done(answer=(), authority=(), error=plain.error) -> DnssecAnswer:
+            elapsed = (time.perf_counter() - start) * 1000
+            return DnssecAnswer(
+                qtext, rdtype, plain.status, tuple(answer), tuple(authority), elapsed, error
+            )
+
+        zone = self._zone_of(qtext, rdtype) if _valid_name(qtext) else None
+        if plain.temperror or (zone is None and self.data.apexes):
+            return done()
+        qname = dns.name.from_text(qtext)
+        signer = dns.name.from_text(zone) if zone is not None else None
+        node, _ = self._node(qtext)
+        answer: list[dns.rrset.RRset] = []
+        if node is not None and rdtype in node and plain.status is DnsStatus.NOERROR:
+            answer = self._signed(qname, rdtype, node, signer)
+        elif node is not None and "CNAME" in node and plain.cname_chain:
+            answer = self._signed(qname, "CNAME", node, signer)
+        authority: list[dns.rrset.RRset] = []
+        if not answer and zone is not None:
+            authority = self._denial(qname, zone)
+        return done(answer, authority)
+
+    def _zone_of(self, name: str, rdtype: str) -> str | None:
+        """The loaded zone that answers for `name`: the deepest apex above it, or above its
+        parent for DS (the parent side of a cut). None for flat in-memory data."""
+        best: str | None = None
+        for apex in self.data.apexes:
+            if rdtype == "DS" and name == apex:
+                continue
+            if (name == apex or name.endswith("." + apex) or apex == "") and (
+                best is None or len(apex) > len(best)
+            ):
+                best = apex
+        return best
+
+    @staticmethod
+    def _signed(
+        owner: dns.name.Name, rdtype: str, node: dict, signer: dns.name.Name | None
+    ) -> list[dns.rrset.RRset]:
+        """The rrset of `rdtype` at `owner` and the RRSIGs over it made by `signer`."""
+        covered = dns.rdatatype.from_text(rdtype)
+        out = [dns.rrset.from_rdata_list(owner, 0, node[rdtype])]
+        sigs = [
+            rd
+            for rd in node.get("RRSIG", [])
+            if rd.type_covered == covered and (signer is None or rd.signer == signer)
+        ]
+        if sigs:
+            out.append(dns.rrset.from_rdata_list(owner, 0, sigs))
+        return out
+
+    def _denial(self, qname: dns.name.Name, zone: str) -> list[dns.rrset.RRset]:
+        """The zone's SOA, and the NSEC/NSEC3 records that match or cover `qname` (only those:
+        no closest-encloser or wildcard proofs), each with its RRSIGs."""
+        apex = dns.name.from_text(zone)
+        apex_node = self.data.nodes.get(zone, {})
+        out: list[dns.rrset.RRset] = []
+        if "SOA" in apex_node:
+            out += self._signed(apex, "SOA", apex_node, apex)
+        if "NSEC3PARAM" in apex_node:
+            param = apex_node["NSEC3PARAM"][0]
+            digest = dns.dnssec.nsec3_hash(qname, param.salt, param.iterations, param.algorithm)
+            owners = [digest.lower() + ("." + zone if zone else ".")]
+            owners += [n for n, rd in self._nsec_records(zone, "NSEC3") if _covers3(n, rd, digest)]
+            kind = "NSEC3"
+        else:
+            qtext = normalize_name(qname.to_text())
+            exact = [n for n, _ in self._nsec_records(zone, "NSEC") if n == qtext]
+            owners = exact or [
+                n for n, rd in self._nsec_records(zone, "NSEC") if _covers(n, rd, qname, apex)
+            ]
+            kind = "NSEC"
+        for owner in dict.fromkeys(owners):
+            node = self.data.nodes.get(owner, {})
+            records = [
+                rd
+                for rd in node.get(kind, [])
+                if kind == "NSEC3" or (owner == zone) == (dns.rdatatype.SOA in nsec_types(rd))
+            ]
+            if records:
+                name = dns.name.from_text(owner)
+                out += self._signed(name, kind, {**node, kind: records}, apex)
+        return out
+
+    def _nsec_records(self, zone: str, kind: str) -> list[tuple[str, dns.rdata.Rdata]]:
+        """(owner, rdata) of every NSEC or NSEC3 record of `zone` (on its own side of a cut)."""
+        out = []
+        for owner, node in self.data.nodes.items():
+            if kind not in node or zone not in (
+                self._zone_of(owner, kind),
+                self._zone_of(owner, "DS"),  # the parent side of a cut
+            ):
+                continue
+            for rd in node[kind]:
+                if kind == "NSEC3" or (owner == zone) == (dns.rdatatype.SOA in nsec_types(rd)):
+                    out.append((owner, rd))
+        return out
+
     @staticmethod
     def _answer(name, rdtype, status, rdata, chain, start, error=None) -> DnsAnswer:
         return DnsAnswer(
@@ -399,6 +668,37 @@ class StaticBackend:
             (time.perf_counter() - start) * 1000,
             error,
         )
+
+
+def nsec_types(rd: dns.rdata.Rdata) -> set[int]:
+    """The types an NSEC or NSEC3 record says exist at its owner (its type bitmap)."""
+    types: set[int] = set()
+    for window, bitmap in rd.windows:
+        for i, byte in enumerate(bitmap):
+            for bit in range(8):
+                if byte & (0x80 >> bit):
+                    types.add(window * 256 + i * 8 + bit)
+    return types
+
+
+def _covers(owner: str, rd: dns.rdata.Rdata, qname: dns.name.Name, apex: dns.name.Name) -> bool:
+    """Whether the NSEC at `owner` covers `qname` (canonical order; the last one wraps)."""
+    start = dns.name.from_text(owner)
+    if rd.next == apex or rd.next <= start:
+        return start < qname
+    return start < qname < rd.next
+
+
+def _covers3(owner: str, rd: dns.rdata.Rdata, digest: str) -> bool:
+    """Whether the NSEC3 at `owner` covers the hash `digest` (base32hex; the last one wraps)."""
+    import base64
+
+    start = owner.split(".", 1)[0].upper()
+    end = base64.b32hexencode(rd.next).decode().upper()
+    digest = digest.upper()
+    if end <= start:
+        return digest > start or digest < end
+    return start < digest < end
 
 
 def _valid_name(name: str) -> bool:
@@ -465,6 +765,7 @@ class Resolver:
         self.backend = backend
         self._cache: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
         self.log: list[QueryRecord] = []
+        self._dnssec_cache: dict[tuple[str, str], asyncio.Future[DnssecAnswer]] = {}
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         key = (normalize_name(name), rdtype.upper())
@@ -479,6 +780,43 @@ class Resolver:
             answer = await self.backend.lookup(name, rdtype)
         except Exception as exc:  # noqa: BLE001 - a backend bug must read as unknown, not absent
             answer = DnsAnswer(name, rdtype, DnsStatus.SERVFAIL, error=f"{type(exc).__name__}")
+        self.log.append(
+            QueryRecord(
+                answer.name,
+                answer.rdtype,
+                answer.status.value,
+                tuple(answer.records),
+                answer.elapsed_ms,
+                answer.error,
+            )
+        )
+        return answer
+
+    async def query_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        """The question with the DO bit: the rrset, its RRSIGs and any NSEC/NSEC3 proof, for
+        `audit/net/dnssec.py` to validate. Cached, merged and logged like `query`; a backend
+        without DNSSEC support answers `supported=False` (and nothing is logged)."""
+        key = (normalize_name(name), rdtype.upper())
+        future = self._dnssec_cache.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._ask_dnssec(*key))
+            self._dnssec_cache[key] = future
+        return await asyncio.shield(future)
+
+    async def _ask_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        lookup = getattr(self.backend, "lookup_dnssec", None)
+        if lookup is None:
+            return DnssecAnswer(
+                name,
+                rdtype,
+                DnsStatus.SERVFAIL,
+                error="this DNS backend cannot answer DNSSEC queries",
+                supported=False,
+            )
+        try:
+            answer = await lookup(name, rdtype)
+        except Exception as exc:  # noqa: BLE001 - a backend bug must read as unknown, not absent
+            answer = DnssecAnswer(name, rdtype, DnsStatus.SERVFAIL, error=f"{type(exc).__name__}")
         self.log.append(
             QueryRecord(
                 answer.name,

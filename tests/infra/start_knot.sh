@@ -10,6 +10,11 @@
 #
 # Environment: KNOT_START_TIMEOUT (seconds, default 20); KNOT_OWNER_PID: a process whose exit
 # also stops this knotd (the pytest session), so a killed test run leaves no server behind.
+#
+# DNSSEC (optional): KNOT_SIGN="zone1 zone2": zones Knot signs inline (ECDSA P-256, one CSK made
+# with keymgr before knotd starts; NSEC, or NSEC3 with KNOT_NSEC3=1). Each one's DS (SHA-256) and
+# DNSKEY records go to RUN_DIR/keys/ZONE.ds and ZONE.dnskey; a comment line `;; @DS@ ZONE` in a
+# zone file (its copy in RUN_DIR) is replaced by ZONE's DS records, so a parent can hold them.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,9 +67,48 @@ for f in "${files[@]}"; do names+=("$(basename "$f" .zone)"); done
   echo "    zonefile-sync: -1"
   echo "    zonefile-load: whole"
   echo "    journal-content: none"
+  if [ -n "${KNOT_SIGN:-}" ]; then
+    echo "policy:"
+    echo "  - id: audit-test"
+    echo "    algorithm: ecdsap256sha256"
+    echo "    single-type-signing: on"
+    if [ "${KNOT_NSEC3:-0}" = 1 ]; then echo "    nsec3: on"; else echo "    nsec3: off"; fi
+  fi
   echo "zone:"
-  for name in "${names[@]}"; do echo "  - domain: \"$name.\""; done
+  for name in "${names[@]}"; do
+    echo "  - domain: \"$name.\""
+    if [[ " ${KNOT_SIGN:-} " == *" $name "* ]]; then
+      echo "    dnssec-signing: on"
+      echo "    dnssec-policy: audit-test"
+    fi
+  done
 } > "$run/knot.conf"
+
+if [ -n "${KNOT_SIGN:-}" ]; then
+  # Keys first, so the DS records are known before knotd loads the parents that hold them.
+  keymgr=$(command -v keymgr || echo /usr/sbin/keymgr)
+  rm -rf "$run/keys"
+  mkdir -p "$run/keys"
+  for zone in $KNOT_SIGN; do
+    [ -f "$run/zones/$zone.zone" ] || die "KNOT_SIGN names $zone, but there is no $zone.zone"
+    "$keymgr" -c "$run/knot.conf" "$zone." generate algorithm=ecdsap256sha256 ksk=yes zsk=yes \
+      > /dev/null || die "keymgr could not make a key for $zone"
+    "$keymgr" -c "$run/knot.conf" "$zone." ds | awk '$5 == 2' > "$run/keys/$zone.ds"
+    "$keymgr" -c "$run/knot.conf" "$zone." dnskey > "$run/keys/$zone.dnskey"
+  done
+  for file in "$run/zones"/*.zone; do
+    grep -q "^;; @DS@ " "$file" || continue
+    awk -v keys="$run/keys" '
+      $1 == ";;" && $2 == "@DS@" {
+        source = keys "/" $3 ".ds"
+        while ((getline line < source) > 0) print line
+        close(source)
+        next
+      }
+      { print }
+    ' "$file" > "$file.tmp" && mv "$file.tmp" "$file"
+  done
+fi
 
 "$knotd" -c "$run/knot.conf" < /dev/null > "$run/knot.log" 2>&1 &
 pid=$!

@@ -7,7 +7,8 @@ import importlib
 from audit.runner import Check
 
 FAMILIES = (
-    "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "bimi", "dnsbl",
+    "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "dnssec", "dane", "bimi",
+    "dnsbl",
 )  # fmt: skip
 
 
