@@ -12,6 +12,7 @@ import time
 import pytest
 
 from audit.domain_audit import audit_domain
+from audit.model import Status
 from audit.net.dns import NetworkBackend, Resolver, ServerAddress, StaticBackend
 from tests.conftest import ZONES
 
@@ -47,9 +48,9 @@ def both_ways(knot_server, zone_data):
 def test_knot_and_zone_dir_agree(both_ways, domain):
     over_network, from_files = both_ways[domain]
     assert signature(over_network) == signature(from_files)
-    assert not [o for o in over_network.outcomes if o.error], [
-        o.error for o in over_network.outcomes
-    ]
+    # a skipped check says why in `error` (probes off, DNSSEC not checkable); nothing else may
+    failed = [o for o in over_network.outcomes if o.error and o.status is not Status.SKIPPED]
+    assert not failed, [o.error for o in failed]
 
 
 def test_scenarios_fire_over_the_network(both_ways):

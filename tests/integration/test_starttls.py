@@ -211,7 +211,8 @@ def test_421_banner_is_not_testable_not_no_starttls(results):
     result = results["banner421"]
     assert pairs(result) == {("TLS307", "mx-421.tls.test")}
     assert "banner 421" in result.findings[0].message
-    assert result.status is Status.COMPLETED  # not inconclusive: see TLS307
+    assert result.status is Status.INCONCLUSIVE  # not testable, never "no STARTTLS"
+    assert result.error == "not testable: mx-421.tls.test"
     [facts] = _address_facts(result, "mx-421.tls.test")
     assert (facts["status"], facts["stage"]) == ("not_testable", "banner")
 
@@ -222,6 +223,7 @@ def test_stall_after_ehlo_ends_as_not_testable(results):
     [facts] = _address_facts(result, "mx-stall.tls.test")
     assert (facts["status"], facts["stage"]) == ("not_testable", "ehlo")
     assert "timed out" in facts["reason"]
+    assert result.status is Status.INCONCLUSIVE
 
 
 def test_unreachable_everywhere_says_port_25_may_be_blocked(results):
@@ -231,6 +233,7 @@ def test_unreachable_everywhere_says_port_25_may_be_blocked(results):
     assert "may be blocked" in domain_note.message
     assert "connection refused" in domain_note.message
     assert all(f.rule.temperror is False for f in result.findings)
+    assert result.status is Status.INCONCLUSIVE
 
 
 def test_probes_off_skip_everything(tls_dns, tls_scenarios):
@@ -289,18 +292,20 @@ def test_cli_expired_certificate_fails_the_run(tls_dns, tls_scenarios):
     assert host["addresses"][0]["certificate"]["expired"] is True
 
 
-def test_cli_blocked_port_is_not_inconclusive(tls_dns):
-    """Port 25 blocked from the auditing machine: TLS307 (LOW), not exit 3 (inconclusive)."""
+def test_cli_blocked_port_is_inconclusive_not_failed(tls_dns):
+    """Port 25 blocked from the auditing machine: TLS307 (LOW) and an inconclusive starttls
+    check: exit 3 (not testable), never exit 1 or "no STARTTLS"."""
     proc = _cli(
         "domain", "refused.tls.test", "--dns-server", tls_dns.address,
         "--smtp-port", str(free_port()), "--blocklist", "bl.tls.test",
         "--timeout", "3", "--format", "json",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
-    assert report["summary"]["inconclusive"] is False
+    assert report["summary"]["inconclusive"] is True
     outcome = next(o for o in report["outcomes"] if o["check"] == "starttls")
-    assert outcome["status"] == "completed"
+    assert outcome["status"] == "inconclusive"
+    assert outcome["error"] == "not testable: mx-refused.tls.test"
     assert sorted((f["rule_id"], f["target"], f["severity"]) for f in outcome["findings"]) == [
         ("TLS307", "mx-refused.tls.test", "low"),
         ("TLS307", "refused.tls.test", "low"),

@@ -56,7 +56,7 @@ async def check(ctx: DomainContext) -> CheckResult:
     }
     if main.security is Security.UNCHECKED:
         facts["checked"], facts["reason"] = False, main.reason  # as the STARTTLS check does
-        return CheckResult(facts={"dnssec": facts}, status=Status.SKIPPED)
+        return CheckResult(facts={"dnssec": facts}, status=Status.SKIPPED, error=main.reason)
     judged = [(domain, main)] + [(h, v) for h, pair in zip(hosts, pairs, strict=True) for v in pair]
     findings = await judge(ctx, judged)
     status = Status.COMPLETED

@@ -51,7 +51,9 @@ async def check(ctx: DomainContext) -> CheckResult:
     if not ctx.probes:
         reason = "network probes are off (--no-probes or --zone-dir): STARTTLS not probed"
         return CheckResult(
-            facts={"starttls": {"probed": False, "reason": reason}}, status=Status.SKIPPED
+            facts={"starttls": {"probed": False, "reason": reason}},
+            status=Status.SKIPPED,
+            error=reason,
         )
     mx = await gather_mx(ctx.resolver, ctx.domain)
     facts: dict[str, Any] = {"probed": True, "port": ctx.smtp_port, "hosts": []}
@@ -89,6 +91,21 @@ async def check(ctx: DomainContext) -> CheckResult:
             findings.extend(_judge(probe, analysis))
     if probes and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in probes):
         findings.append(_port_blocked(ctx, probes))
+    untested = [
+        h.host
+        for h in hosts
+        if h.addresses and all(p.status == NOT_TESTABLE for p, _a in by_host.get(h.host, []))
+    ]
+    if untested:
+        # A refused, 421 or stalled host is "not testable" (inconclusive), never "no STARTTLS":
+        # no verdict was reached about its TLS. A host with one testable address (e.g. IPv4
+        # tested, IPv6 unreachable from here) was judged: TLS307 notes the other address.
+        return CheckResult(
+            facts={"starttls": facts},
+            findings=findings,
+            status=Status.INCONCLUSIVE,
+            error="not testable: " + ", ".join(untested),
+        )
     return CheckResult(facts={"starttls": facts}, findings=findings)
 
 
