@@ -780,16 +780,7 @@ class Resolver:
             answer = await self.backend.lookup(name, rdtype)
         except Exception as exc:  # noqa: BLE001 - a backend bug must read as unknown, not absent
             answer = DnsAnswer(name, rdtype, DnsStatus.SERVFAIL, error=f"{type(exc).__name__}")
-        self.log.append(
-            QueryRecord(
-                answer.name,
-                answer.rdtype,
-                answer.status.value,
-                tuple(answer.records),
-                answer.elapsed_ms,
-                answer.error,
-            )
-        )
+        self._record(answer)
         return answer
 
     async def query_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
@@ -817,6 +808,11 @@ class Resolver:
             answer = await lookup(name, rdtype)
         except Exception as exc:  # noqa: BLE001 - a backend bug must read as unknown, not absent
             answer = DnssecAnswer(name, rdtype, DnsStatus.SERVFAIL, error=f"{type(exc).__name__}")
+        self._record(answer)
+        return answer
+
+    def _record(self, answer: DnsAnswer | DnssecAnswer) -> None:
+        """Every answer becomes evidence in the report's DNS query list."""
         self.log.append(
             QueryRecord(
                 answer.name,
@@ -827,7 +823,6 @@ class Resolver:
                 answer.error,
             )
         )
-        return answer
 
     async def txt(self, name: str) -> DnsAnswer:
         return await self.query(name, "TXT")
