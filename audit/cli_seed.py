@@ -123,8 +123,15 @@ def seed_run(
         raise BadInput("--wait must be zero or more seconds")
     if not domain_of(from_addr):
         raise BadInput(f"--from {from_addr!r} is not an email address")
+    from audit.net.dns import Resolver
+
+    # The relay and the IMAP servers are real hosts: with --zone-dir (offline predictions) they
+    # are looked up through the system resolver, otherwise through --dns-server.
+    transport = _backend(dns_servers, None, timeout)
     try:
-        sender = make_sender(via, ca_file=ca_file, timeout=timeout, env=os.environ)
+        sender = make_sender(
+            via, ca_file=ca_file, timeout=timeout, env=os.environ, resolver=Resolver(transport)
+        )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     try:
@@ -171,6 +178,7 @@ def seed_run(
             passwords=passwords,
             resume=resume,
             progress=progress,
+            transport_backend=transport,
         )
     )
     progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")

@@ -106,13 +106,16 @@ async def run_seed(
     passwords: Mapping[str, str],
     resume: str | None = None,
     progress: Callable[[str], None] | None = None,
+    transport_backend: Backend | None = None,
 ) -> SeedRunResult:
+    """`backend` answers the audits' DNS (predictions, the copies' replay: --zone-dir works);
+    `transport_backend` finds the IMAP servers (default: `backend`), which must be real."""
     from audit.seed.collect import CollectError, collect
     from audit.seed.message import build_test_message
     from audit.seed.send.batch import send_all
 
     say = progress or (lambda _text: None)
-    resolver = Resolver(backend)
+    resolver = Resolver(transport_backend or backend)
     from_domain = domain_of(options.from_addr) or options.from_addr
     if resume:
         run_id = resume

@@ -174,3 +174,22 @@ def test_http_api_path_reaches_the_seeds(mail_system, tmp_path, provider) -> Non
     assert seeds_facts["seed1@seeds.test"]["receiver"]["dkim"] == "pass"
     assert [r.status for r in standin.requests][:2] == [429, 200 if provider == "mailgun" else 202]
     assert not any(rule == "SEED407" for rule, _t in _pairs(report))
+
+
+def test_zone_dir_predictions_with_real_transport(mail_system, tmp_path) -> None:
+    """--zone-dir answers the audits offline; the relay and IMAP servers are still reached."""
+    seeds = tmp_path / "seeds.toml"
+    seeds.write_text(mail_system.seeds_toml())
+    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+         "--from", f"news@{mail_system.good_domain}",
+         "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
+         "--ca-file", str(mail_system.ca_file), "--zone-dir", str(mail_system.zone_dir),
+         "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--format", "json"],
+        capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    report = _report(proc, mail_system)
+    seed1 = _seed_facts(report)["seed1@seeds.test"]
+    assert (seed1["placement"], seed1["receiver"]["dkim"]) == ("inbox", "pass")
+    assert _pairs(report) == {("SEED402", "seed3@seeds.test")}
