@@ -123,3 +123,16 @@ def test_dropped_queries_are_inconclusive_not_missing(drop_proxy):
     assert all(o["status"] in ("inconclusive", "completed") for o in report["outcomes"])
     assert {q["status"] for q in report["queries"]} == {"TIMEOUT"}
     assert elapsed < 30  # bounded by --timeout per operation, not hanging
+
+
+def test_blocklist_zone_served_by_knot(knot_server):
+    """Issue 4: a blocklist zone served by the test DNS server lists an MX address."""
+    proc = cli(
+        "domain", "dnsbl-listed.test", "--dns-server", knot_server.address, "--no-probes",
+        "--blocklist", "dnsbl-zone.test", "--blocklist", "rhsbl:dnsbl-rhsbl.test",
+        "--format", "json",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    outcome = next(o for o in json.loads(proc.stdout)["outcomes"] if o["check"] == "dnsbl")
+    found = {(f["rule_id"], f["target"]) for f in outcome["findings"]}
+    assert ("BL301", "198.51.100.60") in found
