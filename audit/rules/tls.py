@@ -47,3 +47,9 @@ TLS_SMTP_NOT_TESTABLE = Rule(
     Severity.LOW,
     "An MX address could not be probed (refused, timed out, 421): its TLS is unknown",
 )
+TLS_CERT_WEAK = Rule(
+    "TLS308",
+    "tls-certificate-weak",
+    Severity.MEDIUM,
+    "An MX certificate has an RSA key under 2048 bits or a SHA-1/MD5 signature",
+)

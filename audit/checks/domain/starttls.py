@@ -20,12 +20,18 @@ from audit.checks.domain.mx import MxHost, gather_mx
 from audit.model import CheckResult, Finding, Status
 from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, SmtpProbe, probe_starttls
 from audit.net.trust_store import load_trust_anchors
-from audit.records.certificate import EXPIRING_SOON_DAYS, CertificateAnalysis, analyze_chain
+from audit.records.certificate import (
+    EXPIRING_SOON_DAYS,
+    CertificateAnalysis,
+    CertificateFacts,
+    analyze_chain,
+)
 from audit.rules.tls import (
     TLS_CERT_EXPIRED,
     TLS_CERT_EXPIRING_SOON,
     TLS_CERT_NAME_MISMATCH,
     TLS_CERT_UNTRUSTED,
+    TLS_CERT_WEAK,
     TLS_LEGACY_VERSION,
     TLS_SMTP_NOT_TESTABLE,
     TLS_STARTTLS_NOT_OFFERED,
@@ -223,19 +229,48 @@ def _certificate_findings(probe: SmtpProbe, cert: CertificateAnalysis) -> list[F
             )
         )
     elif cert.expiring_soon():
+        findings.append(_expiring(probe, cert, evidence))
+    weak = weak_points(leaf)
+    if weak:
         findings.append(
             Finding(
-                TLS_CERT_EXPIRING_SOON,
+                TLS_CERT_WEAK,
                 probe.host,
-                message=f"the certificate presented by {_where(probe)} expires on "
-                f"{leaf.not_after:%Y-%m-%d} ({cert.days_left} days left, under "
-                f"{EXPIRING_SOON_DAYS})",
+                message=f"the certificate presented by {_where(probe)} has "
+                + " and ".join(weak)
+                + ": TLS libraries at current security levels (OpenSSL level 2) refuse it, and "
+                "senders that validate fall back or fail",
                 evidence=evidence,
-                fix="Renew it now; check that automatic renewal also reloads the mail server "
-                "(a renewed file the running server never read is a common cause).",
+                fix="Reissue it with an RSA 2048+ or ECDSA P-256 key, signed with SHA-256.",
             )
         )
     return findings
+
+
+def weak_points(leaf: CertificateFacts) -> list[str]:
+    """What current TLS libraries reject in a leaf: short RSA keys, SHA-1/MD5 signatures."""
+    problems = []
+    if leaf.key_type.lower() == "rsa" and leaf.key_bits and leaf.key_bits < 2048:
+        problems.append(f"a {leaf.key_bits}-bit RSA key")
+    algorithm = leaf.signature_algorithm.lower()
+    if "sha1" in algorithm.replace("-", "") or "md5" in algorithm:
+        problems.append(f"a {leaf.signature_algorithm} signature")
+    return problems
+
+
+def _expiring(probe: SmtpProbe, cert: CertificateAnalysis, evidence: list[str]) -> Finding:
+    leaf = cert.leaf
+    assert leaf is not None
+    return Finding(
+        TLS_CERT_EXPIRING_SOON,
+        probe.host,
+        message=f"the certificate presented by {_where(probe)} expires on "
+        f"{leaf.not_after:%Y-%m-%d} ({cert.days_left} days left, under "
+        f"{EXPIRING_SOON_DAYS})",
+        evidence=evidence,
+        fix="Renew it now; check that automatic renewal also reloads the mail server "
+        "(a renewed file the running server never read is a common cause).",
+    )
 
 
 def _cert_evidence(cert: CertificateAnalysis) -> list[str]:
