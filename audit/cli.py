@@ -85,7 +85,7 @@ def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_
     sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
 
 
-FORMAT_CHOICES = ("terminal", "json", "html")
+FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown")
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
 

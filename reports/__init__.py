@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.model import Report, Severity
 
-FORMATS = ("terminal", "json", "html")
+FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown")
 
 
 def render(
@@ -28,6 +28,18 @@ def render(
         from reports.html import render_html
 
         return render_html(reports, fail_on=fail_on)
+    if fmt == "sarif":
+        from reports.sarif import render_sarif
+
+        return render_sarif(reports, fail_on=fail_on)
+    if fmt == "junit":
+        from reports.junit import render_junit
+
+        return render_junit(reports, fail_on=fail_on)
+    if fmt == "markdown":
+        from reports.markdown import render_markdown
+
+        return render_markdown(reports, fail_on=fail_on)
     if fmt == "terminal":
         from reports.terminal import render_terminal
 
