@@ -26,7 +26,10 @@ def domain_reports(zone_data) -> list[Report]:
 
 
 def test_formats():
-    assert FORMATS == ("terminal", "json", "html")
+    from audit.cli import FORMAT_CHOICES
+
+    assert FORMATS == ("terminal", "json", "html", "sarif", "junit", "markdown")
+    assert FORMAT_CHOICES == FORMATS  # every renderer is reachable from --format
 
 
 def test_one_report_round_trips_to_its_dict(domain_reports):
