@@ -36,21 +36,16 @@ class DomainContext:
 
         Checks run concurrently and some need the same expensive fact (the STARTTLS probe of an
         MX address feeds the TLS, DANE and MTA-STS checks; DNSSEC validation feeds DANE): the
-        first caller does the work, the others await the same future. An exception is shared
-        too, so a failed probe is not retried by every check.
+        first caller starts the work as a task, everyone awaits it. An exception is shared too,
+        so a failed probe is not retried by every check.
         """
-        future = self._memo.get(key)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._memo[key] = future
-            try:
-                future.set_result(await make())
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiter
-                future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    del self._memo[key]
-                    raise
-        return await asyncio.shield(future)
+        task = self._memo.get(key)
+        if task is None:
+            # its own task: a caller cancelled by its check timeout stops waiting, but the work
+            # (and every other check waiting on it) goes on
+            task = asyncio.ensure_future(make())
+            self._memo[key] = task
+        return await asyncio.shield(task)
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:

@@ -81,3 +81,18 @@ def test_all_421_is_not_called_a_blocked_port(run_domain_check, canned):
 
 
 ADDRESSES = ("192.0.2.10", "192.0.2.11", "2001:db8::11")
+
+
+def test_unknown_mx_addresses_are_inconclusive_not_clean() -> None:
+    """The MX host's A/AAAA lookups time out: DNS001 and inconclusive, never a clean pass."""
+    import asyncio
+
+    from audit.checks.common import DomainContext
+    from audit.net.dns import Resolver, memory_backend
+
+    backend = memory_backend({"t.test": [("MX", "10 mx.t.test.")], "mx.t.test": [("TIMEOUT", "")]})
+    ctx = DomainContext("t.test", Resolver(backend), probes=True)
+    result = asyncio.run(starttls.check(ctx))
+    assert pairs(result) == {("DNS001", "mx.t.test")}
+    assert result.status is Status.INCONCLUSIVE
+    assert result.error == "not testable: mx.t.test"

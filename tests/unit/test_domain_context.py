@@ -57,3 +57,23 @@ def test_memory_backend_context_is_usable_without_options() -> None:
     assert ctx.smtp_port == 25 and ctx.trust_anchor_file is None
     with pytest.raises(KeyError):
         ctx._memo["missing"]
+
+
+def test_a_cancelled_waiter_does_not_poison_the_others() -> None:
+    """A check cancelled by its timeout while it started the shared probe: the other checks
+    still get the probe's result (once() must never hand them a CancelledError)."""
+    ctx = _ctx()
+
+    async def slow() -> str:
+        await asyncio.sleep(0.05)
+        return "probed"
+
+    async def main() -> str:
+        first = asyncio.ensure_future(ctx.once("k", slow))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(ctx.once("k", slow))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        return await second
+
+    assert asyncio.run(main()) == "probed"

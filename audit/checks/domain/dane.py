@@ -158,6 +158,14 @@ async def _judge(ctx: DomainContext, item: HostDane) -> list[Finding]:
                 "until then the TLSA records do nothing.",
             )
         ]
+    if tlsa.security is not Security.SECURE:
+        # RFC 7672: TLSA counts only when it validates. Without a DNSSEC verdict (no anchor
+        # covers the zone, a resolver that strips signatures) matches are facts, not findings.
+        item.note = (
+            f"DNSSEC not checked ({tlsa.reason or tlsa.security.value}): the TLSA records were "
+            "matched for information only"
+        )
+        return []
     findings: list[Finding] = []
     pkix = [rd for rd in tlsa.rdata if int(rd.usage) in (0, 1)]
     if pkix:

@@ -97,11 +97,18 @@ async def check(ctx: DomainContext) -> CheckResult:
             findings.extend(_judge(probe, analysis))
     if probes and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in probes):
         findings.append(_port_blocked(ctx, probes))
+    unknown = [h for h in hosts if h.temperror is not None and not h.addresses]
+    for host in unknown:
+        findings.append(
+            temperror_finding(
+                host.temperror, host.host, f"the addresses of MX {host.host} to probe are unknown"
+            )
+        )
     untested = [
         h.host
         for h in hosts
         if h.addresses and all(p.status == NOT_TESTABLE for p, _a in by_host.get(h.host, []))
-    ]
+    ] + [h.host for h in unknown]
     if untested:
         # A refused, 421 or stalled host is "not testable" (inconclusive), never "no STARTTLS":
         # no verdict was reached about its TLS. A host with one testable address (e.g. IPv4
