@@ -19,7 +19,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -183,16 +183,26 @@ async def fetch(
     timeout: float = 5.0,
     max_bytes: int = 64 * 1024,
 ) -> HttpsResult:
-    """GET `url` (https only). `port` overrides the URL's (tests); redirects are not followed.
+    """GET `url` (https only). `port` (--https-port, for tests) applies when the URL names no
+    port of its own; redirects are not followed. Never raises for what the peer sends.
 
     Each step (connect, TLS handshake, reading the response) is bounded by `timeout`. The body
     is read up to `max_bytes`; more sets `truncated`.
     """
     start = time.perf_counter()
-    parts = urlsplit(url)
-    host = normalize_name(parts.hostname or "")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    chosen = port or parts.port or 443
+    try:
+        parts = urlsplit(url)
+        url_port, hostname = parts.port, parts.hostname
+    except ValueError as exc:  # "[::1", a port over 65535: what a record can hold
+        result = HttpsResult(url=url, host="", port=port or 443, path="/")
+        result.error, result.detail = FetchError.HTTP, f"{url!r} is not a valid URL: {exc}"
+        return result
+    host = normalize_name(hostname or "")
+    # the request line must be ASCII: a record's raw UTF-8 path is percent-encoded
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._") + (
+        f"?{quote(parts.query, safe='/%:@!$&()*+,;=?~-._')}" if parts.query else ""
+    )
+    chosen = url_port or port or 443
     result = HttpsResult(url=url, host=host, port=chosen, path=path)
     try:
         if parts.scheme.lower() != "https" or not host:
@@ -208,6 +218,11 @@ async def fetch(
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
     except _Failure as failure:
         result.error, result.detail = failure.kind, failure.detail
+    except ssl.SSLError as exc:  # e.g. a --ca-file without a certificate in it
+        result.error, result.detail = FetchError.TLS, f"TLS setup failed: {exc}"
+    except (ValueError, UnicodeError, LookupError, EOFError, asyncio.IncompleteReadError) as exc:
+        # whatever else the peer sends that the parsers below do not expect is a bad response
+        result.error, result.detail = FetchError.HTTP, f"malformed response: {exc}"
     result.elapsed_ms = (time.perf_counter() - start) * 1000
     return result
 
@@ -406,7 +421,9 @@ async def _read_head(reader: asyncio.StreamReader, result: HttpsResult) -> None:
     status_line = (await _readline(reader)).decode("latin-1")
     version, _, rest = status_line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+    if not version.startswith("HTTP/1.") or not (
+        code.isascii() and code.isdigit() and len(code) == 3
+    ):
         raise _Failure(FetchError.HTTP, f"not an HTTP/1.x status line: {status_line[:80]!r}")
     result.status, result.reason = int(code), reason.strip()
     total = 0
@@ -430,7 +447,7 @@ async def _read_body(reader: asyncio.StreamReader, result: HttpsResult, max_byte
         return
     length_text = result.header("content-length")
     if length_text is not None:
-        if not length_text.strip().isdigit():
+        if not (length_text.strip().isascii() and length_text.strip().isdigit()):
             raise _Failure(FetchError.HTTP, f"invalid Content-Length {length_text!r}")
         length = int(length_text)
         try:
@@ -458,10 +475,9 @@ async def _read_chunked(reader: asyncio.StreamReader, result: HttpsResult, max_b
     body = bytearray()
     while True:
         size_line = (await _readline(reader)).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise _Failure(FetchError.HTTP, f"bad chunk size line {size_line[:40]!r}") from None
+        if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
+            raise _Failure(FetchError.HTTP, f"bad chunk size line {size_line[:40]!r}")
+        size = int(size_line, 16)
         if size == 0:
             break
         room = max_bytes - len(body)

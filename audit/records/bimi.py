@@ -94,7 +94,12 @@ def _read_uri(record: BimiRecord, tag: str, what: str) -> str | None:
     if "," in value:
         record.errors.append(f"{tag}= lists several URIs; only one is allowed")
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError as exc:
+        record.errors.append(f"{tag}={value} is not a valid URI: {exc}")
+        return None
     if parts.scheme.lower() != "https" or not parts.netloc:
         record.errors.append(
             f"{tag}={value} is not an https:// URI ({what} must be fetched over TLS)"

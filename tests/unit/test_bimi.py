@@ -112,3 +112,12 @@ def test_timeouts_are_inconclusive():
     )
     assert result.status is Status.INCONCLUSIVE
     assert pairs(result) == {("DNS001", "example.com")}
+
+
+def test_malformed_uris_are_record_errors_not_crashes() -> None:
+    from audit.records.bimi import parse_bimi
+
+    broken = parse_bimi("v=BIMI1; l=https://[::1/logo.svg; a=https://x.test:99999/vmc.pem")
+    assert broken.logo_url is None
+    assert any("l=https://[::1/logo.svg is not a valid URI" in e for e in broken.errors)
+    assert any("a=https://x.test:99999/vmc.pem is not a valid URI" in e for e in broken.errors)

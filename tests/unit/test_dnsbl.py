@@ -54,6 +54,8 @@ def _answer(status, *codes):
         (_answer(None, "127.255.255.254"), "refused"),
         (_answer(None, "127.255.255.252"), "refused"),
         (_answer(None, "127.255.255.255"), "refused"),
+        (_answer(None, "127.255.255.253"), "refused"),  # any Spamhaus error code
+        (_answer(None, "127.255.255.250"), "refused"),
         (_answer(None, "127.0.0.1"), "refused"),
         (_answer(None, "192.0.2.1"), "refused"),  # NXDOMAIN rewritten by a resolver
         (_answer(None, "127.255.255.254", "127.0.0.3"), "listed"),

@@ -40,6 +40,9 @@ REFUSED_CODES = frozenset(
     {"127.255.255.252", "127.255.255.254", "127.255.255.255", "127.0.0.1", "127.0.1.255"}
 )
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+# Spamhaus reserves the whole 127.255.255.0/24 for error codes (query refused, rate limited,
+# typing error), so a code there is never a listing
+_ERROR_CODES = ipaddress.ip_network("127.255.255.0/24")
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,10 @@ def interpret(answer: DnsAnswer) -> tuple[str, list[str]]:
     listed = [
         c
         for c in codes
-        if ipaddress.ip_address(c) in _LOOPBACK and c not in REFUSED_CODES and c != "127.0.0.0"
+        if ipaddress.ip_address(c) in _LOOPBACK
+        and ipaddress.ip_address(c) not in _ERROR_CODES
+        and c not in REFUSED_CODES
+        and c != "127.0.0.0"
     ]
     return ("listed" if listed else "refused"), codes
 
