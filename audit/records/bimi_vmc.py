@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ObjectIdentifier
 
 MAX_VMC_BYTES = 64 * 1024
@@ -80,13 +80,17 @@ def check_vmc(
         return report
     report.certificates = len(chain)
     leaf = chain[0]
-    report.subject = leaf.subject.rfc4514_string()
-    report.issuer = leaf.issuer.rfc4514_string()
-    report.not_after = leaf.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    _check_dates(report, chain, now or dt.datetime.now(dt.UTC))
-    _check_extensions(report, leaf)
-    _check_names(report, leaf, domain_names)
-    _check_chain(report, chain)
+    try:
+        report.subject = leaf.subject.rfc4514_string()
+        report.issuer = leaf.issuer.rfc4514_string()
+        report.not_after = leaf.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+        _check_dates(report, chain, now or dt.datetime.now(dt.UTC))
+        _check_extensions(report, leaf)
+        _check_names(report, leaf, domain_names)
+        _check_chain(report, chain)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        # cryptography parses extensions lazily: a malformed SAN or logotype surfaces here
+        report.errors.append(f"the certificate cannot be read: {exc}")
     return report
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
@@ -54,10 +54,13 @@ def association_data(cert_der: bytes, selector: int, mtype: int) -> bytes | None
     if selector == 0:
         data = cert_der
     elif selector == 1:
-        cert = x509.load_der_x509_certificate(cert_der)
-        data = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        try:  # a certificate the server sent that cryptography cannot read matches nothing
+            cert = x509.load_der_x509_certificate(cert_der)
+            data = cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return None
     else:
         return None
     if mtype == 0:
@@ -89,6 +92,13 @@ def _links(chain: Sequence[x509.Certificate], upto: int) -> bool:
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
+
+
+def _parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate] | None:
+    try:
+        return [x509.load_der_x509_certificate(c) for c in chain_der]
+    except ValueError:
+        return None
 
 
 def match_tlsa(records: Iterable[Any], chain_der: Sequence[bytes]) -> list[TlsaMatch]:
@@ -125,8 +135,8 @@ def match_tlsa(records: Iterable[Any], chain_der: Sequence[bytes]) -> list[TlsaM
             continue
         if usage == 2:
             if parsed is None:
-                parsed = [x509.load_der_x509_certificate(c) for c in chain_der]
-            if not _links(parsed, hit):
+                parsed = _parse_chain(chain_der)
+            if parsed is None or not _links(parsed, hit):
                 note = f"matches chain certificate {hit}, which does not sign down to the leaf"
                 out.append(TlsaMatch(**base, usable=True, matched=False, position=hit, note=note))
                 continue

@@ -228,3 +228,14 @@ def test_dane_without_dnssec_and_without_probes(signed, fake_probe):
 def test_dane_check_on_the_plain_fixture_zones_is_quiet(run_domain_check):
     result = run_domain_check(dane.check, "clean.test")
     assert result.status is Status.COMPLETED and result.findings == []
+
+
+def test_unreadable_certificates_match_nothing_instead_of_raising() -> None:
+    from types import SimpleNamespace
+
+    from audit.records.tlsa import match_tlsa
+
+    ee = SimpleNamespace(usage=3, selector=1, mtype=1, cert=b"\x00" * 32)
+    ta = SimpleNamespace(usage=2, selector=0, mtype=0, cert=b"junk")
+    results = match_tlsa([ee, ta], [b"not a certificate", b"junk"])
+    assert [(r.usable, r.matched) for r in results] == [(True, False), (True, False)]
