@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 OK = "ok"
 NO_STARTTLS = "no_starttls"
 NOT_TESTABLE = "not_testable"
+TLS_FAILED = "tls_failed"  # STARTTLS accepted, then the handshake itself failed: a verdict
 
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 LEGACY_VERSIONS = ("TLSv1", "TLSv1.1")  # deprecated by RFC 8996
@@ -165,11 +166,14 @@ class _Session:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def _step(self, stage: str, what: str, work: Awaitable[T]) -> T:
+    async def _step(
+        self, stage: str, what: str, work: Awaitable[T], timeout: float | None = None
+    ) -> T:
+        limit = timeout or self.timeout
         try:
-            return await asyncio.wait_for(work, self.timeout)
+            return await asyncio.wait_for(work, limit)
         except TimeoutError:
-            raise ProbeFailure(stage, f"timed out after {self.timeout:g}s {what}") from None
+            raise ProbeFailure(stage, f"timed out after {limit:g}s {what}") from None
         except ConnectionRefusedError:
             raise ProbeFailure(stage, "connection refused") from None
         except (ConnectionResetError, BrokenPipeError):
@@ -206,9 +210,11 @@ class _Session:
             if len(lines) >= MAX_REPLY_LINES:
                 raise ProbeFailure("reply", f"reply longer than {MAX_REPLY_LINES} lines")
 
-    async def reply(self, stage: str, what: str) -> tuple[int, list[str]]:
+    async def reply(
+        self, stage: str, what: str, timeout: float | None = None
+    ) -> tuple[int, list[str]]:
         try:
-            return await self._step(stage, what, self._read_reply())
+            return await self._step(stage, what, self._read_reply(), timeout)
         except ProbeFailure as exc:
             if exc.stage == "reply":
                 exc.stage = stage
@@ -221,7 +227,10 @@ class _Session:
         return await self.reply(stage, f"waiting for the {line.split()[0]} reply")
 
     async def banner(self) -> tuple[int, list[str]]:
-        code, lines = await self.reply("banner", "waiting for the banner")
+        # RFC 5321 4.5.3.2 allows 5 minutes; greylisting front ends (Postfix postscreen's
+        # 6 s greet wait) pause mid-banner on purpose, so the banner gets a longer limit
+        banner_wait = max(self.timeout, min(30.0, self.timeout * 3))
+        code, lines = await self.reply("banner", "waiting for the banner", banner_wait)
         if code != 220:
             text = " ".join(lines)[:200]
             raise ProbeFailure("banner", f"banner {code} {text}".strip())
@@ -229,12 +238,13 @@ class _Session:
 
     async def ehlo(self, stage: str = "ehlo") -> list[str]:
         code, lines = await self.command(f"EHLO {self.helo}", stage)
-        if code == 421:
-            raise ProbeFailure(stage, f"EHLO answered {code} {' '.join(lines)[:200]}")
+        text = f"{code} {' '.join(lines)[:200]}"
+        if code in (500, 502):  # EHLO not recognized: no ESMTP, so no STARTTLS either
+            raise ProbeFailure(stage, f"EHLO not supported ({text})", status=NO_STARTTLS)
         if code != 250:
-            raise ProbeFailure(
-                stage, f"EHLO refused ({code} {' '.join(lines)[:200]})", status=NO_STARTTLS
-            )
+            # 421/4xx: try later; other 5xx: this client refused by policy. Either way the
+            # server's STARTTLS support is unknown, not absent.
+            raise ProbeFailure(stage, f"EHLO answered {text}")
         return lines[1:]
 
     async def starttls(self) -> None:
@@ -242,8 +252,8 @@ class _Session:
         if code == 220:
             return
         text = f"{code} {' '.join(lines)[:200]}"
-        if code == 421:
-            raise ProbeFailure("starttls", f"STARTTLS answered {text}")
+        if 400 <= code < 500:  # 454: TLS temporarily unavailable (RFC 3207)
+            raise ProbeFailure("starttls", f"STARTTLS offered but temporarily refused: {text}")
         raise ProbeFailure("starttls", f"STARTTLS offered but refused: {text}", NO_STARTTLS)
 
     async def handshake(self, ctx: ssl.SSLContext) -> ssl.SSLObject:
@@ -303,9 +313,13 @@ async def _main_session(probe: SmtpProbe, session: _Session) -> None:
         await session.starttls()
         try:
             ssl_object = await session.handshake(_context(None))
-        except ssl.SSLError as exc:
-            reason = f"TLS handshake failed after STARTTLS: {_ssl_reason(exc)}"
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            reason = f"the server closed the connection in the TLS handshake: {exc}"
             raise ProbeFailure("tls", reason) from None
+        except ssl.SSLError as exc:
+            # our side accepts TLS 1.0-1.3 at security level 0: a failure is the server's
+            reason = f"TLS handshake failed after STARTTLS: {_ssl_reason(exc)}"
+            raise ProbeFailure("tls", reason, TLS_FAILED) from None
         probe.tls_version = ssl_object.version()
         cipher = ssl_object.cipher()
         if cipher:

@@ -53,3 +53,9 @@ TLS_CERT_WEAK = Rule(
     Severity.MEDIUM,
     "An MX certificate has an RSA key under 2048 bits or a SHA-1/MD5 signature",
 )
+TLS_HANDSHAKE_FAILED = Rule(
+    "TLS309",
+    "tls-handshake-failed",
+    Severity.HIGH,
+    "An MX host offers STARTTLS but the TLS handshake after it fails",
+)

@@ -2,6 +2,9 @@
 
     server = OddSmtpServer.start("421")    # banner "421 ..." then hang up
     server = OddSmtpServer.start("stall")  # banner 220, reads EHLO, never answers
+    server = OddSmtpServer.start("ehlo451")      # EHLO answered 451 (try later)
+    server = OddSmtpServer.start("starttls454")  # STARTTLS advertised, answered 454
+    server = OddSmtpServer.start("plaintls")     # STARTTLS 220, then plain text, not TLS
     server.port; server.stop()
 
 Each runs an asyncio server on 127.0.0.1 in a daemon thread of the test process (so it dies
@@ -18,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover
     from netutil import IPV4_LOOPBACK  # type: ignore[no-redef]
 
-MODES = ("421", "stall")
+MODES = ("421", "stall", "ehlo451", "starttls454", "plaintls")
 
 
 class OddSmtpServer:
@@ -52,6 +55,9 @@ class OddSmtpServer:
                 writer.write(b"421 4.3.2 mx.odd.test Service not available, try again later\r\n")
                 await writer.drain()
                 return
+            if self.mode != "stall":
+                await self._dialogue(reader, writer)
+                return
             writer.write(b"220 mx.odd.test ESMTP stalling\r\n")
             await writer.drain()
             await reader.readline()  # EHLO, never answered
@@ -60,6 +66,33 @@ class OddSmtpServer:
             pass
         finally:
             writer.close()
+
+    async def _dialogue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.odd.test ESMTP odd\r\n")
+        await writer.drain()
+        while line := await reader.readline():
+            command = line.strip().upper()
+            if command.startswith(b"EHLO"):
+                if self.mode == "ehlo451":
+                    writer.write(b"451 4.3.0 try again later\r\n")
+                else:
+                    writer.write(b"250-mx.odd.test\r\n250 STARTTLS\r\n")
+            elif command == b"STARTTLS" and self.mode == "starttls454":
+                writer.write(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+            elif command == b"STARTTLS":  # plaintls: agree, then answer the handshake in text
+                writer.write(b"220 2.0.0 ready\r\n")
+                await writer.drain()
+                await reader.read(1)
+                writer.write(b"this is not TLS\r\n" * 4)
+                await writer.drain()
+                return
+            elif command == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"502 5.5.2 not here\r\n")
+            await writer.drain()
 
     def stop(self) -> None:
         async def shutdown() -> None:

@@ -45,6 +45,12 @@ banner421       MX   10 mx-421
 mx-421          A    127.0.0.1
 stall           MX   10 mx-stall
 mx-stall        A    127.0.0.1
+ehlo451         MX   10 mx-451
+mx-451          A    127.0.0.1
+tls454          MX   10 mx-454
+mx-454          A    127.0.0.1
+plaintls        MX   10 mx-plaintls
+mx-plaintls     A    127.0.0.1
 refused         MX   10 mx-refused
 mx-refused      A    127.0.0.1
 refused         TXT  "v=spf1 -all"
@@ -101,6 +107,9 @@ def results(tls_dns, tls_scenarios, odd_smtp) -> dict[str, CheckResult]:
     ports["mixed"] = ports["trusted"]
     ports["banner421"] = odd_smtp("421").port
     ports["stall"] = odd_smtp("stall").port
+    ports["ehlo451"] = odd_smtp("ehlo451").port
+    ports["tls454"] = odd_smtp("starttls454").port
+    ports["plaintls"] = odd_smtp("plaintls").port
     ports["refused"] = free_port()  # nothing listens there
     timeouts = {"stall": 1.0}
 
@@ -215,6 +224,27 @@ def test_421_banner_is_not_testable_not_no_starttls(results):
     assert result.error == "not testable: mx-421.tls.test"
     [facts] = _address_facts(result, "mx-421.tls.test")
     assert (facts["status"], facts["stage"]) == ("not_testable", "banner")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "host", "says"),
+    [
+        ("ehlo451", "mx-451.tls.test", "EHLO answered 451"),
+        ("tls454", "mx-454.tls.test", "temporarily refused: 454"),
+    ],
+)
+def test_temporary_refusals_are_not_testable_not_no_starttls(results, scenario, host, says):
+    result = results[scenario]
+    assert pairs(result) == {("TLS307", host)}
+    assert says in result.findings[0].message
+    assert result.status is Status.INCONCLUSIVE
+
+
+def test_broken_handshake_after_starttls_is_tls309(results):
+    result = results["plaintls"]
+    assert pairs(result) == {("TLS309", "mx-plaintls.tls.test")}
+    assert "handshake fails" in result.findings[0].message
+    assert result.status is Status.COMPLETED  # a verdict: the server's TLS is broken
 
 
 def test_stall_after_ehlo_ends_as_not_testable(results):

@@ -160,7 +160,7 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
     PKIX-valid for the MX name. Not-testable addresses say nothing (the starttls check
     reports them)."""
     from audit.checks.domain.starttls import probe_mx_address
-    from audit.net.smtp import NO_STARTTLS
+    from audit.net.smtp import NO_STARTTLS, TLS_FAILED
     from audit.net.trust_store import load_trust_anchors
     from audit.records.certificate import analyze_chain
 
@@ -185,6 +185,8 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
         problems = []
         if probe.status == NO_STARTTLS:
             problems.append("it offers no STARTTLS")
+        elif probe.status == TLS_FAILED:
+            problems.append(f"its TLS handshake fails ({probe.reason})")
         elif probe.ok:
             cert = analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=_utcnow())
             if cert.trust.trusted is False:

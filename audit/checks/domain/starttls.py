@@ -18,7 +18,7 @@ from typing import Any
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.mx import MxHost, gather_mx
 from audit.model import CheckResult, Finding, Status
-from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, SmtpProbe, probe_starttls
+from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, TLS_FAILED, SmtpProbe, probe_starttls
 from audit.net.trust_store import load_trust_anchors
 from audit.records.certificate import (
     EXPIRING_SOON_DAYS,
@@ -32,6 +32,7 @@ from audit.rules.tls import (
     TLS_CERT_NAME_MISMATCH,
     TLS_CERT_UNTRUSTED,
     TLS_CERT_WEAK,
+    TLS_HANDSHAKE_FAILED,
     TLS_LEGACY_VERSION,
     TLS_SMTP_NOT_TESTABLE,
     TLS_STARTTLS_NOT_OFFERED,
@@ -143,6 +144,23 @@ def _judge(probe: SmtpProbe, analysis: CertificateAnalysis | None) -> list[Findi
     """Every finding about one probed address."""
     if probe.status == NOT_TESTABLE:
         return [_not_testable(probe)]
+    if probe.status == TLS_FAILED:
+        return [
+            Finding(
+                TLS_HANDSHAKE_FAILED,
+                probe.host,
+                message=f"{_where(probe)} offers STARTTLS but the TLS handshake fails: "
+                f"{probe.reason}",
+                evidence=[
+                    f"banner: {' '.join(probe.banner)}",
+                    "EHLO: " + ", ".join(probe.extensions),
+                    probe.reason or "",
+                ],
+                fix="Check the server's certificate/key files and cipher settings (test with "
+                f"openssl s_client -starttls smtp -connect {probe.host}:{probe.port}); until it "
+                "works, stop advertising STARTTLS.",
+            )
+        ]
     if probe.status == NO_STARTTLS:
         return [
             Finding(
