@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ class BadInput(click.ClickException):
 
 
 def _positive_float(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value is not None and value <= 0:
+    if value is not None and not (math.isfinite(value) and value > 0):
         raise click.BadParameter("must be a positive number of seconds")
     return value
 

@@ -7,6 +7,7 @@ and the API key variables for sending) and never reach a report, a log or an err
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -117,9 +118,9 @@ def seed_run(
     from audit.seed.run import SeedRunOptions, run_seed
     from audit.seed.send.via import make_sender
 
-    if rate <= 0:
+    if not (math.isfinite(rate) and rate > 0):
         raise BadInput("--rate must be a positive number of messages per second")
-    if wait < 0:
+    if not (math.isfinite(wait) and wait >= 0):
         raise BadInput("--wait must be zero or more seconds")
     if not domain_of(from_addr):
         raise BadInput(f"--from {from_addr!r} is not an email address")
@@ -152,8 +153,8 @@ def seed_run(
             raise BadInput(f"--message {str(template)!r}: {exc}") from None
     backend = _backend(dns_servers, zone_dir, timeout)
     store = _store(state)
-    if resume and store.get_run(resume) is None:
-        raise BadInput(f"no run {resume!r} in {store.path}")
+    if resume:
+        _check_resumable(store, resume, from_addr, via, seeds)
     options = SeedRunOptions(
         from_addr=from_addr,
         via=via,
@@ -168,21 +169,43 @@ def seed_run(
     def progress(text: str) -> None:
         click.echo(f"audit seed: {text}", err=True)
 
-    result = asyncio.run(
-        run_seed(
-            seeds,
-            options,
-            store=store,
-            backend=backend,
-            sender=sender,
-            passwords=passwords,
-            resume=resume,
-            progress=progress,
-            transport_backend=transport,
+    from audit.seed.state import StateError
+
+    try:
+        result = asyncio.run(
+            run_seed(
+                seeds,
+                options,
+                store=store,
+                backend=backend,
+                sender=sender,
+                passwords=passwords,
+                resume=resume,
+                progress=progress,
+                transport_backend=transport,
+            )
         )
-    )
+    except StateError as exc:  # another process is resuming this run, the file went away
+        raise BadInput(str(exc)) from None
     progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")
     _render_and_exit([result.report], fmt, output, fail_on)
+
+
+def _check_resumable(store, run_id: str, from_addr: str, via: str, seeds) -> None:
+    """--resume continues the same setup: another From, path or seed list would mix runs."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise BadInput(f"no run {run_id!r} in {store.path}")
+    params = run.params or {}
+    for name, given, stored in (
+        ("--from", from_addr, params.get("from")),
+        ("--via", via, params.get("via")),
+    ):
+        if stored is not None and given != stored:
+            raise BadInput(f"run {run_id} was started with {name} {stored!r}, not {given!r}")
+    stored_seeds = params.get("seeds")
+    if stored_seeds is not None and sorted(stored_seeds) != sorted(s.address for s in seeds):
+        raise BadInput(f"run {run_id} was started with another seed list")
 
 
 @seed.command("report")

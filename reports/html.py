@@ -95,6 +95,8 @@ class ReportView:
     seeds: list[SeedRow] = field(default_factory=list)
     placement: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     contradictions: list[Finding] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)
+    compared: int = 0
 
     @property
     def total_findings(self) -> int:
@@ -144,6 +146,31 @@ def seed_rows(report: Report) -> list[SeedRow]:
             )
         )
     return rows
+
+
+def _comparisons(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for outcome in report.outcomes if report.kind == "seed" else []:
+        facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
+        entries = facts.get("comparison") if isinstance(facts, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                found.append((str(facts.get("address") or outcome.target), entry))
+    return found
+
+
+def confirmed_predictions(report: Report) -> list[str]:
+    """'seed: DKIM d=x: pass (receiver and prediction agree)' for every agreeing comparison."""
+    return [
+        f"{seed}: {str(e.get('method', '')).upper()} {e.get('subject', '')}: "
+        f"{e.get('receiver')} (receiver and prediction agree)"
+        for seed, e in _comparisons(report)
+        if e.get("agree") is True
+    ]
+
+
+def _compared(report: Report) -> int:
+    return sum(1 for _seed, e in _comparisons(report) if e.get("agree") is not None)
 
 
 def _placement(report: Report) -> list[tuple[str, dict[str, Any]]]:
@@ -232,6 +259,8 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         seeds=seed_rows(report),
         placement=_placement(report),
         contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],
+        confirmed=confirmed_predictions(report),
+        compared=_compared(report),
     )
 
 

@@ -235,5 +235,6 @@ def reconstruct_envelope(
         else _return_path(message),
         receiver=EnvelopeValue(edge.by if edge else None, source),
         hops=[h.to_dict() for h in hops],
+        edge_index=edge.index if edge else None,
     )
     return envelope

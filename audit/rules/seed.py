@@ -48,3 +48,17 @@ SEED_NOT_COLLECTED = Rule(
     "The seed mailbox could not be read (login, TLS or IMAP error): placement is unknown",
     temperror=True,
 )
+SEED_SEND_UNCONFIRMED = Rule(
+    "SEED002",
+    "seed-send-unconfirmed",
+    Severity.MEDIUM,
+    "The send to a seed was cut off before the relay confirmed it and no copy arrived",
+    temperror=True,
+)
+SEED_NO_RECEIVER_VERDICT = Rule(
+    "SEED003",
+    "seed-no-receiver-verdict",
+    Severity.LOW,
+    "The copy carries no Authentication-Results written by the seed's receiver",
+    temperror=True,
+)

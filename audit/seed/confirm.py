@@ -19,11 +19,13 @@ from audit.rules.seed import (
     SEED_CONTRADICTED,
     SEED_IN_SPAM,
     SEED_MISSING,
+    SEED_NO_RECEIVER_VERDICT,
     SEED_NOT_COLLECTED,
     SEED_RECEIVER_DKIM,
     SEED_RECEIVER_DMARC,
     SEED_RECEIVER_SPF,
     SEED_SEND_FAILED,
+    SEED_SEND_UNCONFIRMED,
 )
 
 _POLICY_COMMENT = re.compile(r"\bp\s*=\s*(none|quarantine|reject)\b", re.IGNORECASE)
@@ -84,7 +86,19 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
     target = obs.address
     if obs.send_status != "sent":
         if obs.send_status == "interrupted":
-            return []  # an earlier run may have sent it: the copy decides, nothing to judge
+            # possibly sent (cut off mid-send, or no reply after the data): never re-sent, and
+            # no copy arrived, so whether it was delivered is unknown
+            return [
+                Finding(
+                    SEED_SEND_UNCONFIRMED,
+                    target,
+                    message=f"the send to {target} was cut off before the relay confirmed it "
+                    f"({obs.send_error or 'interrupted'}) and no copy arrived: its fate is unknown",
+                    evidence=[obs.send_error or "interrupted"],
+                    fix="Start a new run for this seed if you need its placement; a resumed run "
+                    "never sends a possibly-sent seed twice.",
+                )
+            ]
         return [
             Finding(
                 SEED_SEND_FAILED,
@@ -120,6 +134,18 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
     findings: list[Finding] = []
     theirs = (view or {}).get("receiver") or {}
     verdict = _verdict_text(theirs)
+    if not theirs and obs.message_report is not None:
+        findings.append(
+            Finding(
+                SEED_NO_RECEIVER_VERDICT,
+                target,
+                message=f"the copy at {target} carries no Authentication-Results from the "
+                "seed's receiver: its SPF/DKIM/DMARC verdicts are unknown",
+                evidence=[(view or {}).get("trusted") or "no Authentication-Results header"],
+                fix="Set authserv_id for this seed to the name its receiver writes in "
+                "Authentication-Results.",
+            )
+        )
     if obs.placement == "spam":
         findings.append(
             Finding(
@@ -214,7 +240,7 @@ def _seed_facts(obs: SeedObservation, view: dict[str, Any] | None) -> dict[str, 
         "send": {"status": obs.send_status, "error": obs.send_error},
         "delivered": obs.delivered,
         "folder": obs.folder,
-        "placement": obs.placement or ("missing" if obs.send_status == "sent" else None),
+        "placement": _placement_word(obs),
         "delay_s": None if obs.delay_s is None else round(obs.delay_s, 2),
         "receiver": {
             "authserv_ids": theirs.get("authserv_ids") or [],
@@ -237,6 +263,14 @@ def _seed_facts(obs: SeedObservation, view: dict[str, Any] | None) -> dict[str, 
     return facts
 
 
+def _placement_word(obs: SeedObservation) -> str | None:
+    if obs.placement:
+        return obs.placement
+    if obs.collect_error or obs.send_status == "interrupted":
+        return "unknown"
+    return "missing" if obs.send_status == "sent" else None
+
+
 def seed_outcome(obs: SeedObservation) -> CheckOutcome:
     view = receiver_view(obs.message_report)
     if view is not None:
@@ -244,7 +278,7 @@ def seed_outcome(obs: SeedObservation) -> CheckOutcome:
         view["receiver_ids"] = list(dict.fromkeys(i for i in ids if i))
     findings = _seed_findings(obs, view)
     status = Status.COMPLETED
-    if obs.collect_error:
+    if any(f.rule.temperror for f in findings):
         status = Status.INCONCLUSIVE
     return CheckOutcome(
         f"seed {obs.address}",
@@ -256,50 +290,59 @@ def seed_outcome(obs: SeedObservation) -> CheckOutcome:
 
 
 def cross_receiver_outcome(observations: list[SeedObservation]) -> CheckOutcome:
-    """DKIM (or SPF, DMARC) passing at one receiver and failing at another."""
-    by_method: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    """DKIM (per d= and s=), SPF or DMARC passing at one seed's receiver and not at another's."""
+    by_subject: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for obs in observations:
         view = receiver_view(obs.message_report)
         theirs = (view or {}).get("receiver") or {}
         if not theirs:
             continue
         for res in _dkim_results(theirs):
-            domain = (res.get("properties") or {}).get("header.d") or "?"
-            by_method[f"DKIM d={domain}"][res.get("result") or "none"].append(obs.address)
+            props = res.get("properties") or {}
+            subject = f"DKIM d={props.get('header.d') or '?'}"
+            if props.get("header.s"):
+                subject += f" s={props['header.s']}"
+            by_subject[subject][res.get("result") or "none"].add(obs.address)
         for method in ("spf", "dmarc"):
             result = _result(theirs.get(method))
             if result:
-                by_method[method.upper()][result].append(obs.address)
+                by_subject[method.upper()][result].add(obs.address)
     findings = []
     summary = {}
-    for subject, results in sorted(by_method.items()):
+    for subject, results in sorted(by_subject.items()):
         summary[subject] = {k: sorted(v) for k, v in results.items()}
-        if "pass" in results and len(results) > 1:
-            failing = {k: v for k, v in results.items() if k != "pass"}
-            shown = "; ".join(f"{k} at {', '.join(sorted(v))}" for k, v in failing.items())
-            findings.append(
-                Finding(
-                    SEED_CONTRADICTED,
-                    subject,
-                    message=f"{subject}: pass at {', '.join(sorted(results['pass']))} but "
-                    f"{shown}: the receivers saw different messages or different clients",
-                    evidence=[f"{k}: {', '.join(sorted(v))}" for k, v in results.items()],
-                    fix="Find the hop that differs: a forwarder or a receiver-side gateway that "
-                    "rewrites the message (DKIM), or a different outbound IP per destination "
-                    "(SPF).",
-                )
+        passed = results.get("pass", set())
+        failing = {k: v - passed for k, v in results.items() if k != "pass"}
+        failing = {k: v for k, v in failing.items() if v}
+        if not passed or not failing:
+            continue  # a seed is never held against itself (two signatures, one d=)
+        shown = "; ".join(f"{k} at {', '.join(sorted(v))}" for k, v in sorted(failing.items()))
+        findings.append(
+            Finding(
+                SEED_CONTRADICTED,
+                subject,
+                message=f"{subject}: pass at {', '.join(sorted(passed))} but {shown}: the "
+                "receivers saw different messages or different clients",
+                evidence=[f"{k}: {', '.join(sorted(v))}" for k, v in sorted(results.items())],
+                fix="Find the hop that differs: a forwarder or a receiver-side gateway that "
+                "rewrites the message (DKIM), or a different outbound IP per destination "
+                "(SPF).",
             )
+        )
     return CheckOutcome(
         "receivers", "all seeds", Status.COMPLETED, facts={"by_result": summary}, findings=findings
     )
 
 
-def _predicted_policy(domain_report: Report | None) -> str | None:
+def _predicted_policy(domain_report: Report | None) -> tuple[str | None, bool]:
+    """(the p= the domain audit found, whether it found out at all)."""
     for outcome in domain_report.outcomes if domain_report else []:
         if outcome.check == "dmarc":
+            if outcome.status is not Status.COMPLETED:
+                return None, False
             parsed = ((outcome.facts.get("dmarc") or {}).get("parsed")) or {}
-            return parsed.get("p")
-    return None
+            return parsed.get("p"), True
+    return None, False
 
 
 def predictions_outcome(
@@ -313,7 +356,15 @@ def predictions_outcome(
             Status.SKIPPED,
             error="the domain audit of the From domain did not run",
         )
-    policy = _predicted_policy(domain_report)
+    policy, known = _predicted_policy(domain_report)
+    if not known:
+        return CheckOutcome(
+            "predictions",
+            from_domain,
+            Status.INCONCLUSIVE,
+            error=f"the DMARC policy of {from_domain} could not be read by the domain audit",
+            facts={"dmarc_policy": None},
+        )
     findings = []
     checked = []
     for obs in observations:

@@ -57,3 +57,41 @@ def test_bad_input_is_one_line_exit_2(
 def test_report_of_an_unknown_run_is_bad_input(tmp_path: Path) -> None:
     proc = audit("seed", "report", "nope", "--state", str(tmp_path / "s.db"))
     assert "no run 'nope'" in one_line_error(proc)
+
+
+@pytest.mark.parametrize("option", ["--rate", "--wait", "--timeout"])
+def test_non_finite_numbers_are_bad_input(tmp_path: Path, option: str) -> None:
+    seeds = tmp_path / "seeds.toml"
+    audit("seed", "init", str(seeds))
+    proc = audit(
+        "seed", "run", "--seeds", str(seeds), "--from", "news@good.test",
+        "--via", "smtp://127.0.0.1:1", option, "nan", "--state", str(tmp_path / "s.db"),
+    )  # fmt: skip
+    assert option in one_line_error(proc) or "positive" in one_line_error(proc)
+
+
+def test_resume_with_another_from_is_bad_input(tmp_path: Path) -> None:
+    from audit.seed.state import RunStore
+
+    seeds = tmp_path / "seeds.toml"
+    audit("seed", "init", str(seeds))
+    from audit.seed.config import load_seeds
+
+    addresses = [s.address for s in load_seeds(seeds)]
+    store = RunStore(tmp_path / "s.db")
+    run_id = store.create_run(
+        {"from": "news@good.test", "via": "smtp://127.0.0.1:1", "seeds": addresses}
+    )
+    store.close()
+    env_vars = {"SEED1_PASSWORD": "x", "SEED_GMAIL_PASSWORD": "x"}
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+         "--from", "other@good.test", "--via", "smtp://127.0.0.1:1",
+         "--state", str(tmp_path / "s.db"), "--resume", run_id],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **env_vars},
+    )  # fmt: skip
+    assert "was started with --from 'news@good.test'" in one_line_error(proc)

@@ -28,7 +28,9 @@ def test_html_has_the_seed_and_placement_tables_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # placement per provider: generic 1 inbox + 1 spam (50%), gmail 1 missing (0%)
     assert "50.0%" in html and "0.0%" in html
-    assert "Every receiver verdict matched the prediction." in html
+    # no copy carried a receiver verdict: the report must not claim they all matched
+    assert "Every receiver verdict matched the prediction." not in html
+    assert "No receiver verdict could be compared" in html
 
 
 def test_terminal_lists_every_seed_with_its_placement() -> None:

@@ -105,6 +105,52 @@ def test_receiver_policy_other_than_the_domain_audit_is_a_contradiction() -> Non
     assert "p=reject" in outcomes[-1].findings[0].message
 
 
-def test_interrupted_send_is_not_judged_as_failed() -> None:
+def test_interrupted_send_without_a_copy_is_unknown_not_failed() -> None:
     obs = SeedObservation("s1@seeds.test", send_status="interrupted")
-    assert _pairs(confirm([obs], None, "good.test")) == []
+    outcomes = confirm([obs], None, "good.test")
+    assert _pairs(outcomes) == [("SEED002", "s1@seeds.test")]
+    seed = next(o for o in outcomes if o.check == "seed s1@seeds.test")
+    assert seed.status is Status.INCONCLUSIVE
+    assert seed.facts["seed"]["placement"] == "unknown"
+
+
+def test_unreadable_mailbox_is_unknown_placement_not_missing() -> None:
+    obs = SeedObservation("s1@seeds.test", collect_error="connection refused")
+    outcomes = confirm([obs], None, "good.test")
+    assert _pairs(outcomes) == [("SEED001", "s1@seeds.test")]
+    assert outcomes[1].facts["seed"]["placement"] == "unknown"
+
+
+def test_copy_without_a_receiver_verdict_is_seed003() -> None:
+    empty = Report(
+        kind="message",
+        target="copy",
+        outcomes=[CheckOutcome("receiver", "copy", Status.COMPLETED, facts={"receiver": {}})],
+    )
+    obs = SeedObservation("s1@seeds.test", folder="INBOX", placement="inbox", message_report=empty)
+    outcomes = confirm([obs], None, "good.test")
+    assert _pairs(outcomes) == [("SEED003", "s1@seeds.test")]
+    assert outcomes[1].status is Status.INCONCLUSIVE
+
+
+def test_two_signatures_at_one_seed_are_not_held_against_each_other() -> None:
+    report = _copy_report()
+    receiver = report.outcomes[0].facts["receiver"]["receiver"]
+    receiver["dkim"] = [
+        {"result": "pass", "properties": {"header.d": "good.test", "header.s": "rsa1"}},
+        {"result": "neutral", "properties": {"header.d": "good.test", "header.s": "ed1"}},
+    ]
+    obs = SeedObservation("a@r.test", folder="INBOX", placement="inbox", message_report=report)
+    outcomes = confirm([obs], _domain_report(), "good.test")
+    assert not any(o.check == "receivers" and o.findings for o in outcomes)
+
+
+def test_an_inconclusive_domain_audit_predicts_nothing() -> None:
+    domain = _domain_report()
+    domain.outcomes[0].status = Status.INCONCLUSIVE
+    obs = SeedObservation(
+        "s1@seeds.test", folder="INBOX", placement="inbox", message_report=_copy_report()
+    )
+    outcomes = confirm([obs], domain, "good.test")
+    assert _pairs(outcomes) == []
+    assert outcomes[-1].status is Status.INCONCLUSIVE

@@ -33,6 +33,7 @@ class Envelope:
     mail_from: EnvelopeValue  # "" is the null reverse-path <>; None: unknown
     receiver: EnvelopeValue  # the receiving host/domain of the hop used (by ...)
     hops: list[dict[str, Any]] = field(default_factory=list)  # every Received header, parsed
+    edge_index: int | None = None  # which Received header (0 = topmost) is the receiver's edge
 
 
 @dataclass

@@ -51,11 +51,38 @@ def trusted_indexes(
         domain = domain.lower().rstrip(".")
         ars = [i for i, a in enumerate(parsed) if _in_domain(a.authserv_id, domain)]
         spfs = [i for i, s in enumerate(received_spf) if _in_domain(s.receiver, domain)]
-        return ars, spfs, f"headers written by a host in {domain} (--receiver-domain)"
+        why = f"headers written by a host in {domain} (--receiver-domain)"
+        if not ars and parsed and parsed[0].authserv_id is None:
+            # Microsoft 365 / Outlook.com write Authentication-Results without an authserv-id
+            ars, why = [0], f"the topmost Authentication-Results (no authserv-id; {domain})"
+        return ars, spfs, why
     return (
         [0] if parsed else [],
         [0] if received_spf else [],
         "the topmost Authentication-Results and Received-SPF (give --receiver-domain to choose)",
+    )
+
+
+def _positions(ctx: MessageContext, name: str) -> list[int]:
+    """Where each `name` header sits in the header section (0 = first line)."""
+    return [i for i, (key, _v) in enumerate(ctx.message.items()) if key.lower() == name]
+
+
+def above_the_edge(
+    ctx: MessageContext, ar_idx: list[int], spf_idx: list[int]
+) -> tuple[list[int], list[int]]:
+    """Only headers above the Received line where the receiver took the message over count:
+    anything below it came with the message, whatever authserv-id it claims (RFC 8601 5)."""
+    edge = ctx.envelope.edge_index
+    received = _positions(ctx, "received")
+    if edge is None or not ctx.receiver_domain or edge >= len(received):
+        return ar_idx, spf_idx
+    limit = received[edge]
+    ar_pos = _positions(ctx, "authentication-results")
+    spf_pos = _positions(ctx, "received-spf")
+    return (
+        [i for i in ar_idx if i < len(ar_pos) and ar_pos[i] < limit],
+        [i for i in spf_idx if i < len(spf_pos) and spf_pos[i] < limit],
     )
 
 
@@ -314,6 +341,7 @@ async def check(ctx: MessageContext) -> CheckResult:
     parsed = [parse_authentication_results(v) for v in ar_values]
     received_spf = [parse_received_spf(v) for v in spf_values]
     ar_idx, spf_idx, why_trusted = trusted_indexes(parsed, received_spf, ctx.receiver_domain)
+    ar_idx, spf_idx = above_the_edge(ctx, ar_idx, spf_idx)
     facts: dict[str, Any] = {
         "authentication_results": [
             {"index": i, "trusted": i in ar_idx, **a.to_dict()} for i, a in enumerate(parsed)
