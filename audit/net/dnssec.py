@@ -532,7 +532,13 @@ class Validator:
     ) -> ZoneState:
         child, zone = _text(name), _text(parent.zone)
         steps = parent.steps
-        usable = [ds for ds in ds_set if ds.digest_type in DS_DIGESTS and _known(ds.algorithm)]
+        usable = [
+            ds
+            for ds in ds_set
+            if ds.digest_type in DS_DIGESTS
+            and _known(ds.algorithm)
+            and dns.dnssec.default_policy.ok_to_validate_ds(ds.digest_type)
+        ]
         if not usable:
             algorithms = ", ".join(sorted({f"{d.algorithm}/{d.digest_type}" for d in ds_set}))
             return ZoneState(
@@ -658,19 +664,24 @@ class Validator:
                             return f"{what}, yet the signed NSEC3 for {_text(qname)} lists it"
                         return None
                     continue
-                if _nsec3_covers(owner, rrset[0], digest):
+                if answer.status is not DnsStatus.NODATA and _nsec3_covers(owner, rrset[0], digest):
                     return None
         if answer.status is DnsStatus.NODATA:
-            return None  # an empty non-terminal's or opt-out's NSEC3, signed: accepted
+            # RFC 5155 8.5: NODATA needs the NSEC3 matching the name itself (empty
+            # non-terminals have one too); a signed NSEC3 of some other name proves nothing
+            return f"{what}: no NSEC3 matches {_text(qname)}"
         return f"{what}: no NSEC3 matches or covers {_text(qname)}"
 
 
 def _known(algorithm: int) -> bool:
+    """An algorithm we implement and may validate: RSAMD5 and DSA (RFC 8624: MUST NOT
+    validate) count as unknown, so their zones are insecure, not bogus (RFC 4035 5.2)."""
     try:
         dns.dnssec.get_algorithm_cls(algorithm)
     except dns.dnssec.UnsupportedAlgorithm:
         return False
-    return True
+    probe = type("Key", (), {"algorithm": algorithm})()
+    return bool(dns.dnssec.default_policy.ok_to_validate(probe))
 
 
 def _explain(failure: str, sig: Any, what: str, zone: str) -> str:
