@@ -193,13 +193,15 @@ def seed_run(
 
 def _check_resumable(store, run_id: str, from_addr: str, via: str, seeds) -> None:
     """--resume continues the same setup: another From, path or seed list would mix runs."""
+    from audit.seed.send import redact_via
+
     run = store.get_run(run_id)
     if run is None:
         raise BadInput(f"no run {run_id!r} in {store.path}")
     params = run.params or {}
     for name, given, stored in (
         ("--from", from_addr, params.get("from")),
-        ("--via", via, params.get("via")),
+        ("--via", redact_via(via), params.get("via")),
     ):
         if stored is not None and given != stored:
             raise BadInput(f"run {run_id} was started with {name} {stored!r}, not {given!r}")

@@ -1,5 +1,11 @@
 """Reading the test message back: IMAP polling of every seed's inbox and spam folders.
 
+The configured folders (and any folder flagged \\Junk) are searched on every poll. A copy filed
+anywhere else (an archive, the trash, a user folder a filter moved it to) is looked for too:
+every selectable folder except \\Drafts and \\Sent, on every few polls and on the last one,
+reported as placement "other". Those come last, and a hit there is checked against the inbox and
+spam folders once more before it counts: Gmail's \\All holds every inbox copy too.
+
 imapclient is blocking, so each seed is polled in its own thread and all seeds at once; the
 async side only resolves host names (through our Resolver: the house rule is one road to DNS)
 and waits. A seed's result is its copy, `None` when no copy arrived by the deadline (after a
@@ -37,6 +43,11 @@ from .config import Seed
 from .message import TOKEN_HEADER, check_token
 
 MAX_THREADS = 64
+FALLBACK_EVERY = 5  # polls between searches of the fallback folders (and on the last poll)
+MAX_FALLBACK_FOLDERS = 50  # plain folders searched as fallback, besides special-use ones
+SKIPPED_USES = {"\\drafts", "\\sent", "\\noselect", "\\nonexistent"}
+# Fallback order: plain folders first (most specific), views of everything last.
+FALLBACK_ORDER = ("\\archive", "\\trash", "\\flagged", "\\important", "\\all")
 
 
 @dataclass(frozen=True)
@@ -269,15 +280,24 @@ class _Poller:
     def run(self, deadline: float, poll_interval: float, stop: threading.Event) -> CollectResult:
         client: _Client | None = None
         last_error: str | None = None
-        complete = False
+        complete = swept = False
+        polls = 0
         try:
             while not stop.is_set():
                 try:
                     if client is None:
                         client = self._login()
                     # Listed on every poll: a server may create the spam folder on first use.
-                    found = self._search(client, self._plan(client))
-                    last_error, complete = None, True
+                    primary, fallback = self._plan(client)
+                    late = deadline - time.monotonic() <= poll_interval
+                    sweep = late or polls % FALLBACK_EVERY == 0
+                    found = self._search(client, primary)
+                    if found is None and sweep:
+                        found = self._search(client, fallback)
+                        if found is not None:  # unless it is (by now) in the inbox or spam
+                            found = self._search(client, primary) or found
+                    polls += 1
+                    last_error, complete, swept = None, True, sweep
                     if found is not None:
                         return found
                 except _Fatal as exc:
@@ -288,7 +308,9 @@ class _Poller:
                     client = None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    break
+                    if swept or last_error is not None:
+                        break
+                    continue  # "missing" only after a search of every folder: one more
                 stop.wait(min(poll_interval, remaining))
         finally:
             _logout(client)
@@ -362,13 +384,17 @@ class _Poller:
             raise
         return client
 
-    def _plan(self, client: _Client) -> list[tuple[str, str]]:
-        """(folder, placement) to search: the configured ones that exist, plus any folder the
-        server flags \\Junk (RFC 6154), so localised spam folder names are found too."""
+    def _plan(self, client: _Client) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(primary, fallback) lists of (folder, placement) to search.
+
+        Primary: the configured ones that exist, plus any folder the server flags \\Junk
+        (RFC 6154), so localised spam folder names are found too. Fallback ("other"): every
+        other selectable folder but \\Drafts and \\Sent, plain ones first, \\All last."""
         listing = client.list_folders()
         names = {name for _, _, name in listing}
         upper = {n.upper(): n for n in names}
-        junk = [name for flags, _, name in listing if b"\\Junk" in flags]
+        uses = {name: {_flag(f) for f in flags} for flags, _, name in listing}
+        junk = [name for flags, _, name in listing if "\\junk" in uses[name]]
 
         def exists(folder: str) -> str | None:
             if folder.upper() == "INBOX":
@@ -394,7 +420,20 @@ class _Poller:
                 f"no spam folder found (looked for {', '.join(missing_spam) or 'none'} and a "
                 "\\Junk folder): a copy filed as spam would not be seen"
             )
-        return plan
+        planned = {f for f, _ in plan}
+        rest = [n for _, _, n in listing if n not in planned and not uses[n] & SKIPPED_USES]
+        plain = [n for n in rest if not uses[n] & set(FALLBACK_ORDER)]
+        if len(plain) > MAX_FALLBACK_FOLDERS:
+            self._note(
+                f"{len(plain) - MAX_FALLBACK_FOLDERS} of {len(plain)} other folders not "
+                "searched (too many)"
+            )
+            plain = plain[:MAX_FALLBACK_FOLDERS]
+        special = sorted(
+            (n for n in rest if uses[n] & set(FALLBACK_ORDER)),
+            key=lambda n: max(FALLBACK_ORDER.index(u) for u in uses[n] & set(FALLBACK_ORDER)),
+        )
+        return plan, [(n, "other") for n in plain + special]
 
     def _search(self, client: _Client, plan: list[tuple[str, str]]) -> CollectedCopy | None:
         for folder, placement in plan:
@@ -450,6 +489,12 @@ class _Poller:
         if self.shared:
             return None
         return next((u for u in uids if u in headers), None)
+
+
+def _flag(flag: bytes | str) -> str:
+    """A LIST attribute, lower-cased (IMAP attributes are case-insensitive)."""
+    text = flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)
+    return text.lower()
 
 
 def _after_last(plan: list[tuple[str, str]], placements: tuple[str, ...]) -> int:

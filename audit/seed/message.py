@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import quopri
 import re
 import secrets
 from email.message import EmailMessage
@@ -76,9 +77,29 @@ def build_test_message(
     if template is None:
         if not from_addr:
             raise ValueError("the built-in test message needs a From address")
-        msg = _builtin(from_addr, to_addr, token)
-    else:
+        return _finish(_builtin(from_addr, to_addr, token), token, now, message_id_domain)
+    try:
         msg = _from_template(template, from_addr, to_addr, token)
+        return _finish(msg, token, now, message_id_domain)
+    except TemplateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the email package trips on: exit 2
+        raise TemplateError(f"the template cannot be used: {_one_line(exc)}") from exc
+
+
+class TemplateError(ValueError):
+    """The --template message cannot be turned into a test message (one line for the user)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _finish(
+    msg: EmailMessage, token: str, now: dt.datetime, message_id_domain: str | None
+) -> bytes:
     sender = parseaddr(msg.get("From", ""))[1]
     domain = message_id_domain or sender.rpartition("@")[2] or "audit.invalid"
     _set(msg, "Date", format_datetime(now if now.tzinfo else now.replace(tzinfo=dt.UTC)))
@@ -129,7 +150,7 @@ def _from_template(
     msg = email.message_from_bytes(template, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     if not msg.keys():
-        raise ValueError("the template is not an email message (no header fields)")
+        raise TemplateError("the template is not an email message (no header fields)")
     for name in _STRIP:
         del msg[name]
     _set(msg, "To", to_addr)
@@ -138,14 +159,16 @@ def _from_template(
         if current != {parseaddr(from_addr)[1].lower()}:
             _set(msg, "From", from_addr)
     elif "From" not in msg:
-        raise ValueError("the template has no From and no From address was given")
+        raise TemplateError("the template has no From and no From address was given")
     part = _first_text_part(msg)
     if part is None:
-        raise ValueError("the template has no text part to put the token line into")
+        raise TemplateError("the template has no text part to put the token line into")
     had_mime_version = "MIME-Version" in part
     _add_token_line(part, token)
     if part is not msg and not had_mime_version:
         del part["MIME-Version"]  # set_content adds one; it belongs on the top level only
+    if "MIME-Version" not in msg:
+        msg["MIME-Version"] = "1.0"
     return msg
 
 
@@ -159,7 +182,15 @@ def _first_text_part(msg: EmailMessage) -> EmailMessage | None:
 def _add_token_line(part: EmailMessage, token: str) -> None:
     subtype = part.get_content_subtype()
     charset = part.get_content_charset() or "utf-8"
-    content = part.get_content().replace("\r\n", "\n")  # the parser keeps CRLF
+    try:
+        if not _usable_charset(charset):
+            raise LookupError(charset)
+        content = part.get_content().replace("\r\n", "\n")  # the parser keeps CRLF
+    except (LookupError, UnicodeError):
+        # e.g. "unknown-8bit", which the email package itself writes for undecodable bytes:
+        # the text cannot be decoded, so the token line goes into its bytes as they are.
+        _add_token_line_bytes(part, token, subtype, charset)
+        return
     if subtype == "html":
         line = f"<p>{TOKEN_LINE}{token}</p>\n"
         matches = list(re.finditer(r"</body\s*>", content, re.IGNORECASE))
@@ -176,3 +207,41 @@ def _add_token_line(part: EmailMessage, token: str) -> None:
         part.set_content(content, subtype=subtype, charset=charset, cte=cte)
     except (LookupError, UnicodeError):
         part.set_content(content, subtype=subtype, charset="utf-8", cte=cte)
+
+
+def _usable_charset(charset: str) -> bool:
+    """Python knows it and it is ASCII-compatible (MIME text charsets must be)."""
+    try:
+        return "a\r\n".encode(charset) == b"a\r\n"
+    except (LookupError, UnicodeError, ValueError):
+        return False
+
+
+def _add_token_line_bytes(part: EmailMessage, token: str, subtype: str, charset: str) -> None:
+    """The token line added to the undecoded body bytes; the charset label is kept."""
+    payload = part.get_payload(decode=True)
+    body = payload if isinstance(payload, bytes) else b""
+    body = body.replace(b"\r\n", b"\n")
+    if subtype == "html":
+        line = f"<p>{TOKEN_LINE}{token}</p>\n".encode()
+        matches = list(re.finditer(rb"</body\s*>", body, re.IGNORECASE))
+        at = matches[-1].start() if matches else len(body)
+        body = body[:at] + line + body[at:]
+    else:
+        body = body.rstrip(b"\r\n") + f"\n\n{TOKEN_LINE}{token}\n".encode()
+    if body.isascii() and all(len(line) <= 900 for line in body.split(b"\n")):
+        cte, text = "7bit", body.decode("ascii")
+    else:  # 8bit bodies need 8BITMIME at every hop: quoted-printable is safe anywhere
+        cte, text = "quoted-printable", quopri.encodestring(body).decode("ascii")
+    content_type = f"text/{subtype}"
+    if _safe_param(charset):
+        content_type += f'; charset="{charset}"'
+    for name in ("Content-Type", "Content-Transfer-Encoding"):
+        del part[name]
+    part["Content-Type"] = content_type
+    part["Content-Transfer-Encoding"] = cte
+    part.set_payload(text)
+
+
+def _safe_param(value: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9!#$%&'+.^_`{|}~-]{1,64}", value))

@@ -8,6 +8,7 @@ treated as possibly sent). The domain audit of the From domain runs while the me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -112,6 +113,7 @@ async def run_seed(
     `transport_backend` finds the IMAP servers (default: `backend`), which must be real."""
     from audit.seed.collect import CollectError, collect
     from audit.seed.message import build_test_message
+    from audit.seed.send import redact_via
     from audit.seed.send.batch import send_all
 
     say = progress or (lambda _text: None)
@@ -126,7 +128,7 @@ async def run_seed(
         run_id = store.create_run(
             {
                 "from": options.from_addr,
-                "via": options.via,
+                "via": redact_via(options.via),
                 "seeds": [s.address for s in seeds],
                 "rate": options.rate,
                 "wait": options.wait,
@@ -160,19 +162,20 @@ async def run_seed(
         )
         jobs.append((seed, token, message))
     say(f"run {run_id}: sending to {len(jobs)} of {len(seeds)} seeds")
-    results = await send_all(
-        sender,
-        [(options.from_addr, seed.address, message) for seed, _t, message in jobs],
-        rate=options.rate,
-        max_attempts=options.max_attempts,
-        before_send=lambda rcpt: store.record_send(
-            run_id, rcpt, token=seed_token(run_token, rcpt), status="sending"
-        ),
-    )
-    sent_at: dict[str, float] = {}
+    sent_at: dict[str, float] = {}  # wall-clock epoch when the relay accepted each message
     send_status: dict[str, tuple[str, str | None]] = {}
-    for result in results:
-        status = "sent" if result.ok else ("skipped" if result.attempts == 0 else "failed")
+
+    def record(result: Any) -> None:
+        """Each job's outcome goes to the state as it finishes: a run killed later still
+        knows what went out (and never sends it again)."""
+        if result.ok:
+            status = "sent"
+        elif getattr(result, "maybe_sent", False):
+            status = "interrupted"  # handed over, no reply: possibly delivered, never re-sent
+        elif result.attempts == 0:
+            status = "skipped"
+        else:
+            status = "failed"
         store.record_send(
             run_id,
             result.address,
@@ -183,7 +186,26 @@ async def run_seed(
         )
         send_status[result.address] = (status, result.error)
         if result.ok:
-            sent_at[result.address] = time.monotonic()
+            sent_at[result.address] = result.sent_at or time.time()
+            say(f"sent to {result.address}")
+        else:
+            say(f"not sent to {result.address}: {result.error or result.status}")
+
+    await send_all(
+        sender,
+        [(options.from_addr, seed.address, message) for seed, _t, message in jobs],
+        rate=options.rate,
+        max_attempts=options.max_attempts,
+        before_send=lambda rcpt: store.record_send(
+            run_id, rcpt, token=seed_token(run_token, rcpt), status="sending"
+        ),
+        on_result=record,
+    )
+    earlier = store.sends(run_id) if no_resend else {}
+    for address in no_resend:
+        if previously.get(address) == "sent" and address in earlier:
+            with contextlib.suppress(ValueError):
+                sent_at[address] = datetime.fromisoformat(earlier[address].updated).timestamp()
     for address in no_resend:
         state = "sent" if previously.get(address) == "sent" else "interrupted"
         send_status.setdefault(address, (state, None))
@@ -228,7 +250,8 @@ async def run_seed(
             if status == "interrupted":
                 obs.send_status = "sent"
             if seed.address in sent_at:
-                obs.delay_s = max(0.0, found.found_monotonic - sent_at[seed.address])
+                arrived = found.received_at or found.found_at  # the server's INTERNALDATE
+                obs.delay_s = max(0.0, arrived.timestamp() - sent_at[seed.address])
             store.record_copy(
                 run_id,
                 seed.address,
@@ -250,6 +273,10 @@ async def run_seed(
         tool_version=__version__,
         duration_ms=(time.monotonic() - start) * 1000,
     )
-    report.outcomes[0].facts["run"] = {"id": run_id, "from": options.from_addr, "via": options.via}
+    report.outcomes[0].facts["run"] = {
+        "id": run_id,
+        "from": options.from_addr,
+        "via": redact_via(options.via),
+    }
     store.finish_run(run_id, json.dumps(report.to_dict()))
-    return SeedRunResult(run_id, report, [r.address for r in results if r.ok])
+    return SeedRunResult(run_id, report, sorted(sent_at.keys() - no_resend))

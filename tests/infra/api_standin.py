@@ -13,7 +13,9 @@ do with a request, strictly enough to catch a wrong shape:
 * answers as the provider does (202 + X-Message-Id, 200 + MessageID, 200 + id).
 
 `script(status, headers, body)` queues canned answers served (after the shape check, instead
-of relaying) to the next requests: 429 with Retry-After, a flaky 500, and so on.
+of relaying) to the next requests: 429 with Retry-After, a flaky 500, and so on. `script(HANG_UP)`
+relays the message and then closes the connection without answering: an accepted request
+whose response got lost.
 
     standin = ApiStandin.start("sendgrid", key="k", relay=("127.0.0.1", 2525),
                                cert_file=crt, key_file=key)
@@ -38,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 PROVIDERS = ("sendgrid", "postmark", "mailgun")
+HANG_UP = 0  # script(HANG_UP): relay the message, then close the connection without an answer
 # SendGrid refuses these in "headers" (its docs' reserved list)
 SENDGRID_RESERVED = {
     "x-sg-id",
@@ -170,13 +173,13 @@ class ApiStandin:
             return self._problem(400, str(exc))
         with self._lock:
             scripted = self._scripted.pop(0) if self._scripted else None
-        if scripted is not None:
+        if scripted is not None and scripted.status != HANG_UP:
             return scripted
         with smtplib.SMTP(*self.relay, timeout=10) as smtp:
             smtp.sendmail(mail_from, [rcpt], message)
         with self._lock:
             self.relayed.append((mail_from, rcpt, message))
-        return self._accepted(rcpt)
+        return scripted or self._accepted(rcpt)
 
     def _problem(self, status: int, text: str) -> Reply:
         with self._lock:
@@ -360,6 +363,9 @@ def _handler_for(standin: ApiStandin) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = standin.handle(self.command, self.path, headers, body)
+            if reply.status == HANG_UP:
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

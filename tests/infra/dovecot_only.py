@@ -80,6 +80,19 @@ namespace inbox {{
     special_use = \\Trash
     auto = subscribe
   }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  # A plain mailbox flagged \\All, standing in for Gmail's "[Gmail]/All Mail".
+  mailbox "All Mail" {{
+    special_use = \\All
+    auto = subscribe
+  }}
 }}
 
 service imap-login {{

@@ -28,6 +28,7 @@ USERS = {
     "seed2@seeds.test": PASSWORD,
     "seed3@seeds.test": PASSWORD,
     "shared@seeds.test": PASSWORD,
+    "spread@seeds.test": PASSWORD,
 }
 
 
@@ -311,3 +312,46 @@ def test_per_seed_tokens_attribute_copies_by_token(dovecot: Dovecot) -> None:
         copy = results[address]
         assert isinstance(copy, CollectedCopy) and copy.placement == "spam"
         assert f"{TOKEN_HEADER}: {token}".encode() in copy.raw
+
+
+def test_copy_in_an_unconfigured_folder_is_found_as_other(dovecot: Dovecot) -> None:
+    """Filed outside the configured folders: found in any selectable folder but Drafts/Sent,
+    as "other"; a copy also in the inbox or spam is that (\\All holds every copy, as Gmail's)."""
+    where = {
+        "spread+plain@seeds.test": ["Receipts"],  # a user folder a filter moved it to
+        "spread+trash@seeds.test": ["Trash"],
+        "spread+all@seeds.test": ["All Mail"],
+        "spread+inbox@seeds.test": ["All Mail", "INBOX"],
+        "spread+spam@seeds.test": ["All Mail", "Junk"],
+        "spread+sent@seeds.test": ["Sent", "Drafts"],  # our own copies: never the seed's
+    }
+    tokens = {address: new_token() for address in where}
+    for address, folders in where.items():
+        for folder in folders:
+            _append(dovecot, "spread@seeds.test", folder, _message(address, tokens[address]))
+    seeds = _seeds(
+        dovecot,
+        "".join(
+            f"""
+            [[seed]]
+            address = "{address}"
+            username = "spread@seeds.test"
+            imap = "imaps://127.0.0.1:IMAPS"
+            password_env = "SEED_PW"
+            """
+            for address in where
+        ),
+    )
+    results = _run(seeds, tokens, dovecot, wait=1.5)
+    placements = {
+        a: (r.folder, r.placement) if isinstance(r, CollectedCopy) else r
+        for a, r in results.items()
+    }
+    assert placements == {
+        "spread+plain@seeds.test": ("Receipts", "other"),
+        "spread+trash@seeds.test": ("Trash", "other"),
+        "spread+all@seeds.test": ("All Mail", "other"),
+        "spread+inbox@seeds.test": ("INBOX", "inbox"),
+        "spread+spam@seeds.test": ("Junk", "spam"),
+        "spread+sent@seeds.test": None,
+    }

@@ -193,3 +193,63 @@ def test_zone_dir_predictions_with_real_transport(mail_system, tmp_path) -> None
     seed1 = _seed_facts(report)["seed1@seeds.test"]
     assert (seed1["placement"], seed1["receiver"]["dkim"]) == ("inbox", "pass")
     assert _pairs(report) == {("SEED402", "seed3@seeds.test")}
+
+
+def test_kill_mid_run_then_resume_sends_each_seed_exactly_once(mail_system, tmp_path) -> None:
+    """kill -9 while sending (slow --rate), then --resume: every seed ends with one copy."""
+    import signal
+    import time
+
+    from audit.seed.state import RunStore
+
+    seeds = tmp_path / "seeds.toml"
+    seeds.write_text(mail_system.seeds_toml())
+    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
+    state = tmp_path / "s.db"
+    command = [
+        sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+        "--from", f"news@{mail_system.good_domain}",
+        "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
+        "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
+        "--state", str(state), "--wait", WAIT, "--format", "json",
+    ]  # fmt: skip
+    first = subprocess.Popen(
+        [*command, "--rate", "0.3"], stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert first.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in first.stderr:  # wait for the first message to leave, then kill -9
+        if line.startswith("audit seed: sent to ") or time.monotonic() > deadline:
+            break
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    store = RunStore(state)
+    [run] = store.list_runs()
+    before = store.send_states(run.id)
+    store.close()
+    assert "sent" in before.values() and len(before) < 3
+
+    resumed = subprocess.run(
+        [*command, "--rate", "20", "--resume", run.id],
+        capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    report = _report(resumed, mail_system)
+    assert f"sending to {3 - len(before)} of 3 seeds" in resumed.stderr
+    placements = {a: f["placement"] for a, f in _seed_facts(report).items()}
+    assert placements == {
+        "seed1@seeds.test": "inbox",
+        "seed2@seeds.test": "inbox",
+        "seed3@seeds.test": "spam",
+    }
+    # exactly one copy per seed in its mailbox for this run's tokens
+    from imapclient import IMAPClient
+
+    for seed in mail_system.seeds:
+        with IMAPClient(mail_system.host, port=mail_system.imap_port, ssl=False) as client:
+            import ssl
+
+            client.starttls(ssl.create_default_context(cafile=str(mail_system.ca_file)))
+            client.login(seed.username, seed.password)
+            client.select_folder(seed.folder, readonly=True)
+            found = client.search(["HEADER", "X-Audit-Seed-Token", run.id.replace("-", "")])
+            assert len(found) == 1, (seed.address, found)

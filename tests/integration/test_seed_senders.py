@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - installed with the test extras
         pytest.fail("aiosmtpd is not installed (CI is set: these tests must run)", pytrace=False)
     pytest.skip("aiosmtpd is not installed", allow_module_level=True)
 
-from tests.infra.api_standin import ApiStandin
+from tests.infra.api_standin import HANG_UP, ApiStandin
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -93,6 +93,21 @@ class Recorder:
 
     def find(self, token: str) -> list[dict]:
         return [m for m in self.messages if token.encode() in m["content"]]
+
+
+class LossyRecorder(Recorder):
+    """Takes the whole message, then loses the answer: for "vanish..." recipients it closes
+    the connection, for "hang..." ones it never replies (until the client gives up)."""
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        reply = await super().handle_DATA(server, session, envelope)
+        local = envelope.rcpt_tos[0].split("@")[0]
+        if local.startswith("vanish"):
+            server.transport.close()
+        elif local.startswith("hang"):
+            while not server.transport.is_closing():
+                await asyncio.sleep(0.05)
+        return reply
 
 
 def _start(controller: Controller):
@@ -173,6 +188,14 @@ def cleartext_relay():
             authenticator=handler.authenticator,
         )
     )
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def lossy_relay():
+    """Plain SMTP, no AUTH: accepts every message and then loses its reply (LossyRecorder)."""
+    controller = _start(Controller(LossyRecorder(), hostname="127.0.0.1", port=free_port()))
     yield controller
     controller.stop()
 
@@ -351,6 +374,64 @@ def test_smtp_untrusted_certificate_stops_the_run(relay, pki):
     assert relay.handler.auth_attempts.count("mailer") == len(relay.handler.auth_attempts)
 
 
+@pytest.mark.parametrize(
+    ("local", "why"),
+    [
+        ("vanish", "the connection closed before the reply to the end of DATA"),
+        ("hang", "no reply to the end of DATA within 1 s"),
+    ],
+)
+def test_smtp_reply_lost_after_data_is_possibly_sent_and_not_retried(lossy_relay, local, why):
+    sender = make_sender(f"smtp://127.0.0.1:{lossy_relay.port}", timeout=1, env={})
+    rcpt, token = f"{local}1@example.net", f"tok-lost-{local}"
+    after = SendJob(FROM, "seed-after@example.net", message_for("seed-after@example.net", token))
+    results, sleeps = _send(
+        sender, [SendJob(FROM, rcpt, message_for(rcpt, token)), after], max_attempts=4
+    )
+    lost, nxt = results
+    assert (lost.ok, lost.maybe_sent, lost.attempts, lost.permanent, lost.stop_run) == (
+        False,
+        True,
+        1,
+        False,
+        False,
+    )
+    assert lost.status == f"possibly sent: {why}"
+    assert sleeps == []
+    assert [m["rcpt_tos"] for m in lossy_relay.handler.find(token)] == [
+        [rcpt],  # it did get there: a retry would have sent a second copy
+        ["seed-after@example.net"],
+    ]
+    assert nxt.ok  # the run goes on
+
+
+def _nobody_listening() -> int:
+    return free_port()  # bound and closed again: connecting is refused
+
+
+@pytest.mark.parametrize("via", ["smtp://127.0.0.1:{port}", "sendgrid://127.0.0.1:{port}"])
+def test_unreachable_relay_stops_after_one_seeds_retries(via, pki):
+    sender = make_sender(
+        via.format(port=_nobody_listening()),
+        ca_file=pki["ca"],
+        timeout=5,
+        env={"AUDIT_SENDGRID_API_KEY": API_KEY},
+    )
+    rcpts = [f"seed-dead-{i}@example.net" for i in range(3)]
+    jobs = [SendJob(FROM, r, message_for(r, f"tok-dead-{i}")) for i, r in enumerate(rcpts)]
+    results, sleeps = _send(sender, jobs, max_attempts=3, base_delay=0.5)
+    assert [(r.attempts, r.stop_run, r.skipped, r.unreachable) for r in results] == [
+        (3, True, False, True),
+        (0, False, True, False),
+        (0, False, True, False),
+    ]
+    assert "cannot connect: connection refused" in results[0].error
+    assert sleeps == [0.5, 1.0]  # the first seed's backoff only
+    assert results[1].error.startswith(
+        "not sent: the run stopped after the relay could not be reached ("
+    )
+
+
 def _loopback_names() -> Resolver:
     """Our resolver, answering the test names with 127.0.0.1 (no OS resolver involved)."""
     names = ("relay.example.test", "api.standin.test")
@@ -460,6 +541,30 @@ def test_api_401_stops_the_run(provider, standins, sink, pki):
     assert sleeps == []
     assert all(sink.handler.find(f"tok-{provider}-401-{i}") == [] for i in range(3))
     _secret_free(results, wrong, API_KEY)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_api_response_lost_after_the_request_is_possibly_sent(provider, standins, sink, pki):
+    standin = standins[provider]
+    standin.script(HANG_UP)
+    token = f"tok-{provider}-hangup"
+    rcpt = f"seed-hangup-{provider}@example.net"
+    before = len(standin.requests)
+    results, sleeps = _send(
+        _api_sender(standin, pki), [SendJob(FROM, rcpt, message_for(rcpt, token))], max_attempts=4
+    )
+    [result] = results
+    assert (result.ok, result.maybe_sent, result.attempts, result.stop_run) == (
+        False,
+        True,
+        1,
+        False,
+    )
+    assert result.status.startswith("possibly sent: the connection failed after the request")
+    assert sleeps == []
+    assert len(standin.requests) == before + 1  # not retried
+    assert len(sink.handler.find(token)) == 1  # and it did go out
+    _secret_free(results, API_KEY)
 
 
 def test_api_untrusted_certificate_stops_the_run(standins, pki):

@@ -25,7 +25,8 @@ body
 """
 
 MICROSOFT = b"""\
-Received: from AM0PR01MB1.eurprd01.prod.outlook.com (2603:10a6::1) by AM0PR01MB2.eurprd01.prod.outlook.com with HTTPS; Mon, 30 Nov 2026 10:00:02 +0000
+Received: from AM0PR01MB1.eurprd01.prod.outlook.com (2603:10a6::1) by
+ AM0PR01MB2.eurprd01.prod.outlook.com with HTTPS; Mon, 30 Nov 2026 10:00:02 +0000
 Authentication-Results: spf=softfail (sender IP is 192.0.2.1) smtp.mailfrom=x.test; dkim=fail
  (signature did not verify) header.d=x.test;dmarc=fail action=quarantine header.from=x.test;
 Received: from out.x.test (192.0.2.1) by AM0PR01MB1.eurprd01.prod.outlook.com (2603:10a6::1) with

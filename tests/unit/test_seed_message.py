@@ -156,3 +156,45 @@ def test_bad_templates_and_tokens() -> None:
     with pytest.raises(ValueError):
         check_token("short")
     assert check_token(new_token()) and new_token() != new_token()
+
+
+HEAD_8BIT = b"From: a@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+UNKNOWN_8BIT = {  # charset="unknown-8bit" is what the email package itself writes
+    "plain": HEAD_8BIT + b'Content-Type: text/plain; charset="unknown-8bit"\r\n'
+    b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+    b"Gr\xfc\xdfe \x81 aus M\xfcnchen\r\n",
+    "html": HEAD_8BIT + b'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+    b"--alt\r\n"
+    b'Content-Type: text/html; charset="unknown-8bit"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\n"
+    b"PGh0bWw+PGJvZHk+SGFsbPYgPC9ib2R5PjwvaHRtbD4=\r\n"  # <html><body>Hall\xf6 </body></html>
+    b"--alt--\r\n",
+}
+EXPECTED_8BIT = {
+    "plain": f"Gr\xfc\xdfe \x81 aus M\xfcnchen\r\n\r\n{TOKEN_LINE}{TOKEN}\r\n",
+    "html": f"<html><body>Hall\xf6 <p>{TOKEN_LINE}{TOKEN}</p>\r\n</body></html>",
+}
+
+
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_template_with_an_unknown_charset_keeps_its_bytes(subtype: str) -> None:
+    template = UNKNOWN_8BIT[subtype]
+    raw = build_test_message("a@example.com", "s@seeds.test", TOKEN, template=template)
+    assert max(raw) < 0x80  # no 8-bit on the wire: quoted-printable
+    part = next(p for p in _parse(raw).walk() if p.get_content_type() == f"text/{subtype}")
+    assert part.get_content_charset() == "unknown-8bit"  # the label is kept
+    assert part.get_payload(decode=True) == EXPECTED_8BIT[subtype].encode("latin-1")
+
+
+def test_any_template_problem_is_a_one_line_value_error(monkeypatch) -> None:
+    from email.errors import HeaderParseError
+
+    import audit.seed.message as message
+
+    def broken(msg):
+        raise HeaderParseError("expected\nsomething else")
+
+    monkeypatch.setattr(message, "_first_text_part", broken)
+    with pytest.raises(ValueError, match="the template cannot be used: HeaderParseError") as caught:
+        build_test_message("a@x.test", "s@seeds.test", TOKEN, template=TEMPLATE)
+    assert "\n" not in str(caught.value)

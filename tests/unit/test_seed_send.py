@@ -102,8 +102,31 @@ def test_via_password_in_url_is_refused_without_repeating_it():
         make_sender(f"smtp://mailer:{SECRET}@relay.example.com:587", env={})
     text = str(caught.value)
     assert SECRET not in text
-    assert "mailer:***@relay.example.com:587" in text
+    assert "smtp://***@relay.example.com:587" in text and "mailer" not in text
     assert "AUDIT_SMTP_PASSWORD" in text
+
+
+@pytest.mark.parametrize(
+    ("via", "shown"),
+    [
+        (f"sendgrid://{SECRET}@api.sendgrid.com", "sendgrid://***@api.sendgrid.com"),
+        (f"postmark://{SECRET}@api.postmarkapp.com", "postmark://***@api.postmarkapp.com"),
+        (f"mailgun://{SECRET}@api.mailgun.net/mg.example.com", "mailgun://***@api.mailgun.net/"),
+        (f"mailgun:{SECRET}@mg.example.com", "mailgun:***@mg.example.com"),
+        (f"sendgrid:{SECRET}@api.sendgrid.com", "sendgrid:***@api.sendgrid.com"),
+        (f"smtp://{SECRET}@relay.example.com", "smtp://***@relay.example.com"),
+        (f"smtps://apikey:{SECRET}@relay.example.com:465", "smtps://***@relay.example.com:465"),
+        (f"{SECRET}:x@relay.example.com", "--via ***@relay.example.com"),
+        (f"postmark:?token={SECRET}", "postmark:?token=***"),
+    ],
+)
+def test_via_errors_never_repeat_the_user_part(via, shown):
+    """A key written into --via (`sendgrid://KEY@host`) is masked in every error text."""
+    with pytest.raises(ValueError) as caught:
+        make_sender(via, env={})
+    text = str(caught.value)
+    assert SECRET not in text and SECRET[:8] not in text
+    assert shown in text
 
 
 @pytest.mark.parametrize(
@@ -475,6 +498,109 @@ def test_a_sender_bug_fails_the_job_without_its_text():
     assert result.error == "unexpected RuntimeError in the sender"
 
 
+def test_before_send_comes_after_the_rate_wait_once_per_job():
+    """'sending' is recorded when the message is about to leave, not before the pacing wait."""
+    fake = FakeTime()
+    sender = ScriptedSender(fake, {"b@x.test": [_temp()]})
+    started: list[tuple[str, float]] = []
+    _run(
+        sender,
+        _jobs("a@x.test", "b@x.test", "c@x.test"),
+        fake,
+        rate=0.5,
+        base_delay=0.1,
+        before_send=lambda rcpt: started.append((rcpt, fake.now)),
+    )
+    first_calls = [
+        next(c for c in sender.calls if c[0] == r) for r in ("a@x.test", "b@x.test", "c@x.test")
+    ]
+    assert started == first_calls == [("a@x.test", 0.0), ("b@x.test", 2.0), ("c@x.test", 6.0)]
+
+
+def test_on_result_comes_as_each_job_finishes_with_the_send_time():
+    fake = FakeTime()
+    sender = ScriptedSender(fake, {"b@x.test": [SendError("550 no", permanent=True, code=550)]})
+    seen: list[tuple[str, int, float | None]] = []
+    wall = iter([1700000000.5, 1700000009.25])
+    results = _run(
+        sender,
+        _jobs("a@x.test", "b@x.test", "c@x.test"),
+        fake,
+        wall_clock=lambda: next(wall),
+        on_result=lambda r: seen.append((r.address, len(sender.calls), r.sent_at)),
+    )
+    assert seen == [  # called before the next job was attempted
+        ("a@x.test", 1, 1700000000.5),
+        ("b@x.test", 2, None),
+        ("c@x.test", 3, 1700000009.25),
+    ]
+    assert results[0].as_dict()["sent_at"] == 1700000000.5
+
+
+def test_a_possibly_sent_message_is_never_retried():
+    fake = FakeTime()
+    lost = SendError(
+        "relay: no reply to the end of DATA within 30 s; the message may have been sent",
+        permanent=False,
+        status="possibly sent: no reply to the end of DATA within 30 s",
+        maybe_sent=True,
+    )
+    sender = ScriptedSender(fake, {"a@x.test": [lost, "would-be-a-second-copy"]})
+    results = _run(sender, _jobs("a@x.test", "b@x.test"), fake, max_attempts=4)
+    assert [c[0] for c in sender.calls] == ["a@x.test", "b@x.test"]
+    assert fake.sleeps == []
+    first = results[0]
+    assert (first.ok, first.maybe_sent, first.attempts, first.skipped, first.stop_run) == (
+        False,
+        True,
+        1,
+        False,
+        False,
+    )
+    assert first.status == "possibly sent: no reply to the end of DATA within 30 s"
+    assert first.sent_at is None
+    assert results[1].ok
+
+
+def _refused() -> SendError:
+    return SendError("relay: cannot connect: connection refused", permanent=False, unreachable=True)
+
+
+def test_an_unreachable_relay_costs_one_seeds_retries_not_all():
+    fake = FakeTime()
+    script = {r: [_refused()] * 9 for r in ("a@x.test", "b@x.test", "c@x.test")}
+    sender = ScriptedSender(fake, script)
+    results = _run(sender, _jobs("a@x.test", "b@x.test", "c@x.test"), fake, max_attempts=3)
+    assert [c[0] for c in sender.calls] == ["a@x.test"] * 3
+    assert [(r.attempts, r.stop_run, r.skipped, r.unreachable) for r in results] == [
+        (3, True, False, True),
+        (0, False, True, False),
+        (0, False, True, False),
+    ]
+    assert results[1].error == (
+        "not sent: the run stopped after the relay could not be reached"
+        " (relay: cannot connect: connection refused)"
+    )
+
+
+def test_an_unreachable_relay_after_a_success_does_not_stop_the_run():
+    fake = FakeTime()
+    sender = ScriptedSender(fake, {"b@x.test": [_refused()] * 2})
+    results = _run(sender, _jobs("a@x.test", "b@x.test", "c@x.test"), fake, max_attempts=2)
+    assert [(r.ok, r.stop_run, r.skipped) for r in results] == [
+        (True, False, False),
+        (False, False, False),
+        (True, False, False),
+    ]
+
+
+def test_a_relay_that_comes_back_within_the_retries_goes_on():
+    fake = FakeTime()
+    sender = ScriptedSender(fake, {"a@x.test": [_refused(), "queued"]})
+    results = _run(sender, _jobs("a@x.test", "b@x.test"), fake, max_attempts=3)
+    assert [(r.ok, r.attempts) for r in results] == [(True, 2), (True, 1)]
+
+
 # ---------------------------------------------------------------------------- secret hygiene
 
 
@@ -537,9 +663,10 @@ def test_unknown_host_stops_the_run_but_a_timeout_is_retryable():
     for name in ("nowhere.test", "relay.test", "slow.test"):
         with pytest.raises(SendError) as caught:
             asyncio.run(hosts.addresses(name))
-        outcomes[name] = (str(caught.value), caught.value.permanent, caught.value.stop_run)
+        err = caught.value
+        outcomes[name] = (str(err), err.permanent, err.stop_run, err.unreachable)
     assert outcomes == {
-        "nowhere.test": ("nowhere.test does not exist (NXDOMAIN)", True, True),
-        "relay.test": ("relay.test has no A or AAAA record", True, True),
-        "slow.test": ("cannot look up slow.test: TIMEOUT", False, False),
+        "nowhere.test": ("nowhere.test does not exist (NXDOMAIN)", True, True, True),
+        "relay.test": ("relay.test has no A or AAAA record", True, True, True),
+        "slow.test": ("cannot look up slow.test: TIMEOUT", False, False, True),
     }

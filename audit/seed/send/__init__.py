@@ -8,7 +8,7 @@ from .base import Sender, SendError, SendJob, SendResult
 from .batch import backoff_delay, send_all
 from .http_api import MailgunSender, PostmarkSender, SendGridSender
 from .smtp import SmtpSender
-from .via import SECRET_ENV_VARS, make_sender
+from .via import SECRET_ENV_VARS, make_sender, redact_via
 
 __all__ = [
     "SECRET_ENV_VARS",
@@ -22,5 +22,6 @@ __all__ = [
     "SmtpSender",
     "backoff_delay",
     "make_sender",
+    "redact_via",
     "send_all",
 ]

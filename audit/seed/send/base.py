@@ -2,9 +2,10 @@
 
 A sender submits one message for one seed and either returns the provider's message id (None
 when the path has none) or raises `SendError`. Retrying, pacing and stopping are not the
-sender's business: `batch.send_all` decides them from the error's `permanent`, `stop_run` and
-`retry_after`. Secrets (SMTP password, API keys) stay inside the sender; every text that leaves
-it (error messages, server replies) goes through `Scrubber` first.
+sender's business: `batch.send_all` decides them from the error's `permanent`, `stop_run`,
+`maybe_sent`, `unreachable` and `retry_after`. Secrets (SMTP password, API keys) stay inside
+the sender; every text that leaves it (error messages, server replies) goes through `Scrubber`
+first.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ class SendJob:
 
 @dataclass
 class SendResult:
-    """What happened to one job. `skipped`: never attempted because the run was stopped."""
+    """What happened to one job. `skipped`: never attempted because the run was stopped.
+
+    `maybe_sent`: the last attempt failed after the whole message had been handed over (no
+    reply to the end of DATA, no HTTP response to the request), so the copy may be on its way:
+    the job was not retried and must never be sent again; collect it as if sent.
+    `sent_at`: time.time() (UTC epoch seconds) when the server accepted the message; None
+    unless `ok`.
+    """
 
     address: str  # the seed address
     ok: bool
@@ -44,6 +52,9 @@ class SendResult:
     permanent: bool = False  # the failure will not go away by retrying
     stop_run: bool = False  # this failure stopped the whole run (e.g. authentication)
     skipped: bool = False
+    maybe_sent: bool = False  # failed after the message was handed over: possibly delivered
+    unreachable: bool = False  # the last attempt could not reach the relay / API host
+    sent_at: float | None = None  # time.time() when accepted (ok only)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +67,11 @@ class SendError(Exception):
     `stop_run`: no other seed can succeed either (authentication refused, TLS certificate not
     trusted, relay refuses us): the batch stops and reports the rest as not sent.
     `retry_after`: seconds the server asked us to wait (HTTP Retry-After), when it said so.
+    `maybe_sent`: the failure came after the whole message was handed over (timeout or
+    disconnect while waiting for the reply to the end of DATA / for the HTTP response): it may
+    have been delivered, so it must not be retried (a retry could deliver a second copy).
+    `unreachable`: the relay or API host could not be reached at all (DNS failure, connection
+    refused, connect timeout): nothing was handed over.
     The message must never contain a secret: build it from scrubbed text only.
     """
 
@@ -68,6 +84,8 @@ class SendError(Exception):
         status: str = "",
         retry_after: float | None = None,
         stop_run: bool = False,
+        maybe_sent: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent or stop_run
@@ -75,6 +93,8 @@ class SendError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.stop_run = stop_run
+        self.maybe_sent = maybe_sent
+        self.unreachable = unreachable and not maybe_sent
 
 
 class Sender(Protocol):

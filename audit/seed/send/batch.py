@@ -4,11 +4,16 @@ Jobs go out one after another, in order, each attempt waiting for its slot at `r
 per second (a retry takes a slot too: the provider counts requests, not seeds). A retryable
 failure (4xx SMTP reply, HTTP 429/5xx, a dropped connection) is tried again after
 `base_delay * 2**(n-1)` seconds, or after the server's Retry-After when it gave one, both capped
-at `max_delay`. A permanent failure ends that job. A failure flagged `stop_run` (the relay
-refused our credentials, the API key was refused, the certificate is not trusted) ends the run:
-every job not yet attempted is reported as skipped, never silently dropped.
+at `max_delay`. A permanent failure ends that job. So does a `maybe_sent` one (the message was
+handed over and the answer lost: a retry could deliver a second copy). A failure flagged
+`stop_run` (the relay refused our credentials, the API key was refused, the certificate is not
+trusted) ends the run: every job not yet attempted is reported as skipped, never silently
+dropped. So does a relay that could not be reached at all (`unreachable`) through all of a job's
+attempts before anything was sent in this batch: a dead relay costs one seed's retries, not
+every seed's.
 
-`sleep` and `clock` are injectable so tests can check the schedule without waiting.
+`sleep`, `clock` (pacing, monotonic) and `wall_clock` (`SendResult.sent_at`) are injectable so
+tests can check the schedule without waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .base import Sender, SendError, SendJob, SendResult
 log = logging.getLogger("audit.seed.send")
 
 Callback = Callable[..., object]
+UNREACHABLE = "the relay could not be reached"
 
 
 def backoff_delay(
@@ -73,6 +79,7 @@ async def send_all(
     max_delay: float = 60.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
     before_send: Callback | None = None,
     on_result: Callback | None = None,
 ) -> list[SendResult]:
@@ -80,9 +87,11 @@ async def send_all(
 
     `jobs`: SendJob or (mail_from, rcpt, message) tuples. `rate`: attempts per second (<= 0:
     no pacing). `max_attempts` >= 1 counts the first try. `before_send(rcpt)` is called (and
-    awaited if it returns an awaitable) right before a job's first attempt, so a caller can
-    record "sending" before anything leaves and a resumed run never sends twice;
-    `on_result(result)` after each job, skipped ones included.
+    awaited if it returns an awaitable) once per job, after the rate wait and right before its
+    first attempt goes out, so a caller can record "sending" just before anything leaves and
+    a resumed run never sends twice. `on_result(result)` is called as soon as each job is
+    done (before the next job starts), skipped ones included; `result.sent_at` is when the
+    message was accepted.
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
@@ -90,6 +99,7 @@ async def send_all(
     results: list[SendResult] = []
     pending = [j if isinstance(j, SendJob) else SendJob(*j) for j in jobs]
     stopped_by: str | None = None
+    any_sent = False
     for job in pending:
         if stopped_by is not None:
             result = SendResult(
@@ -100,9 +110,24 @@ async def send_all(
                 skipped=True,
             )
         else:
-            await _call(before_send, job.rcpt)
-            result = await _send_one(sender, job, pacer, max_attempts, base_delay, max_delay, sleep)
-            if result.stop_run:
+            result = await _send_one(
+                sender,
+                job,
+                pacer,
+                max_attempts,
+                base_delay,
+                max_delay,
+                sleep,
+                wall_clock,
+                before_send,
+            )
+            any_sent = any_sent or result.ok
+            if result.unreachable and not any_sent and not result.stop_run:
+                result.stop_run = True  # a dead relay: every other seed would fail the same way
+                log.info("send to %s: %s; stopping the run", job.rcpt, UNREACHABLE)
+            if result.stop_run and result.unreachable:
+                stopped_by = f"{UNREACHABLE} ({result.error})"
+            elif result.stop_run:
                 stopped_by = result.error or "a fatal error"
         results.append(result)
         await _call(on_result, result)
@@ -117,26 +142,35 @@ async def _send_one(
     base_delay: float,
     max_delay: float,
     sleep: Callable[[float], Awaitable[object]],
+    wall_clock: Callable[[], float],
+    before_send: Callback | None,
 ) -> SendResult:
     attempt = 0
     while True:
         attempt += 1
         await pacer.wait()
+        if attempt == 1:
+            await _call(before_send, job.rcpt)  # after the rate wait: it leaves right now
         try:
             message_id = await sender.send(job.mail_from, job.rcpt, job.message)
         except SendError as exc:
-            last_try = exc.permanent or attempt >= max_attempts
+            last_try = exc.permanent or exc.maybe_sent or attempt >= max_attempts
             if last_try:
                 log.info("send to %s failed after %d attempt(s): %s", job.rcpt, attempt, exc)
+                status = exc.status
+                if exc.maybe_sent and not status.startswith("possibly sent"):
+                    status = f"possibly sent: {status or exc}"
                 return SendResult(
                     address=job.rcpt,
                     ok=False,
-                    status=exc.status,
+                    status=status,
                     code=exc.code,
                     attempts=attempt,
                     error=str(exc),
                     permanent=exc.permanent,
                     stop_run=exc.stop_run,
+                    maybe_sent=exc.maybe_sent,
+                    unreachable=exc.unreachable,
                 )
             delay = backoff_delay(attempt, base_delay, max_delay, exc.retry_after)
             log.info("send to %s: %s; retrying in %.1f s", job.rcpt, exc, delay)
@@ -152,7 +186,13 @@ async def _send_one(
                 error=f"unexpected {type(exc).__name__} in the sender",
                 permanent=True,
             )
+        sent_at = wall_clock()
         log.info("sent to %s (attempt %d), id %s", job.rcpt, attempt, message_id)
         return SendResult(
-            address=job.rcpt, ok=True, status="sent", provider_id=message_id, attempts=attempt
+            address=job.rcpt,
+            ok=True,
+            status="sent",
+            provider_id=message_id,
+            attempts=attempt,
+            sent_at=sent_at,
         )

@@ -10,7 +10,10 @@
   (the seed token among them) travel in their headers field and the provider writes the rest.
 
 Statuses: 2xx sent; 401/403 the key was refused (stop the run); 429 and 5xx (and 408) are
-retryable, honouring Retry-After; any other 4xx is permanent for that message. Each request runs
+retryable, honouring Retry-After; any other 4xx is permanent for that message. An API host that
+cannot be reached (connection refused, connect timeout) is `unreachable`; a timeout or a dropped
+connection after the whole request went out is `maybe_sent` (the provider may have accepted it
+and its answer got lost), never retried. Each request runs
 with stdlib http.client in a worker thread, with the sender's timeout, connecting to addresses
 our Resolver found while TLS verifies the API host name (--ca-file or the system store).
 """
@@ -37,7 +40,7 @@ from urllib.parse import quote, urlsplit
 from audit.net.dns import Resolver
 
 from .base import Scrubber, SendError
-from .net import HostResolver, connect, describe_os_error, tls_context
+from .net import ConnectError, HostResolver, connect, describe_os_error, tls_context
 
 log = logging.getLogger("audit.seed.send")
 
@@ -163,7 +166,16 @@ def _content(part: EmailMessage | None) -> str | None:
     """A body part as text with plain newlines (the JSON APIs re-encode it anyway)."""
     if part is None:
         return None
-    return part.get_content().replace("\r\n", "\n")
+    try:
+        text = part.get_content()
+    except LookupError:  # a charset Python does not know ("unknown-8bit"): best effort
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    return text.replace("\r\n", "\n")
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -277,20 +289,44 @@ class HttpApiSender:
         conn._create_connection = open_socket  # type: ignore[attr-defined]  # our DNS, not getaddrinfo
         headers = {"User-Agent": USER_AGENT, **request.headers}
         try:
-            conn.request(request.method, self._prefix + request.path, request.body, headers)
-            raw = conn.getresponse()
-            body = raw.read(MAX_RESPONSE_BYTES)
+            try:
+                conn.request(request.method, self._prefix + request.path, request.body, headers)
+            except ConnectError as exc:
+                text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
+                raise SendError(text, permanent=False, unreachable=True) from None
+            except OSError as exc:  # TLS handshake, or the request did not get out whole
+                text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
+                stop = isinstance(exc, ssl.SSLCertVerificationError)
+                raise SendError(text, permanent=stop, stop_run=stop) from None
+            # The whole request is out: from here on the provider may have accepted it.
+            try:
+                raw = conn.getresponse()
+            except (OSError, HTTPException) as exc:
+                raise self._lost_after_request(exc) from None
+            try:
+                body = raw.read(MAX_RESPONSE_BYTES)
+            except (OSError, HTTPException) as exc:  # the status is the verdict; body is detail
+                log.debug("%s: reading the response body failed: %s", self.label, exc)
+                body = b""
             return HttpResponse(raw.status, {k.lower(): v for k, v in raw.getheaders()}, body)
-        except OSError as exc:
-            text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
-            stop = isinstance(exc, ssl.SSLCertVerificationError)
-            raise SendError(text, permanent=stop, stop_run=stop) from None
-        except HTTPException as exc:
-            raise SendError(
-                f"{self.label}: bad HTTP response ({type(exc).__name__})", permanent=False
-            ) from None
         finally:
             conn.close()
+
+    def _lost_after_request(self, exc: BaseException) -> SendError:
+        """No (readable) response after the whole request went out: it may have been accepted."""
+        if isinstance(exc, TimeoutError):
+            why = f"no response within {self.timeout:g} s after the request was sent"
+        elif isinstance(exc, OSError):
+            why = f"the connection failed after the request was sent ({describe_os_error(exc)})"
+        else:
+            why = f"bad HTTP response after the request was sent ({type(exc).__name__})"
+        why = self._scrub(why)
+        return SendError(
+            f"{self.label}: {why}; the message may have been sent (not retried)",
+            permanent=False,
+            status=f"possibly sent: {why}",
+            maybe_sent=True,
+        )
 
 
 def _json_request(path: str, payload: dict, headers: dict[str, str]) -> HttpRequest:

@@ -50,26 +50,41 @@ class HostResolver:
         if a.temperror or aaaa.temperror:
             failed = a if a.temperror else aaaa
             raise SendError(
-                f"cannot look up {host}: {failed.status.value}", permanent=False, code=None
+                f"cannot look up {host}: {failed.status.value}",
+                permanent=False,
+                code=None,
+                unreachable=True,
             )
         nxdomain = a.status is DnsStatus.NXDOMAIN
         why = "does not exist (NXDOMAIN)" if nxdomain else "has no A or AAAA record"
-        raise SendError(f"{host} {why}", permanent=True, stop_run=True)
+        raise SendError(f"{host} {why}", permanent=True, stop_run=True, unreachable=True)
+
+
+class ConnectError(OSError):
+    """No address of the host took a TCP connection (refused, timed out, unreachable): the
+    server was never reached, so nothing was handed over. `cause` is the last failure."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or type(cause).__name__)
+        self.cause = cause
 
 
 def connect(addresses: list[str], port: int, timeout: float, source_address=None) -> socket.socket:
-    """A TCP connection to the first address that answers (blocking; called in a thread)."""
+    """A TCP connection to the first address that answers (blocking; called in a thread).
+    Raises ConnectError when none does."""
     last: OSError | None = None
     for address in addresses:
         try:
             return socket.create_connection((address, port), timeout, source_address)
         except OSError as exc:
             last = exc
-    raise last or OSError("no address to connect to")
+    raise ConnectError(last or OSError("no address to connect to"))
 
 
 def describe_os_error(exc: BaseException) -> str:
     """A short, secret-free description of a network failure."""
+    if isinstance(exc, ConnectError):
+        return f"cannot connect: {describe_os_error(exc.cause)}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted: {exc.verify_message or exc.reason}"
     if isinstance(exc, TimeoutError):

@@ -8,7 +8,10 @@ worker thread; every socket operation has the sender's timeout.
 
 Reply codes decide what happens next: 4xx is retryable, 5xx is permanent, and a refused AUTH
 (535 and friends), a refused greeting or a refused MAIL FROM stop the whole run, because no other
-seed could get through either.
+seed could get through either. A relay that cannot be reached at all (connection refused,
+connect timeout) is `unreachable`. Once the final "." of DATA has gone out, the relay may have
+queued the message even if its reply never arrives: a timeout or disconnect then is
+`maybe_sent`, never retried.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from audit.net.dns import Resolver
 
 from .base import Scrubber, SendError
-from .net import HostResolver, connect, describe_os_error, tls_context
+from .net import ConnectError, HostResolver, connect, describe_os_error, tls_context
 
 log = logging.getLogger("audit.seed.send")
 
@@ -34,6 +37,7 @@ PASSWORD_ENV = "AUDIT_SMTP_PASSWORD"
 AUTH_REFUSED = {530, 534, 535, 538}  # RFC 4954: auth required / too weak / bad creds / needs TLS
 _QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@-]+)", re.IGNORECASE)
 _8BIT = re.compile(rb"[\x80-\xff]")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class _Client(smtplib.SMTP):
@@ -92,7 +96,8 @@ class SmtpSender:
         scheme = "smtps" if self.implicit_tls else "smtp"
         user = f"{self.username}@" if self.username else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{user}{host}:{self.port}"
+        # Scrubbed: some providers take the API token as the SMTP user name too (Postmark).
+        return self._scrub(f"{scheme}://{user}{host}:{self.port}")
 
     async def send(self, mail_from: str, rcpt: str, message: bytes) -> str | None:
         addresses = await self._hosts.addresses(self.host)
@@ -114,6 +119,9 @@ class SmtpSender:
             return self._session(client, context, mail_from, rcpt, message)
         except SendError:
             raise
+        except ConnectError as exc:
+            text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
+            raise SendError(text, permanent=False, unreachable=True) from None
         except smtplib.SMTPResponseException as exc:
             raise self._reply_error(exc.smtp_code, exc.smtp_error, "SMTP") from None
         except smtplib.SMTPServerDisconnected:
@@ -200,16 +208,36 @@ class SmtpSender:
         code, text = client.rcpt(rcpt)
         if code not in (250, 251):
             raise self._reply_error(code, text, "RCPT TO")
+        code, text = client.docmd("DATA")
+        if code != 354:
+            raise self._reply_error(code, text, "DATA")
+        data = _LEADING_DOT.sub(b"..", message)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        client.send(data + b".\r\n")  # a failure in here: the message did not get through
         try:
-            code, text = client.data(message)
-        except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
-            raise self._reply_error(exc.smtp_code, exc.smtp_error, "DATA") from None
+            code, text = client.getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            raise self._lost_after_data(exc) from None
         if code != 250:
             raise self._reply_error(code, text, "DATA")
         reply = self._scrub.reply(text)
         log.debug("SMTP %s: accepted for %s: %s %s", self.label, rcpt, code, reply)
         found = _QUEUE_ID.search(reply)
         return found.group(1) if found else None
+
+    def _lost_after_data(self, exc: smtplib.SMTPServerDisconnected) -> SendError:
+        """No reply to the end of DATA: the relay has the whole message and may queue it."""
+        if isinstance(exc.__context__, TimeoutError):
+            why = f"no reply to the end of DATA within {self.timeout:g} s"
+        else:
+            why = "the connection closed before the reply to the end of DATA"
+        return SendError(
+            f"{self.label}: {why}; the message may have been sent (not retried)",
+            permanent=False,
+            status=f"possibly sent: {why}",
+            maybe_sent=True,
+        )
 
     def _reply_error(self, code: int, text: str | bytes, stage: str) -> SendError:
         reply = self._scrub.reply(text)

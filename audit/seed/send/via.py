@@ -11,12 +11,14 @@
 A USER containing "@" may be written as is (`smtp://news@example.com@relay:587`) or as `%40`.
 For the APIs, HOST[:PORT] replaces the provider's API host (always HTTPS): Mailgun's EU region
 (`mailgun://api.eu.mailgun.net/DOMAIN`), or a local stand-in in tests (trusted via --ca-file).
-Secrets never go in --via: a password in the URL is refused (without repeating it).
+Secrets never go in --via: a password or key in the URL is refused, and no error message repeats
+what was written before the "@" (the whole user part is masked: `sendgrid://***@api.sendgrid.com`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -35,16 +37,34 @@ SECRET_ENV_VARS = (
 VIA_FORMS = "smtp://[user@]host[:port], smtps://..., sendgrid:, postmark:, mailgun:DOMAIN"
 
 
+SCHEMES = ("smtp", "smtps", "sendgrid", "postmark", "mailgun")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
+_SAFE_OPTIONS = {"stream"}  # query values that are never secret
+
+
 def _safe(via: str) -> str:
-    """The --via text for an error message, with any password in it replaced."""
-    scheme, sep, rest = via.partition("://")
-    if not sep:
-        return via
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
-    return f"{scheme}://{netloc}{slash}{tail}"
+    """The --via text for an error message: the whole user part (anything before an "@" in the
+    host part: a user name, a password, an API key) is masked, whatever the scheme, and so are
+    query values other than stream= and any #fragment."""
+    scheme, colon, rest = via.partition(":")
+    known = scheme.lower() in SCHEMES or rest.startswith("//")
+    if not colon or not _SCHEME.match(scheme) or not known:  # "KEY:x@host" is no scheme
+        scheme, colon, rest = "", "", via
+    slashes = "//" if rest.startswith("//") else ""
+    rest = rest[len(slashes) :]
+    authority = re.match(r"[^/?#]*", rest).group()  # type: ignore[union-attr]
+    tail = rest[len(authority) :]
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    path, hash_, _fragment = tail.partition("#")
+    path, question, query = path.partition("?")
+    if question:
+        pairs = [pair.partition("=") for pair in query.split("&")]
+        query = "&".join(
+            f"{k}{eq}{v if k in _SAFE_OPTIONS or not eq else '***'}" for k, eq, v in pairs
+        )
+    path = re.sub(r"[^/]*@", "***@", path)  # mailgun://HOST/KEY@DOMAIN and the like
+    return f"{scheme}{colon}{slashes}{authority}{path}{question}{query}{hash_ and '#***'}"
 
 
 def _fail(via: str, why: str) -> ValueError:
@@ -74,7 +94,14 @@ def make_sender(
         return _smtp(via, scheme, ca_file, timeout, env, resolver, helo)
     if scheme in ("sendgrid", "postmark", "mailgun"):
         return _api(via, scheme, rest, ca_file, timeout, env, resolver)
+    if not rest.startswith("//") or not _SCHEME.match(scheme):  # "KEY:x@host": not a scheme
+        raise _fail(via, f"not a sending path; use one of {VIA_FORMS}")
     raise _fail(via, f"unknown scheme {scheme!r}; use one of {VIA_FORMS}")
+
+
+def redact_via(via: str) -> str:
+    """--via as it may be shown or stored: the user part masked (see `_safe`)."""
+    return _safe(via.strip())
 
 
 def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
@@ -99,7 +126,7 @@ def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
     username = unquote(userinfo) or None
     password = env.get(PASSWORD_ENV) or None
     if username and not password:
-        raise _fail(via, f"set ${PASSWORD_ENV} to the password for {username}")
+        raise _fail(via, f"set ${PASSWORD_ENV} to the SMTP password (or remove the user name)")
     return SmtpSender(
         host=host,
         port=port or (SMTPS_PORT if implicit else SUBMISSION_PORT),
@@ -136,6 +163,8 @@ def _api(via, scheme, rest, ca_file, timeout, env, resolver):
             raise _fail(via, "no #fragment here")
     else:
         path, _, query = rest.partition("?")
+    if "@" in path:
+        raise _fail(via, f"no credentials in --via; put the key in ${cls.env_var}")
     options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     key = env.get(cls.env_var) or ""
     if not key:
