@@ -2,13 +2,13 @@
 # install.sh: the system packages the integration tests need, from Debian: Knot DNS (knotd,
 # knotc, keymgr) and kdig; Postfix (STARTTLS probes, the seed test's MTAs); Dovecot IMAP and
 # LMTP (seed mailboxes); OpenDKIM, OpenDMARC and the SPF policy daemon (real
-# Authentication-Results in seed copies). Idempotent: does nothing when every tool is there.
-# Silent on success; on failure prints apt-get's output. Needs root (apt-get).
+# Authentication-Results in seed copies); Chromium (the HTML report opened headless).
+# Idempotent: does nothing when every tool is there. Silent on success; on failure prints apt-get's output. Needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(knot knot-dnsutils postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
-  opendmarc postfix-policyd-spf-python)
-TOOLS=(knotd kdig postfix dovecot opendkim opendkim-genkey opendmarc policyd-spf)
+  opendmarc postfix-policyd-spf-python chromium)
+TOOLS=(knotd kdig postfix dovecot opendkim opendkim-genkey opendmarc policyd-spf chromium)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=()
