@@ -88,11 +88,13 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
 
 def _seed_table(console: Console, report: Report) -> None:
     """Seed runs: one line per seed (placement, delay, the receiver's verdict)."""
-    from reports.html import seed_rows
+    from reports.html import confirmed_predictions, seed_rows
 
     rows = seed_rows(report)
     if not rows:
         return
+    confirmed = confirmed_predictions(report)
+    contradicted = [f for f in report.findings() if f.rule.id == "SEED406"]
     console.print()
     console.print(Text("seed                            placement  folder        delay   "
                        "receiver", "bold"))  # fmt: skip
@@ -105,6 +107,15 @@ def _seed_table(console: Console, report: Report) -> None:
             f"spf={row.spf} dkim={row.dkim} dmarc={row.dmarc}",
         )
         _wrapped(console, line, indent="", rest=" " * 4)
+    console.print(
+        Text(
+            f"predictions: {len(confirmed)} confirmed by the receivers, "
+            f"{len(contradicted)} contradicted (SEED406)",
+            "dim" if not contradicted else "yellow",
+        )
+    )
+    for line_text in confirmed:
+        _wrapped(console, Text(f"  confirmed: {visible(line_text)}", "dim"), indent="", rest="    ")
 
 
 def _check_line(outcome: CheckOutcome) -> Text:

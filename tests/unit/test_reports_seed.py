@@ -39,3 +39,23 @@ def test_terminal_lists_every_seed_with_its_placement() -> None:
     assert "inbox" in lines["inbox@seeds.test"] and "1.2 s" in lines["inbox@seeds.test"]
     assert "spam" in lines["spam@seeds.test"]
     assert "missing" in lines["gone@seeds.test"]
+
+
+def test_terminal_lists_confirmed_predictions() -> None:
+    from audit.model import CheckOutcome, Status
+
+    receiver = {"receiver": {"spf": {"result": "pass"}, "dkim": [], "dmarc": None}}
+    receiver["comparison"] = [
+        {"method": "spf", "subject": "smtp.mailfrom=x.test", "receiver": "pass", "ours": "pass",
+         "agree": True, "note": ""},
+    ]  # fmt: skip
+    copy = Report(
+        kind="message",
+        target="copy",
+        outcomes=[CheckOutcome("receiver", "copy", Status.COMPLETED, facts={"receiver": receiver})],
+    )
+    obs = SeedObservation("s1@seeds.test", folder="INBOX", placement="inbox", message_report=copy)
+    report = Report(kind="seed", target="t", outcomes=confirm([obs], None, "x.test"))
+    text = render("terminal", [report], fail_on="high")
+    assert "predictions: 1 confirmed by the receivers, 0 contradicted" in text
+    assert "confirmed: s1@seeds.test: SPF smtp.mailfrom=x.test: pass" in text
