@@ -63,3 +63,23 @@ def test_microsoft_header_without_authserv_id_is_trusted_for_outlook() -> None:
     assert [a["trusted"] for a in facts["authentication_results"]] == [True]
     assert facts["receiver"]["spf"]["result"] == "softfail"
     assert facts["receiver"]["dmarc"]["result"] == "fail"
+
+
+APPENDED = b"""\
+Received: from out.x.test (out.x.test [192.0.2.1]) by mx.seeds.test (Postfix) with ESMTPS id 2;
+ Mon, 30 Nov 2026 10:00:01 +0000
+From: a@x.test
+To: seed1@seeds.test
+Subject: hi
+Date: Mon, 30 Nov 2026 10:00:00 +0000
+Message-ID: <3@x.test>
+Authentication-Results: mx.seeds.test; dkim=fail header.d=x.test header.s=s1
+
+body
+"""
+
+
+def test_a_receiver_that_appends_its_header_at_the_end_is_still_read() -> None:
+    facts = _facts(APPENDED, "mx.seeds.test")
+    assert [a["trusted"] for a in facts["authentication_results"]] == [True]
+    assert [r["result"] for r in facts["receiver"]["dkim"]] == ["fail"]

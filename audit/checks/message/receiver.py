@@ -80,10 +80,12 @@ def above_the_edge(
     limit = received[edge]
     ar_pos = _positions(ctx, "authentication-results")
     spf_pos = _positions(ctx, "received-spf")
-    return (
-        [i for i in ar_idx if i < len(ar_pos) and ar_pos[i] < limit],
-        [i for i in spf_idx if i < len(spf_pos) and spf_pos[i] < limit],
-    )
+    above_ar = [i for i in ar_idx if i < len(ar_pos) and ar_pos[i] < limit]
+    above_spf = [i for i in spf_idx if i < len(spf_pos) and spf_pos[i] < limit]
+    # Some milters append their header at the end of the header section instead of the top:
+    # when nothing is left above the edge, the receiver's headers are the ones it signed with
+    # its own authserv-id, wherever they sit.
+    return (above_ar or ar_idx), (above_spf or spf_idx)
 
 
 # ----------------------------------------------------------------------------- ours
