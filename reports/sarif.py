@@ -2,7 +2,9 @@
 
 One run per report, so each audited target keeps its own invocation (exit code) and its
 automation id (`domain/example.com`). A finding's location is logical (the DNS name, MX host,
-IP or message part it is about): there is no file to point at. Levels: critical/high -> error,
+IP or message part it is about). GitHub code scanning also needs a repository-relative physical
+location: a message report points at the message file as given, others at a stable pseudo-path
+(`dns/example.com`), so alerts keep their identity between runs. Levels: critical/high -> error,
 medium -> warning, low/info -> note.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from audit.model import Finding, Report, Severity
 from audit.rules import all_rules, rule_doc
@@ -51,6 +54,15 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
     }
 
 
+def _artifact_uri(report: Report) -> str:
+    """A relative URI: the message file for `audit message`, else `<kind-dir>/<target>`."""
+    if report.kind == "message" and report.target not in ("", "-", "stdin"):
+        path = report.target.split("#", 1)[0].lstrip("/")  # mbox.mbox#3 -> mbox.mbox
+    else:
+        path = f"{'dns' if report.kind == 'domain' else report.kind}/{report.target}"
+    return quote(path, safe="/._-@")
+
+
 def _result(finding: Finding, report: Report, rule_index: int) -> dict[str, Any]:
     severity = finding.effective_severity
     message = finding.message + (f"\n\nFix: {finding.fix}" if finding.fix else "")
@@ -61,6 +73,10 @@ def _result(finding: Finding, report: Report, rule_index: int) -> dict[str, Any]
         "message": {"text": message},
         "locations": [
             {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _artifact_uri(report)},
+                    "region": {"startLine": 1},
+                },
                 "logicalLocations": [
                     {
                         "name": finding.target,

@@ -58,6 +58,9 @@ def test_sarif_has_rules_results_levels_and_exit_code() -> None:
         assert rule_ids[result["ruleIndex"]] == result["ruleId"]
         location = result["locations"][0]["logicalLocations"][0]
         assert location["fullyQualifiedName"] == "domain/example.test/example.test"
+        # GitHub code scanning refuses results without a repository-relative physical location
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "dns/example.test"
     assert run["invocations"][0]["exitCode"] == 1
     assert run["invocations"][0]["executionSuccessful"] is False  # the mx check crashed
     assert run["automationDetails"]["id"] == "domain/example.test/"
