@@ -30,6 +30,22 @@ def _positive_float(ctx: click.Context, param: click.Parameter, value: float) ->
     return value
 
 
+def check_ca_file(path: str | None) -> str | None:
+    """--ca-file must hold at least one PEM certificate: an empty or wrong file would silently
+    trust nothing (every probe "untrusted", or no verdict at all)."""
+    if path is None:
+        return None
+    from cryptography import x509
+
+    try:
+        certificates = x509.load_pem_x509_certificates(Path(path).read_bytes())
+    except (OSError, ValueError):
+        certificates = []
+    if not certificates:
+        raise BadInput(f"--ca-file {path!r} holds no PEM certificate")
+    return path
+
+
 def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--dns-server, --zone-dir and --timeout: every command that looks anything up takes them."""
     fn = click.option(
@@ -171,7 +187,8 @@ def domain(
     output: Path | None,
     fail_on: str,
 ) -> None:
-    """Audit sending DOMAINS: SPF, DKIM, DMARC, MX and reverse DNS."""
+    """Audit sending DOMAINS: SPF, DKIM, DMARC, MX, reverse DNS, STARTTLS and certificates,
+    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI and blocklists."""
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
@@ -180,6 +197,7 @@ def domain(
         selectors = [_selector(s) for s in dkim_selectors]
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    check_ca_file(ca_file)
     if trust_anchor_file:
         from audit.net.dnssec import TrustAnchorError, load_trust_anchors
 
@@ -250,6 +268,39 @@ def _parse_now(text: str | None):
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _envelope_sender(text: str, what: str) -> str:
+    """MAIL FROM as given: "" or <> for the null sender, else local@domain (RFC 5321)."""
+    from audit.domains import normalize_domain
+
+    value = text.strip()
+    if value in ("", "<>"):
+        return ""
+    value = value.strip("<>")
+    local, at, domain = value.rpartition("@")
+    try:
+        if not at or not local:
+            raise ValueError("not local-part@domain")
+        normalize_domain(domain)
+    except ValueError as exc:
+        raise BadInput(f"{what} {text!r} is not an envelope sender address: {exc}") from None
+    return value
+
+
+def _helo_name(text: str) -> str:
+    """A HELO name: a domain, or an address literal like [192.0.2.1]."""
+    from audit.domains import normalize_domain
+
+    value = text.strip()
+    if value.startswith("[") and value.endswith("]"):
+        _parse_ip(value[1:-1].removeprefix("IPv6:"))
+        return value
+    try:
+        normalize_domain(value)
+    except ValueError as exc:
+        raise BadInput(f"--helo {text!r} is not a host name: {exc}") from None
+    return value
+
+
 def _parse_ip(text: str | None) -> str | None:
     import ipaddress
 
@@ -311,8 +362,9 @@ def message(
 
     now = _parse_now(now_text)
     if mail_from is not None:
-        mail_from = mail_from.strip()
-        mail_from = "" if mail_from in ("", "<>") else mail_from.strip("<>")
+        mail_from = _envelope_sender(mail_from, "--mail-from")
+    if helo is not None:
+        helo = _helo_name(helo)
     try:
         domain = normalize_domain(receiver_domain) if receiver_domain else None
     except ValueError as exc:
@@ -349,7 +401,8 @@ def spf(
     from audit.spf import render_trace, spf_query
 
     address = _parse_ip(ip)
-    sender = "" if mail_from.strip() in ("", "<>") else mail_from.strip().strip("<>")
+    sender = _envelope_sender(mail_from, "MAIL_FROM")
+    helo = _helo_name(helo) if helo else helo
     resolver = Resolver(_backend(dns_servers, zone_dir, timeout))
     result = asyncio.run(spf_query(resolver, address, sender, helo))
     click.echo(render_trace(result))

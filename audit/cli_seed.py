@@ -14,13 +14,22 @@ from pathlib import Path
 
 import click
 
-from audit.cli import BadInput, _backend, _render_and_exit, dns_options, report_options
+from audit.cli import (
+    BadInput,
+    _backend,
+    _render_and_exit,
+    check_ca_file,
+    dns_options,
+    report_options,
+)
 
 
-def _store(state: Path | None):
+def _store(state: Path | None, *, create: bool = True):
     from audit.seed.state import RunStore, default_state_path
 
     path = state or default_state_path()
+    if not create and not Path(path).is_file():
+        return None
     try:
         return RunStore(path)
     except Exception as exc:  # noqa: BLE001 - any reason the file cannot be opened is input
@@ -115,7 +124,7 @@ def seed_run(
     """Send one tokened test message per seed and report what each receiver concluded."""
     from audit.message.addresses import domain_of
     from audit.seed.config import SeedConfigError, load_seeds, password_for
-    from audit.seed.run import SeedRunOptions, run_seed
+    from audit.seed.run import SeedPreflightError, SeedRunOptions, run_seed
     from audit.seed.send.via import make_sender
 
     if not (math.isfinite(rate) and rate > 0):
@@ -124,6 +133,7 @@ def seed_run(
         raise BadInput("--wait must be zero or more seconds")
     if not domain_of(from_addr):
         raise BadInput(f"--from {from_addr!r} is not an email address")
+    check_ca_file(ca_file)
     from audit.net.dns import Resolver
 
     # The relay and the IMAP servers are real hosts: with --zone-dir (offline predictions) they
@@ -185,7 +195,8 @@ def seed_run(
                 transport_backend=transport,
             )
         )
-    except StateError as exc:  # another process is resuming this run, the file went away
+    except (StateError, SeedPreflightError) as exc:
+        # a wrong IMAP password found before sending; another process resuming this run
         raise BadInput(str(exc)) from None
     progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")
     _render_and_exit([result.report], fmt, output, fail_on)
@@ -220,10 +231,11 @@ def seed_report(
     """Render the report of a finished run again."""
     from audit.model import report_from_dict
 
-    store = _store(state)
-    run = store.get_run(run_id)
+    store = _store(state, create=False)
+    run = store.get_run(run_id) if store is not None else None
     if run is None:
-        raise BadInput(f"no run {run_id!r} in {store.path}")
+        where = store.path if store is not None else f"{state or 'the default state file'}"
+        raise BadInput(f"no run {run_id!r} in {where}")
     data = run.report_data
     if not data:
         raise BadInput(f"run {run_id} has not finished: resume it with --resume {run_id}")
@@ -234,7 +246,10 @@ def seed_report(
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def seed_list(state: Path | None) -> None:
     """List the runs in the state database."""
-    store = _store(state)
+    store = _store(state, create=False)
+    if store is None:
+        click.echo("no runs yet (no state file)", err=True)
+        return
     for run in store.list_runs():
         click.echo(f"{run.id}  {run.created}  {run.status}")
     sys.stdout.flush()

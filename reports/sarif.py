@@ -11,6 +11,7 @@ medium -> warning, low/info -> note.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -57,7 +58,11 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
 def _artifact_uri(report: Report) -> str:
     """A relative URI: the message file for `audit message`, else `<kind-dir>/<target>`."""
     if report.kind == "message" and report.target not in ("", "-", "stdin"):
-        path = report.target.split("#", 1)[0].lstrip("/")  # mbox.mbox#3 -> mbox.mbox
+        file = Path(report.target.split("#", 1)[0])  # mbox.mbox#3 -> mbox.mbox
+        try:  # relative to where the audit ran (the repository in CI), else the file name
+            path = file.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            path = file.name
     else:
         path = f"{'dns' if report.kind == 'domain' else report.kind}/{report.target}"
     return quote(path, safe="/._-@")

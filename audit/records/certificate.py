@@ -230,7 +230,13 @@ def _explain(
             f"its issuer ({leaf.issuer.rfc4514_string()}) is not a trusted CA and the server "
             "did not send it (a missing intermediate, or a private CA)"
         )
-    return f"path validation failed: {error}" if error else "path validation failed"
+    text = str(error or "")
+    if "candidates exhausted" in text or "max depth" in text:
+        return (
+            "no chain from it to a trusted root could be built (an intermediate the server sent "
+            "is itself issued by a CA outside the trust store, or the chain is out of order)"
+        )
+    return f"path validation failed: {text}" if text else "path validation failed"
 
 
 @dataclass

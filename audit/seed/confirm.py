@@ -106,8 +106,9 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
                 message=f"the test message was not sent to {target}: "
                 f"{obs.send_error or obs.send_status}",
                 evidence=[obs.send_error or obs.send_status],
-                fix="Check the --via address, the credentials and that the From address is an "
-                "allowed sender on that path; then resume the run with --resume.",
+                fix="Check the credentials and that the From address is an allowed sender on "
+                "that path; with the environment fixed, --resume sends to the seeds not yet "
+                "reached (a different --via or --from needs a new run).",
             )
         ]
     if obs.collect_error:

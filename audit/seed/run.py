@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ from audit.seed.confirm import SeedObservation, confirm
 RECEIVER_DOMAINS = {"gmail": "google.com", "outlook": "outlook.com", "yahoo": "yahoo.com"}
 
 
+class SeedPreflightError(Exception):
+    """A seed mailbox cannot be read before anything is sent: the user's setup to fix."""
+
+
 @dataclass
 class SeedRunOptions:
     from_addr: str
@@ -44,6 +49,7 @@ class SeedRunOptions:
     max_attempts: int = 4
     poll_interval: float = 2.0
     dkim_selectors: Sequence[str] = ()
+    preflight: bool = True  # log in to every seed mailbox before sending
 
 
 @dataclass
@@ -119,6 +125,23 @@ async def run_seed(
     say = progress or (lambda _text: None)
     resolver = Resolver(transport_backend or backend)
     from_domain = domain_of(options.from_addr) or options.from_addr
+    if options.preflight:
+        say(f"checking the {len(seeds)} seed mailboxes before sending anything")
+        probe_tokens = {s.address: f"preflight-{secrets.token_hex(6)}" for s in seeds}
+        checked = await collect(
+            seeds,
+            probe_tokens,
+            deadline=time.monotonic(),  # one pass: log in, list, search
+            passwords=passwords,
+            ca_file=options.ca_file,
+            timeout=options.timeout,
+            resolver=resolver,
+        )
+        unreadable = [f"{a}: {r}" for a, r in checked.items() if isinstance(r, CollectError)]
+        if unreadable:
+            raise SeedPreflightError(
+                "a seed mailbox cannot be read, nothing was sent: " + "; ".join(unreadable)
+            )
     if resume:
         run_id = resume
         store.resume_run(run_id)
@@ -209,10 +232,14 @@ async def run_seed(
     for address in no_resend:
         state = "sent" if previously.get(address) == "sent" else "interrupted"
         send_status.setdefault(address, (state, None))
-    say(
-        f"run {run_id}: sent {sum(1 for s, _ in send_status.values() if s == 'sent')}, "
-        f"waiting up to {options.wait:g}s for the copies"
-    )
+    on_the_way = sum(1 for s, _ in send_status.values() if s in ("sent", "interrupted"))
+    if on_the_way:
+        say(
+            f"run {run_id}: sent {sum(1 for s, _ in send_status.values() if s == 'sent')}, "
+            f"waiting up to {options.wait:g}s for the copies"
+        )
+    else:
+        say(f"run {run_id}: nothing was sent, so there is nothing to wait for")
 
     # ---- collect every seed that has (or may have) a copy on its way
     collectable = ("sent", "interrupted")

@@ -253,3 +253,27 @@ def test_kill_mid_run_then_resume_sends_each_seed_exactly_once(mail_system, tmp_
             client.select_folder(seed.folder, readonly=True)
             found = client.search(["HEADER", "X-Audit-Seed-Token", run.id.replace("-", "")])
             assert len(found) == 1, (seed.address, found)
+
+
+def test_a_wrong_seed_password_stops_before_anything_is_sent(mail_system, tmp_path) -> None:
+    seeds = tmp_path / "seeds.toml"
+    seeds.write_text(mail_system.seeds_toml())
+    passwords = mail_system.password_env()
+    first = next(iter(passwords))
+    env = {**os.environ, **passwords, first: "wrong-password", "AUDIT_SMTP_PASSWORD": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+         "--from", f"news@{mail_system.good_domain}",
+         "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
+         "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
+         "--state", str(tmp_path / "s.db"), "--wait", WAIT],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    error = [line for line in proc.stderr.splitlines() if line.startswith("audit: error:")]
+    assert len(error) == 1 and "nothing was sent" in error[0] and "seed1@seeds.test" in error[0]
+    assert "wrong-password" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    from audit.seed.state import RunStore
+
+    assert RunStore(tmp_path / "s.db").list_runs() == []  # no run was started
