@@ -98,8 +98,11 @@ class DnsAnswer:
         return self.cname_chain[-1] if self.cname_chain else self.name
 
     def describe(self) -> str:
-        """One line for evidence: `_dmarc.example.com TXT -> TIMEOUT`."""
+        """One line for evidence: `_dmarc.example.com TXT -> TIMEOUT`; a NXDOMAIN read from a
+        non-recursive server's REFUSED says so."""
         detail = "; ".join(self.records) if self.rdata else self.status.value
+        if not self.rdata and self.error and self.error.startswith("REFUSED"):
+            detail += f" ({self.error})"
         return f"{self.name} {self.rdtype} -> {detail}"
 
 

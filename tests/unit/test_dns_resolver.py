@@ -647,3 +647,15 @@ def test_unrepresentable_name_is_nxdomain_without_asking():
     backend, server = network({})
     assert lookup(backend, "a" * 64 + ".test", "A").status is DnsStatus.NXDOMAIN
     assert server.asked == []
+
+
+def test_an_nxdomain_read_from_refused_says_so_in_the_evidence() -> None:
+    from audit.net.dns import DnsAnswer, DnsStatus
+
+    answer = DnsAnswer(
+        "x.test", "TXT", DnsStatus.NXDOMAIN, error="REFUSED by a non-recursive server: not its zone"
+    )
+    assert answer.describe() == (
+        "x.test TXT -> NXDOMAIN (REFUSED by a non-recursive server: not its zone)"
+    )
+    assert DnsAnswer("x.test", "TXT", DnsStatus.NXDOMAIN).describe() == "x.test TXT -> NXDOMAIN"
