@@ -401,12 +401,18 @@ def predictions_outcome(
                     "domain, RFC 9989 tree walk).",
                 )
             )
+    keys = _published_keys(domain_report)
+    dkim_checks: list[dict[str, Any]] = []
+    for obs in observations:
+        findings.extend(_dkim_prediction(obs, keys, from_domain, dkim_checks))
     return CheckOutcome(
         "predictions",
         from_domain,
         Status.COMPLETED,
         facts={
             "dmarc_policy": policy,
+            "dkim_keys": sorted(keys),
+            "dkim_checks": dkim_checks,
             "domain_findings": [
                 {"rule_id": f.rule.id, "target": f.target, "message": f.message}
                 for f in domain_report.findings()
@@ -415,6 +421,84 @@ def predictions_outcome(
         },
         findings=findings,
     )
+
+
+def _published_keys(domain_report: Report) -> dict[str, dict[str, Any]]:
+    """Usable DKIM keys the domain audit found, by selector: the basis for predicting pass."""
+    for outcome in domain_report.outcomes:
+        if outcome.check == "dkim" and outcome.status is Status.COMPLETED:
+            found = (outcome.facts.get("dkim") or {}).get("keys") or []
+            return {
+                str(k.get("selector", "")).lower(): k
+                for k in found
+                if isinstance(k, dict) and not k.get("revoked") and not k.get("errors")
+            }
+    return {}
+
+
+def _dkim_prediction(
+    obs: SeedObservation,
+    keys: dict[str, dict[str, Any]],
+    from_domain: str,
+    checks: list[dict[str, Any]],
+) -> list[Finding]:
+    """The domain publishes valid keys, so we predict a DKIM pass by the From domain: a
+    receiver that saw no such signature, or saw it fail, contradicts that."""
+    view = receiver_view(obs.message_report)
+    theirs = (view or {}).get("receiver") or {}
+    if not keys or not theirs or obs.placement is None:
+        return []
+    domain = from_domain.lower().rstrip(".")
+    results = [
+        r
+        for r in _dkim_results(theirs)
+        if str((r.get("properties") or {}).get("header.d", "")).lower().rstrip(".") == domain
+    ]
+    receiver = ", ".join(dict.fromkeys(i for i in theirs.get("authserv_ids") or [] if i))
+    receiver = receiver or "the receiver"
+    selectors = ", ".join(sorted(keys))
+    if not results:
+        seen = ", ".join(f"dkim={r.get('result')}" for r in _dkim_results(theirs)) or "none"
+        checks.append({"seed": obs.address, "predicted": "pass", "receiver": seen})
+        return [
+            Finding(
+                SEED_CONTRADICTED,
+                obs.address,
+                message=f"DKIM d={from_domain}: the domain audit found valid keys (selectors "
+                f"{selectors}), predicting signed mail to pass, but {receiver} saw no signature "
+                f"by {from_domain} ({seen}): the sending path does not sign with the From domain",
+                evidence=[f"published selectors: {selectors}", f"receiver: {seen}"],
+                fix=f"Have the sending path sign with d={from_domain} and one of these selectors "
+                "(an ESP's custom-domain DKIM setting, or OpenDKIM's SigningTable).",
+            )
+        ]
+    findings = []
+    for res in results:
+        props = res.get("properties") or {}
+        selector = str(props.get("header.s") or "").lower()
+        result = res.get("result") or "none"
+        key = keys.get(selector) if selector else (next(iter(keys.values())) if keys else None)
+        checks.append({"seed": obs.address, "selector": selector, "receiver": result})
+        if key is None or result == "pass":
+            continue
+        where = key.get("name") or f"{selector}._domainkey.{from_domain}"
+        findings.append(
+            Finding(
+                SEED_CONTRADICTED,
+                obs.address,
+                message=f"DKIM d={from_domain}"
+                + (f" s={selector}" if selector else "")
+                + f": the domain audit found a valid key at {where} "
+                f"({key.get('key_type')} {key.get('key_bits') or ''}), predicting pass, but "
+                f"{receiver} says {result}: the signer's private key does not match the "
+                "published key, or the message changed after signing",
+                evidence=[f"{where}: {str(key.get('record') or '')[:80]}", f"receiver: {result}"],
+                fix="Compare the signer's key with the published one (opendkim-testkey -d "
+                f"{from_domain} -s {selector or '<selector>'}); publish the public half of the "
+                "key the signer uses.",
+            )
+        )
+    return findings
 
 
 def placement_outcome(observations: list[SeedObservation]) -> CheckOutcome:

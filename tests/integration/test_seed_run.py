@@ -93,8 +93,14 @@ def test_broken_setup_shows_the_real_failures(mail_system, tmp_path) -> None:
         assert ("SEED403", address) in pairs
         assert ("SEED404", address) in pairs
         assert ("SEED405", address) in pairs
-    # we replay the copies with the same DNS: our verdicts agree, so no contradiction per seed
-    assert not any(rule == "SEED406" and "@" in target for rule, target in pairs)
+    # the domain audit found a valid key at s1._domainkey.broken.sender.test and so predicted a
+    # DKIM pass; every receiver says fail: that contradiction is listed for every seed
+    for address in ("seed1@seeds.test", "seed2@seeds.test", "seed3@seeds.test"):
+        assert ("SEED406", address) in pairs
+    contradictions = [
+        f["message"] for o in report["outcomes"] for f in o["findings"] if f["rule_id"] == "SEED406"
+    ]
+    assert all("found a valid key at s1._domainkey.broken.sender.test" in m for m in contradictions)
 
 
 def test_report_re_renders_and_resume_sends_nothing_twice(good_run, mail_system) -> None:
@@ -277,3 +283,31 @@ def test_a_wrong_seed_password_stops_before_anything_is_sent(mail_system, tmp_pa
     from audit.seed.state import RunStore
 
     assert RunStore(tmp_path / "s.db").list_runs() == []  # no run was started
+
+
+def test_unsigned_path_contradicts_the_published_keys(mail_system, tmp_path) -> None:
+    """The unsigned variant: the domain publishes a key (s1) but the path does not sign."""
+    seeds = tmp_path / "seeds.toml"
+    seeds.write_text(mail_system.seeds_toml())
+    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
+         "--from", f"news@{mail_system.good_domain}",
+         "--via", f"smtp://{mail_system.host}:{mail_system.unsigned_port}",
+         "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
+         "--dkim-selector", mail_system.dkim_selector,
+         "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--format", "json"],
+        capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    report = _report(proc, mail_system)
+    seed1 = _seed_facts(report)["seed1@seeds.test"]
+    assert (seed1["receiver"]["dkim"], seed1["receiver"]["dmarc"]) == ("none", "pass")
+    pairs = _pairs(report)
+    assert ("SEED404", "seed1@seeds.test") in pairs and ("SEED406", "seed1@seeds.test") in pairs
+    message = next(
+        f["message"]
+        for o in report["outcomes"]
+        for f in o["findings"]
+        if (f["rule_id"], f["target"]) == ("SEED406", "seed1@seeds.test")
+    )
+    assert "saw no signature by good.sender.test" in message

@@ -154,3 +154,30 @@ def test_an_inconclusive_domain_audit_predicts_nothing() -> None:
     outcomes = confirm([obs], domain, "good.test")
     assert _pairs(outcomes) == []
     assert outcomes[-1].status is Status.INCONCLUSIVE
+
+
+def _domain_with_key(selector: str = "s1") -> Report:
+    report = _domain_report()
+    key = {"selector": selector, "name": f"{selector}._domainkey.good.test", "key_type": "rsa",
+           "key_bits": 2048, "record": "v=DKIM1; p=MII", "revoked": False, "errors": []}  # fmt: skip
+    report.outcomes.append(
+        CheckOutcome("dkim", "good.test", Status.COMPLETED, facts={"dkim": {"keys": [key]}})
+    )
+    return report
+
+
+def test_a_failing_signature_under_a_valid_published_key_is_a_contradiction() -> None:
+    copy = _copy_report(dkim=("fail",), dmarc="fail")
+    copy.outcomes[0].facts["receiver"]["receiver"]["dkim"][0]["properties"]["header.s"] = "s1"
+    obs = SeedObservation("s1@seeds.test", folder="INBOX", placement="inbox", message_report=copy)
+    outcomes = confirm([obs], _domain_with_key(), "good.test")
+    contradiction = [f for f in outcomes[-1].findings if f.rule.id == "SEED406"]
+    assert [f.target for f in contradiction] == ["s1@seeds.test"]
+    assert "found a valid key at s1._domainkey.good.test" in contradiction[0].message
+
+
+def test_a_passing_signature_confirms_the_key() -> None:
+    obs = SeedObservation(
+        "s1@seeds.test", folder="INBOX", placement="inbox", message_report=_copy_report()
+    )
+    assert confirm([obs], _domain_with_key(), "good.test")[-1].findings == []
