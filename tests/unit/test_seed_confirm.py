@@ -158,8 +158,15 @@ def test_an_inconclusive_domain_audit_predicts_nothing() -> None:
 
 def _domain_with_key(selector: str = "s1") -> Report:
     report = _domain_report()
-    key = {"selector": selector, "name": f"{selector}._domainkey.good.test", "key_type": "rsa",
-           "key_bits": 2048, "record": "v=DKIM1; p=MII", "revoked": False, "errors": []}  # fmt: skip
+    key = {
+        "selector": selector,
+        "name": f"{selector}._domainkey.good.test",
+        "key_type": "rsa",
+        "key_bits": 2048,
+        "record": "v=DKIM1; p=MII",
+        "revoked": False,
+        "errors": [],
+    }
     report.outcomes.append(
         CheckOutcome("dkim", "good.test", Status.COMPLETED, facts={"dkim": {"keys": [key]}})
     )
