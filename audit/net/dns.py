@@ -408,8 +408,10 @@ def _server_failure(exc: dns.resolver.NoNameservers, qname: dns.name.Name, rdtyp
     """
     errors = exc.kwargs.get("errors", [])
     responses = [e[4] for e in errors if len(e) > 4 and e[4] is not None]
-    if responses and len(responses) == len(errors) and all(
-        r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.RA for r in responses
+    if (
+        responses
+        and len(responses) == len(errors)
+        and all(r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.RA for r in responses)
     ):
         return _Step(DnsStatus.NXDOMAIN, error="REFUSED by a non-recursive server: not its zone")
     reasons: list[str] = []
@@ -761,6 +763,39 @@ def memory_backend(records: Mapping[str, Iterable[tuple[str, str]]]) -> StaticBa
 # --------------------------------------------------------------------------- the resolver
 
 
+def is_ip_literal(host: str) -> bool:
+    """An IP address (optionally in brackets, as in `[192.0.2.1]`), not a name to look up."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class HostAddresses:
+    """A host name's A and AAAA answers as one fact: the addresses, or why there are none."""
+
+    host: str
+    addresses: list[str]
+    answers: tuple[DnsAnswer, ...]
+
+    @property
+    def temperror(self) -> DnsAnswer | None:
+        """The lookup that failed (timeout, SERVFAIL): with no address, unknown, not absent."""
+        return next((ans for ans in self.answers if ans.temperror), None)
+
+    @property
+    def absence(self) -> str:
+        """Why there is no address, when both lookups were answered."""
+        nxdomain = bool(self.answers) and self.answers[0].status is DnsStatus.NXDOMAIN  # A
+        return f"{self.host} " + (
+            "does not exist (NXDOMAIN)" if nxdomain else "has no A or AAAA record"
+        )
+
+
 class Resolver:
     """Cache + in-flight merging + query log in front of a Backend. One per run."""
 
@@ -834,6 +869,12 @@ class Resolver:
         """A and AAAA for a host, asked at the same time."""
         a, aaaa = await asyncio.gather(self.query(name, "A"), self.query(name, "AAAA"))
         return a, aaaa
+
+    async def host_addresses(self, host: str) -> HostAddresses:
+        """Where to connect for `host` (IPv4 first): what every probe and sender asks."""
+        a, aaaa = await self.addresses(host)
+        found = [r.address for ans in (a, aaaa) for r in ans.rdata if hasattr(r, "address")]
+        return HostAddresses(host, found, (a, aaaa))
 
     async def ptr(self, address: str) -> DnsAnswer:
         return await self.query(dns.reversename.from_address(address).to_text(), "PTR")

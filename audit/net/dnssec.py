@@ -388,12 +388,7 @@ class Validator:
         if not answer.supported:
             return ZoneState(anchor, Security.UNCHECKED, reason=answer.error or "")
         if answer.temperror:
-            return ZoneState(
-                anchor,
-                Security.INDETERMINATE,
-                reason=f"{zone} DNSKEY (DO) lookup gave {answer.status.value}",
-                failed=answer,
-            )
+            return _unanswered(anchor, zone, answer)
         if answer.status is DnsStatus.NXDOMAIN:
             return ZoneState(
                 anchor,
@@ -442,13 +437,7 @@ class Validator:
         child, zone = _text(name), _text(parent.zone)
         ds = await self.resolver.query_dnssec(child, "DS")
         if ds.temperror:
-            return ZoneState(
-                name,
-                Security.INDETERMINATE,
-                reason=f"{child} DS (DO) lookup gave {ds.status.value}",
-                failed=ds,
-                steps=parent.steps,
-            )
+            return _unanswered(name, child, ds, parent.steps)
         if ds.rrset is not None:
             problem = self._check(ds.rrset, ds.rrsigs, parent.zone, parent.keys)
             if problem:
@@ -468,13 +457,7 @@ class Validator:
         if verdict == "probe":
             soa = await self.resolver.query_dnssec(child, "SOA")
             if soa.temperror:
-                return ZoneState(
-                    name,
-                    Security.INDETERMINATE,
-                    reason=f"{child} SOA (DO) lookup gave {soa.status.value}",
-                    failed=soa,
-                    steps=parent.steps,
-                )
+                return _unanswered(name, child, soa, parent.steps)
             verdict = "cut" if soa.rrset is not None else "none"
         if verdict == "none":
             return parent
@@ -551,13 +534,7 @@ class Validator:
             )
         answer = await self.resolver.query_dnssec(child, "DNSKEY")
         if answer.temperror:
-            return ZoneState(
-                name,
-                Security.INDETERMINATE,
-                reason=f"{child} DNSKEY (DO) lookup gave {answer.status.value}",
-                failed=answer,
-                steps=steps,
-            )
+            return _unanswered(name, child, answer, steps)
         ds_tags = ", ".join(str(d.key_tag) for d in usable)
         keys = answer.rrset
         if keys is None:
@@ -671,6 +648,19 @@ class Validator:
             # non-terminals have one too); a signed NSEC3 of some other name proves nothing
             return f"{what}: no NSEC3 matches {_text(qname)}"
         return f"{what}: no NSEC3 matches or covers {_text(qname)}"
+
+
+def _unanswered(
+    zone: dns.name.Name, label: str, answer: DnssecAnswer, steps: tuple[str, ...] = ()
+) -> ZoneState:
+    """A zone whose DS/DNSKEY/SOA question timed out or SERVFAILed: unknown, not insecure."""
+    return ZoneState(
+        zone,
+        Security.INDETERMINATE,
+        reason=f"{label} {answer.rdtype} (DO) lookup gave {answer.status.value}",
+        failed=answer,
+        steps=steps,
+    )
 
 
 def _known(algorithm: int) -> bool:

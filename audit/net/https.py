@@ -229,17 +229,16 @@ async def fetch(
 
 async def _resolve(resolver: Resolver, result: HttpsResult) -> None:
     """A then AAAA, through our resolver; a temperror with no address is unknown, not absent."""
-    a, aaaa = await resolver.addresses(result.host)
-    result.dns = [a, aaaa]
-    result.addresses = [r.address for answer in (a, aaaa) for r in answer.rdata]
+    found = await resolver.host_addresses(result.host)
+    result.dns = list(found.answers)
+    result.addresses = found.addresses
     if result.addresses:
         return
-    failed = next((ans for ans in (a, aaaa) if ans.temperror), None)
+    failed = found.temperror
     if failed is not None:
         result.temperror = failed
         raise _Failure(FetchError.DNS, f"{failed.describe()}: the address lookup failed")
-    status = "does not exist (NXDOMAIN)" if a.status.value == "NXDOMAIN" else "has no A/AAAA"
-    raise _Failure(FetchError.DNS, f"{result.host} {status}")
+    raise _Failure(FetchError.DNS, found.absence)
 
 
 async def _connect(

@@ -25,6 +25,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from audit.net.dns import is_ip_literal
+
 OK = "ok"
 NO_STARTTLS = "no_starttls"
 NOT_TESTABLE = "not_testable"
@@ -258,7 +260,7 @@ class _Session:
 
     async def handshake(self, ctx: ssl.SSLContext) -> ssl.SSLObject:
         assert self.writer is not None
-        sni = self.host if self.host and not _is_ip(self.host) else None
+        sni = self.host if self.host and not is_ip_literal(self.host) else None
         await self._step(
             "tls",
             "in the TLS handshake",
@@ -284,16 +286,6 @@ class _Session:
         with contextlib.suppress(Exception):
             writer.close()
             await asyncio.wait_for(writer.wait_closed(), self.timeout)
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _keywords(extensions: list[str]) -> set[str]:

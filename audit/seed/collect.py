@@ -23,7 +23,6 @@ import email.parser
 import email.policy
 import imaplib
 import inspect
-import ipaddress
 import socket
 import ssl
 import threading
@@ -37,7 +36,7 @@ from email.utils import getaddresses
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from audit.net.dns import DnsStatus, Resolver, build_resolver
+from audit.net.dns import Resolver, build_resolver, is_ip_literal
 
 from .config import Seed
 from .message import TOKEN_HEADER, check_token
@@ -119,7 +118,7 @@ async def collect(
     def lookup(host: str) -> asyncio.Task[list[str] | str]:
         nonlocal resolver
         if host not in hosts:
-            if resolver is None and not _is_ip(host):
+            if resolver is None and not is_ip_literal(host):
                 resolver = build_resolver(timeout=timeout)
             hosts[host] = asyncio.ensure_future(_addresses(resolver, host, deadline, poll_interval))
         return hosts[host]
@@ -180,32 +179,22 @@ def _mailbox(seed: Seed) -> tuple[str, int, str]:
     return (seed.imap_host.lower(), seed.imap_port, seed.username.lower())
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 async def _addresses(
     resolver: Resolver | None, host: str, deadline: float, poll_interval: float
 ) -> list[str] | str:
     """The IMAP host's addresses through our Resolver (IPv4 first), or why there are none.
     A temporary DNS failure is retried until the deadline."""
-    if _is_ip(host) or resolver is None:
+    if is_ip_literal(host) or resolver is None:
         return [host]
     while True:
-        a, aaaa = await resolver.addresses(host)
-        found = [r.address for ans in (a, aaaa) for r in ans.rdata if hasattr(r, "address")]
-        if found:
-            return found
-        if not (a.temperror or aaaa.temperror):
-            why = "does not exist" if a.status is DnsStatus.NXDOMAIN else "has no A/AAAA record"
-            return f"IMAP host {host} {why}"
+        found = await resolver.host_addresses(host)
+        if found.addresses:
+            return found.addresses
+        failed = found.temperror
+        if failed is None:
+            return f"IMAP host {found.absence}"
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            failed = a if a.temperror else aaaa
             return f"cannot look up IMAP host {host}: {failed.status.value}"
         await asyncio.sleep(min(poll_interval, remaining))
 

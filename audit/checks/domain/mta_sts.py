@@ -159,6 +159,7 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
     """RFC 8461 4.2: a sender applying the policy needs STARTTLS and a certificate that is
     PKIX-valid for the MX name. Not-testable addresses say nothing (the starttls check
     reports them)."""
+    from audit.checks.domain import starttls
     from audit.checks.domain.starttls import probe_mx_address
     from audit.net.smtp import NO_STARTTLS, TLS_FAILED
     from audit.net.trust_store import load_trust_anchors
@@ -188,7 +189,8 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
         elif probe.status == TLS_FAILED:
             problems.append(f"its TLS handshake fails ({probe.reason})")
         elif probe.ok:
-            cert = analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=_utcnow())
+            # the starttls check's clock, so one injected time judges both checks alike
+            cert = analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=starttls._now())
             if cert.trust.trusted is False:
                 problems.append(f"its certificate is not trusted ({cert.trust.reason})")
             if cert.leaf is not None and not cert.name_ok:
@@ -209,12 +211,6 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
                 )
             )
     return findings
-
-
-def _utcnow():
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)
 
 
 def _record_findings(

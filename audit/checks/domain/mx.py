@@ -7,13 +7,12 @@ mail whose envelope domain cannot receive mail.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.model import CheckResult, Finding, Status
-from audit.net.dns import DnsAnswer, Resolver
+from audit.net.dns import DnsAnswer, Resolver, is_ip_literal
 from audit.rules.mx import (
     MX_HOST_UNRESOLVABLE,
     MX_IP_LITERAL,
@@ -64,15 +63,6 @@ class MxFacts:
     hosts: list[MxHost] = field(default_factory=list)
     null_mx: bool = False
     ip_literals: list[str] = field(default_factory=list)
-
-
-def is_ip_literal(host: str) -> bool:
-    text = host.strip("[]")
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 async def gather_mx(resolver: Resolver, domain: str) -> MxFacts:

@@ -8,11 +8,10 @@ still verifies the certificate against the host *name* (SNI and hostname check u
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 
-from audit.net.dns import DnsStatus, Resolver, build_resolver
+from audit.net.dns import Resolver, build_resolver, is_ip_literal
 
 from .base import SendError
 
@@ -20,14 +19,6 @@ from .base import SendError
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
     """Verifying client context: the CA file alone when given (tests), else the system store."""
     return ssl.create_default_context(cafile=ca_file)
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class HostResolver:
@@ -39,25 +30,22 @@ class HostResolver:
 
     async def addresses(self, host: str) -> list[str]:
         """IPv4 first, then IPv6. Raises SendError: retryable on temperror, else stop_run."""
-        if is_ip(host):
+        if is_ip_literal(host):
             return [host]
         if self._resolver is None:
             self._resolver = build_resolver(timeout=self._timeout)
-        a, aaaa = await self._resolver.addresses(host)
-        found = [r.address for answer in (a, aaaa) for r in answer.rdata if hasattr(r, "address")]
-        if found:
-            return found
-        if a.temperror or aaaa.temperror:
-            failed = a if a.temperror else aaaa
+        found = await self._resolver.host_addresses(host)
+        if found.addresses:
+            return found.addresses
+        failed = found.temperror
+        if failed is not None:
             raise SendError(
                 f"cannot look up {host}: {failed.status.value}",
                 permanent=False,
                 code=None,
                 unreachable=True,
             )
-        nxdomain = a.status is DnsStatus.NXDOMAIN
-        why = "does not exist (NXDOMAIN)" if nxdomain else "has no A or AAAA record"
-        raise SendError(f"{host} {why}", permanent=True, stop_run=True, unreachable=True)
+        raise SendError(found.absence, permanent=True, stop_run=True, unreachable=True)
 
 
 class ConnectError(OSError):
