@@ -19,19 +19,49 @@ import pytest
 WAIT = "60"  # the run's --wait: copies normally arrive in well under a second
 
 
-def seed_run(ms, tmp_path: Path, from_addr: str, *extra: str) -> subprocess.CompletedProcess:
+def seed_command(
+    ms,
+    tmp_path: Path,
+    from_addr: str,
+    via: str,
+    *extra: str,
+    ca_file=None,
+    source=None,
+    state: str = "state.sqlite3",
+) -> list[str]:
+    """`audit seed run` over the mail system's seeds (written to tmp_path/seeds.toml); DNS from
+    its Knot unless `source` says otherwise; `extra` options go last."""
     seeds = tmp_path / "seeds.toml"
     seeds.write_text(ms.seeds_toml())
-    env = {**os.environ, **ms.password_env(), "AUDIT_SMTP_PASSWORD": ms.smtp_password}
-    command = [
+    return [
         sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-        "--from", from_addr,
-        "--via", f"smtp://{ms.smtp_user}@{ms.host}:{ms.submission_port}",
-        "--ca-file", str(ms.ca_file), "--dns-server", ms.dns_server,
-        "--dkim-selector", ms.dkim_selector, "--state", str(tmp_path / "state.sqlite3"),
-        "--wait", WAIT, "--rate", "20", "--timeout", "5", "--format", "json", *extra,
+        "--from", from_addr, "--via", via, "--ca-file", str(ca_file or ms.ca_file),
+        *(source or ["--dns-server", ms.dns_server]),
+        "--state", str(tmp_path / state), "--wait", WAIT, *extra,
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+
+
+def seed_env(ms, **variables: str) -> dict[str, str]:
+    """The environment a seed run reads: the seed passwords, and `variables` on top."""
+    return {**os.environ, **ms.password_env(), **variables}
+
+
+def run_cli(command: list[str], env: dict[str, str], timeout: float = 240):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def seed_run(ms, tmp_path: Path, from_addr: str, *extra: str) -> subprocess.CompletedProcess:
+    command = seed_command(
+        ms, tmp_path, from_addr, f"smtp://{ms.smtp_user}@{ms.host}:{ms.submission_port}",
+        "--dkim-selector", ms.dkim_selector, "--rate", "20", "--timeout", "5",
+        "--format", "json", *extra,
+    )  # fmt: skip
+    return run_cli(command, seed_env(ms, AUDIT_SMTP_PASSWORD=ms.smtp_password))
+
+
+def _plain_via(ms) -> str:
+    """The signing submission port without AUTH (the relay trusts loopback)."""
+    return f"smtp://{ms.host}:{ms.submission_port}"
 
 
 def _report(proc: subprocess.CompletedProcess, ms) -> dict:
@@ -154,22 +184,16 @@ def test_http_api_path_reaches_the_seeds(mail_system, tmp_path, provider) -> Non
     )
     standin.script(429, {"Retry-After": "1"}, b'{"errors":[{"message":"slow down"}]}')
     try:
-        seeds = tmp_path / "seeds.toml"
-        seeds.write_text(mail_system.seeds_toml())
-        env = {
-            **os.environ,
-            **mail_system.password_env(),
-            "AUDIT_SENDGRID_API_KEY": "test-api-key",
-            "AUDIT_MAILGUN_API_KEY": "test-api-key",
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-             "--from", f"news@{mail_system.good_domain}", "--via", standin.via,
-             "--ca-file", str(bundle), "--dns-server", mail_system.dns_server,
-             "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--rate", "20",
-             "--format", "json"],
-            capture_output=True, text=True, timeout=240, env=env,
+        command = seed_command(
+            mail_system, tmp_path, f"news@{mail_system.good_domain}", standin.via,
+            "--rate", "20", "--format", "json", ca_file=bundle, state="s.db",
         )  # fmt: skip
+        env = seed_env(
+            mail_system,
+            AUDIT_SENDGRID_API_KEY="test-api-key",
+            AUDIT_MAILGUN_API_KEY="test-api-key",
+        )
+        proc = run_cli(command, env)
     finally:
         standin.stop()
     assert standin.problems == []
@@ -184,17 +208,11 @@ def test_http_api_path_reaches_the_seeds(mail_system, tmp_path, provider) -> Non
 
 def test_zone_dir_predictions_with_real_transport(mail_system, tmp_path) -> None:
     """--zone-dir answers the audits offline; the relay and IMAP servers are still reached."""
-    seeds = tmp_path / "seeds.toml"
-    seeds.write_text(mail_system.seeds_toml())
-    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-         "--from", f"news@{mail_system.good_domain}",
-         "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
-         "--ca-file", str(mail_system.ca_file), "--zone-dir", str(mail_system.zone_dir),
-         "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--format", "json"],
-        capture_output=True, text=True, timeout=240, env=env,
+    command = seed_command(
+        mail_system, tmp_path, f"news@{mail_system.good_domain}", _plain_via(mail_system),
+        "--format", "json", source=["--zone-dir", str(mail_system.zone_dir)], state="s.db",
     )  # fmt: skip
+    proc = run_cli(command, seed_env(mail_system, AUDIT_SMTP_PASSWORD=""))
     report = _report(proc, mail_system)
     seed1 = _seed_facts(report)["seed1@seeds.test"]
     assert (seed1["placement"], seed1["receiver"]["dkim"]) == ("inbox", "pass")
@@ -208,17 +226,12 @@ def test_kill_mid_run_then_resume_sends_each_seed_exactly_once(mail_system, tmp_
 
     from audit.seed.state import RunStore
 
-    seeds = tmp_path / "seeds.toml"
-    seeds.write_text(mail_system.seeds_toml())
-    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
+    env = seed_env(mail_system, AUDIT_SMTP_PASSWORD="")
     state = tmp_path / "s.db"
-    command = [
-        sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-        "--from", f"news@{mail_system.good_domain}",
-        "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
-        "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
-        "--state", str(state), "--wait", WAIT, "--format", "json",
-    ]  # fmt: skip
+    command = seed_command(
+        mail_system, tmp_path, f"news@{mail_system.good_domain}", _plain_via(mail_system),
+        "--format", "json", state="s.db",
+    )  # fmt: skip
     first = subprocess.Popen(
         [*command, "--rate", "0.3"], stderr=subprocess.PIPE, text=True, env=env
     )
@@ -235,10 +248,7 @@ def test_kill_mid_run_then_resume_sends_each_seed_exactly_once(mail_system, tmp_
     store.close()
     assert "sent" in before.values() and len(before) < 3
 
-    resumed = subprocess.run(
-        [*command, "--rate", "20", "--resume", run.id],
-        capture_output=True, text=True, timeout=240, env=env,
-    )  # fmt: skip
+    resumed = run_cli([*command, "--rate", "20", "--resume", run.id], env)
     report = _report(resumed, mail_system)
     assert f"sending to {3 - len(before)} of 3 seeds" in resumed.stderr
     placements = {a: f["placement"] for a, f in _seed_facts(report).items()}
@@ -262,19 +272,16 @@ def test_kill_mid_run_then_resume_sends_each_seed_exactly_once(mail_system, tmp_
 
 
 def test_a_wrong_seed_password_stops_before_anything_is_sent(mail_system, tmp_path) -> None:
-    seeds = tmp_path / "seeds.toml"
-    seeds.write_text(mail_system.seeds_toml())
-    passwords = mail_system.password_env()
-    first = next(iter(passwords))
-    env = {**os.environ, **passwords, first: "wrong-password", "AUDIT_SMTP_PASSWORD": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-         "--from", f"news@{mail_system.good_domain}",
-         "--via", f"smtp://{mail_system.host}:{mail_system.submission_port}",
-         "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
-         "--state", str(tmp_path / "s.db"), "--wait", WAIT],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+    first = next(iter(mail_system.password_env()))
+    env = seed_env(mail_system, **{first: "wrong-password", "AUDIT_SMTP_PASSWORD": ""})
+    command = seed_command(
+        mail_system,
+        tmp_path,
+        f"news@{mail_system.good_domain}",
+        _plain_via(mail_system),
+        state="s.db",
+    )
+    proc = run_cli(command, env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     error = [line for line in proc.stderr.splitlines() if line.startswith("audit: error:")]
     assert len(error) == 1 and "nothing was sent" in error[0] and "seed1@seeds.test" in error[0]
@@ -287,18 +294,12 @@ def test_a_wrong_seed_password_stops_before_anything_is_sent(mail_system, tmp_pa
 
 def test_unsigned_path_contradicts_the_published_keys(mail_system, tmp_path) -> None:
     """The unsigned variant: the domain publishes a key (s1) but the path does not sign."""
-    seeds = tmp_path / "seeds.toml"
-    seeds.write_text(mail_system.seeds_toml())
-    env = {**os.environ, **mail_system.password_env(), "AUDIT_SMTP_PASSWORD": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "audit", "seed", "run", "--seeds", str(seeds),
-         "--from", f"news@{mail_system.good_domain}",
-         "--via", f"smtp://{mail_system.host}:{mail_system.unsigned_port}",
-         "--ca-file", str(mail_system.ca_file), "--dns-server", mail_system.dns_server,
-         "--dkim-selector", mail_system.dkim_selector,
-         "--state", str(tmp_path / "s.db"), "--wait", WAIT, "--format", "json"],
-        capture_output=True, text=True, timeout=240, env=env,
+    command = seed_command(
+        mail_system, tmp_path, f"news@{mail_system.good_domain}",
+        f"smtp://{mail_system.host}:{mail_system.unsigned_port}",
+        "--dkim-selector", mail_system.dkim_selector, "--format", "json", state="s.db",
     )  # fmt: skip
+    proc = run_cli(command, seed_env(mail_system, AUDIT_SMTP_PASSWORD=""))
     report = _report(proc, mail_system)
     seed1 = _seed_facts(report)["seed1@seeds.test"]
     assert (seed1["receiver"]["dkim"], seed1["receiver"]["dmarc"]) == ("none", "pass")
