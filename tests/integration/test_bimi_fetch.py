@@ -13,18 +13,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from audit.checks.common import DomainContext
 from audit.checks.domain import bimi
 from audit.model import CheckResult, Severity, Status
-from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
-from tests.infra.certs import TestCA
-from tests.infra.https_server import HttpsServer
-from tests.infra.servers import KnotServer, ServerError
+from tests.infra.https_world import HttpsWorld, https_world
 from tests.infra.vmc import BAD_SVG, DTD_SVG, GOOD_SVG, make_vmc, oversize_svg
 from tests.integration.conftest import _require_knot
 
@@ -77,28 +72,17 @@ def zone_text(domain: str, record: str) -> str:
     )
 
 
-@dataclass
-class World:
-    knot: KnotServer
-    https: HttpsServer
-    ca_file: Path
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsWorld]:
     _require_knot()
-    base = tmp_path_factory.mktemp("bimi")
-    ca = TestCA("audit test CA (BIMI)")
-    ca_file = ca.write_ca(base / "ca.pem")
-    zones = base / "zones"
-    zones.mkdir()
-    (zones / "bimi-assets.test.zone").write_text(
-        "$ORIGIN bimi-assets.test.\n$TTL 300\n"
-        "@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\n"
-        "logos A 127.0.0.1\nselfsigned A 127.0.0.1\n"
-    )
-    https = HttpsServer.start(ca, base / "certs")
-    try:
+
+    def populate(world: HttpsWorld) -> None:
+        ca, https, zones = world.ca, world.https, world.zones
+        (zones / "bimi-assets.test.zone").write_text(
+            "$ORIGIN bimi-assets.test.\n$TTL 300\n"
+            "@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\n"
+            "logos A 127.0.0.1\nselfsigned A 127.0.0.1\n"
+        )
         https.route(ASSETS, "/good.svg", body=GOOD_SVG, content_type=SVG)
         https.route(ASSETS, "/bad.svg", body=BAD_SVG, content_type=SVG)
         https.route(ASSETS, "/dtd.svg", body=DTD_SVG, content_type=SVG)
@@ -114,28 +98,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 body = scenario.vmc_body or make_vmc(ca, domain, **scenario.vmc)
                 https.route(ASSETS, path, body=body, content_type=PEM)
             (zones / f"{domain}.zone").write_text(zone_text(domain, record))
-        try:
-            knot = KnotServer.start(base / "knot", zones)
-        except ServerError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        try:
-            yield World(knot, https, ca_file)
-        finally:
-            knot.stop()
-    finally:
-        https.stop()
+
+    base = tmp_path_factory.mktemp("bimi")
+    with https_world(base, "audit test CA (BIMI)", populate) as world:
+        yield world
 
 
-def run_check(world: World, domain: str, **options) -> CheckResult:
-    backend = NetworkBackend([ServerAddress(world.knot.host, world.knot.port)], timeout=3)
-    settings = {
-        "probes": True,
-        "https_port": world.https.port,
-        "ca_file": str(world.ca_file),
-        "timeout": 3.0,
-        **options,
-    }
-    return asyncio.run(bimi.check(DomainContext(domain, Resolver(backend), **settings)))
+def run_check(world: HttpsWorld, domain: str, **options) -> CheckResult:
+    return asyncio.run(bimi.check(world.context(domain, **options)))
 
 
 @pytest.mark.parametrize("domain", sorted(SCENARIOS))

@@ -15,25 +15,23 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from audit.checks.common import DomainContext
 from audit.checks.domain import mta_sts
 from audit.model import CheckResult, Severity, Status
-from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
 from tests.infra.certs import TestCA
 from tests.infra.https_server import HttpsServer, StallServer
+from tests.infra.https_world import HttpsWorld, https_world
 from tests.infra.netutil import free_port
-from tests.infra.servers import KnotServer, ServerError
 from tests.integration.conftest import _require_knot
 
 PATH = "/.well-known/mta-sts.txt"
 
 
 CLOSED_SMTP_PORT = free_port()  # nothing listens there
+
 
 def policy(mode: str, *mx: str, max_age: int = 604800, extra: str = "") -> bytes:
     lines = ["version: STSv1", f"mode: {mode}", *(f"mx: {m}" for m in mx), f"max_age: {max_age}"]
@@ -153,51 +151,23 @@ def _serve(server: HttpsServer, ca: TestCA, domain: str, scenario: Scenario) -> 
     server.route(host, PATH, body=body, **options)
 
 
-@dataclass
-class World:
-    knot: KnotServer
-    https: HttpsServer
-    ca_file: Path
-    zones: Path
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsWorld]:
     _require_knot()
-    base = tmp_path_factory.mktemp("mta-sts")
-    ca = TestCA("audit test CA (MTA-STS)")
-    ca_file = ca.write_ca(base / "ca.pem")
-    zones = base / "zones"
-    zones.mkdir()
-    https = HttpsServer.start(ca, base / "certs")
-    try:
+
+    def populate(world: HttpsWorld) -> None:
         for domain, scenario in SCENARIOS.items():
             text = zone_text(domain, scenario.mx, scenario.sts_address)
-            (zones / f"{domain}.zone").write_text(text)
-            _serve(https, ca, domain, scenario)
-        try:
-            knot = KnotServer.start(base / "knot", zones)
-        except ServerError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        try:
-            yield World(knot, https, ca_file, zones)
-        finally:
-            knot.stop()
-    finally:
-        https.stop()
+            (world.zones / f"{domain}.zone").write_text(text)
+            _serve(world.https, world.ca, domain, scenario)
+
+    base = tmp_path_factory.mktemp("mta-sts")
+    with https_world(base, "audit test CA (MTA-STS)", populate) as world:
+        yield world
 
 
-def run_check(world: World, domain: str, **options) -> CheckResult:
-    backend = NetworkBackend([ServerAddress(world.knot.host, world.knot.port)], timeout=3)
-    settings = {
-        "probes": True,
-        "https_port": world.https.port,
-        "ca_file": str(world.ca_file),
-        "timeout": 3.0,
-        "smtp_port": CLOSED_SMTP_PORT,
-        **options,
-    }
-    ctx = DomainContext(domain, Resolver(backend), **settings)
+def run_check(world: HttpsWorld, domain: str, **options) -> CheckResult:
+    ctx = world.context(domain, **{"smtp_port": CLOSED_SMTP_PORT, **options})
     return asyncio.run(mta_sts.check(ctx))
 
 
