@@ -159,11 +159,8 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
     """RFC 8461 4.2: a sender applying the policy needs STARTTLS and a certificate that is
     PKIX-valid for the MX name. Not-testable addresses say nothing (the starttls check
     reports them)."""
-    from audit.checks.domain import starttls
-    from audit.checks.domain.starttls import probe_mx_address
+    from audit.checks.domain.starttls import certificate_of, probe_mx_address
     from audit.net.smtp import NO_STARTTLS, TLS_FAILED
-    from audit.net.trust_store import load_trust_anchors
-    from audit.records.certificate import analyze_chain
 
     hosts = list(dict.fromkeys(h.host for h in mx.hosts))
     matched, _unused = coverage(policy.mx, hosts)
@@ -174,7 +171,7 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
     if not pairs:
         return []
     probes = await asyncio.gather(*(probe_mx_address(ctx, h, a) for h, a in pairs))
-    anchors = await asyncio.to_thread(load_trust_anchors, ctx.ca_file)
+    certificates = await asyncio.gather(*(certificate_of(ctx, p) for p in probes))
     severity = Severity.HIGH if policy.mode == "enforce" else Severity.MEDIUM
     consequence = (
         "senders that enforce the policy will not deliver to it"
@@ -182,15 +179,13 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
         else "in enforce mode senders would not deliver to it; TLS-RPT reports it now"
     )
     findings = []
-    for probe in probes:
+    for probe, cert in zip(probes, certificates, strict=True):
         problems = []
         if probe.status == NO_STARTTLS:
             problems.append("it offers no STARTTLS")
         elif probe.status == TLS_FAILED:
             problems.append(f"its TLS handshake fails ({probe.reason})")
-        elif probe.ok:
-            # the starttls check's clock, so one injected time judges both checks alike
-            cert = analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=starttls._now())
+        elif cert is not None:  # the same verdict the starttls check reads
             if cert.trust.trusted is False:
                 problems.append(f"its certificate is not trusted ({cert.trust.reason})")
             if cert.leaf is not None and not cert.name_ok:

@@ -54,6 +54,18 @@ async def probe_mx_address(ctx: DomainContext, host: str, address: str) -> SmtpP
     )
 
 
+async def certificate_of(ctx: DomainContext, probe: SmtpProbe) -> CertificateAnalysis | None:
+    """The chain a probed address presented, judged once per run (STS007 reads it too)."""
+    if not probe.ok:
+        return None
+
+    async def judge() -> CertificateAnalysis:
+        anchors = await asyncio.to_thread(load_trust_anchors, ctx.ca_file)
+        return analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=_now())
+
+    return await ctx.once(("certificate", probe.host, probe.address, probe.port), judge)
+
+
 async def check(ctx: DomainContext) -> CheckResult:
     if not ctx.probes:
         reason = "network probes are off (--no-probes or --zone-dir): STARTTLS not probed"
@@ -78,17 +90,9 @@ async def check(ctx: DomainContext) -> CheckResult:
             hosts.append(host)
     pairs = list(dict.fromkeys((h.host, a) for h in hosts for a in h.addresses))
     probes = await asyncio.gather(*(probe_mx_address(ctx, h, a) for h, a in pairs))
-    anchors: tuple = ()
-    if any(p.ok for p in probes):
-        anchors = await asyncio.to_thread(load_trust_anchors, ctx.ca_file)
-    now = _now()
+    analyses = await asyncio.gather(*(certificate_of(ctx, p) for p in probes))
     by_host: dict[str, list[tuple[SmtpProbe, CertificateAnalysis | None]]] = {}
-    for probe in probes:
-        analysis = (
-            analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=now)
-            if probe.ok
-            else None
-        )
+    for probe, analysis in zip(probes, analyses, strict=True):
         by_host.setdefault(probe.host, []).append((probe, analysis))
     findings: list[Finding] = []
     for host in hosts:
