@@ -8,11 +8,13 @@ import gzip
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import FIXTURES, ZONES
 from tests.e2e.test_cli import audit, one_line_error
 from tests.infra.dmarc_report_files import aggregate_xml, entity_bomb, packaged, zip_bomb
+from tests.unit.test_report_schema import SCHEMA
 
 DOMAIN = "reports-own.test"
 SAMPLES = FIXTURES / "dmarc_reports" / "parsedmarc"
@@ -192,8 +194,10 @@ def test_every_domain_in_the_reports_without_domain(tmp_path: Path) -> None:
     other.write_bytes(aggregate_xml("dmarcbis", "clean.test", [dict(OWN, ip="192.0.2.10")]))
     files = [_write(tmp_path, "google", [OWN]), other]
     proc = audit("dmarc-reports", *map(str, files), "--zone-dir", str(ZONES), "--format", "json")
-    targets = sorted(r["target"] for r in json.loads(proc.stdout))
-    assert targets == ["clean.test", DOMAIN]
+    reports = json.loads(proc.stdout)
+    assert sorted(r["target"] for r in reports) == ["clean.test", DOMAIN]
+    for report in reports:
+        jsonschema.validate(report, SCHEMA)
 
 
 def test_html_has_charts_and_escapes_reporter_text(tmp_path: Path) -> None:

@@ -7,8 +7,11 @@ import gzip
 import json
 from pathlib import Path
 
+import jsonschema
+
 from tests.conftest import FIXTURES, ZONES
 from tests.e2e.test_cli import audit, one_line_error
+from tests.unit.test_report_schema import SCHEMA
 
 SAMPLE = FIXTURES / "dmarc_reports" / "parsedmarc" / "rfc8460.json"
 
@@ -82,6 +85,7 @@ def test_failures_tied_to_the_domain_audit(tmp_path: Path) -> None:
     assert finding["severity"] == "medium"  # 1.2% of sessions
     assert any(line.startswith("sts-policy-invalid -> STS002:") for line in finding["evidence"])
     assert finding["fix"].startswith("The domain audit finds the cause: STS002")
+    jsonschema.validate(report, SCHEMA)
     audit_facts = report["outcomes"][1]["facts"]
     assert any(f["rule_id"] == "STS002" for f in audit_facts["transport_findings"])
 
