@@ -6,10 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from markupsafe import Markup
-
 from audit.model import Report
-from reports.charts import columns_by_day, stacked_bars
+from reports.charts import BarChart, ColumnChart, columns_by_day, stacked_bars
 
 MAX_SOURCE_ROWS = 200
 MAX_CHART_SOURCES = 15
@@ -23,7 +21,7 @@ class AnalysisView:
     summary: dict[str, Any] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
-    charts: list[tuple[str, Markup]] = field(default_factory=list)
+    charts: list[tuple[str, BarChart | ColumnChart]] = field(default_factory=list)
     more_sources: int = 0
 
 
@@ -69,7 +67,9 @@ def _dmarc_view(report: Report) -> AnalysisView:
         for day, v in per_day.items()
         if isinstance(v, dict)
     ]
-    view.charts.append(("Volume over time", columns_by_day(days, title="Messages per day")))
+    over_time = columns_by_day(days, title="Messages per day")
+    if over_time is not None:
+        view.charts.append(("Volume over time", over_time))
     rows = [
         (_source_label(s), _num(s.get("dmarc_pass")), _num(s.get("dmarc_fail")))
         for s in sources[:MAX_CHART_SOURCES]

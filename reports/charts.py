@@ -1,22 +1,74 @@
-"""Small inline SVG charts, generated here (no script, no CDN, no external resource), so the HTML
-report stays one self-contained file. Every label passes through escape(visible()): labels are
-report data (IPs, provider and reporter names), which strangers control."""
+"""Small inline SVG charts for the HTML report: the geometry is computed here, the SVG is drawn by
+the autoescaping template macros in templates/charts.svg.j2 (so every label, which is report data
+strangers control, is escaped like all other text). No script, no CDN, no external resource."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from markupsafe import Markup, escape
-
-from reports.visible import visible
-
-PASS_COLOUR = "#2e7d32"
-FAIL_COLOUR = "#c62828"
-OTHER_COLOUR = "#9e9e9e"
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH = 18, 6, 190
 
 
-def _text(value: object) -> str:
-    return str(escape(visible(str(value))))
+@dataclass
+class Bar:
+    label: str
+    short: str
+    good: int
+    bad: int
+    y: int
+    good_w: float
+    bad_w: float
+
+
+@dataclass
+class BarChart:
+    """Horizontal stacked bars (label, good, bad), to scale with the largest total."""
+
+    title: str
+    width: int
+    height: int
+    labels: tuple[str, str]
+    bars: list[Bar] = field(default_factory=list)
+    kind: str = "bars"
+    label_w: int = LABEL_WIDTH
+    bar_h: int = BAR_HEIGHT
+
+    @property
+    def legend_x(self) -> int:
+        return self.width - 150
+
+
+@dataclass
+class Column:
+    label: str
+    good: int
+    bad: int
+    x: float
+    w: float
+    good_h: float
+    bad_h: float
+
+
+@dataclass
+class ColumnChart:
+    """Vertical stacked columns over time (day, passing, failing)."""
+
+    title: str
+    width: int
+    height: int
+    top: int
+    columns: list[Column] = field(default_factory=list)
+    labels: tuple[str, str] = ("pass", "fail")
+    kind: str = "columns"
+
+    @property
+    def base(self) -> int:
+        return self.height - 24
+
+    @property
+    def legend_x(self) -> int:
+        return self.width - 150
 
 
 def stacked_bars(
@@ -25,82 +77,47 @@ def stacked_bars(
     title: str,
     labels: tuple[str, str] = ("pass", "fail"),
     width: int = 640,
-) -> Markup:
-    """Horizontal bars, one per row: (label, good, bad), to scale with the largest total."""
-    bar_h, gap, label_w = 18, 6, 190
-    scale_w = width - label_w - 90
+) -> BarChart:
+    scale_w = width - LABEL_WIDTH - 90
     top = max((good + bad for _, good, bad in rows), default=0) or 1
-    height = 28 + len(rows) * (bar_h + gap)
-    parts = [
-        f'<svg class="chart" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{_text(title)}</title>",
-        _legend(labels, width),
-    ]
+    chart = BarChart(title, width, 28 + len(rows) * (BAR_HEIGHT + BAR_GAP), labels)
     for index, (label, good, bad) in enumerate(rows):
-        y = 24 + index * (bar_h + gap)
-        good_w = scale_w * good / top
-        bad_w = scale_w * bad / top
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="12">'
-            f"{_text(_short(label, 28))}</text>"
-            f'<rect x="{label_w}" y="{y}" width="{good_w:.1f}" height="{bar_h}" '
-            f'fill="{PASS_COLOUR}"><title>{_text(label)}: {good} {labels[0]}</title></rect>'
-            f'<rect x="{label_w + good_w:.1f}" y="{y}" width="{bad_w:.1f}" height="{bar_h}" '
-            f'fill="{FAIL_COLOUR}"><title>{_text(label)}: {bad} {labels[1]}</title></rect>'
-            f'<text x="{label_w + good_w + bad_w + 6:.1f}" y="{y + 13}" font-size="12">'
-            f"{good + bad}</text>"
+        chart.bars.append(
+            Bar(
+                label,
+                _short(label, 28),
+                good,
+                bad,
+                24 + index * (BAR_HEIGHT + BAR_GAP),
+                round(scale_w * good / top, 1),
+                round(scale_w * bad / top, 1),
+            )
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return chart
 
 
 def columns_by_day(
     days: Sequence[tuple[str, int, int]], *, title: str, width: int = 640, height: int = 180
-) -> Markup:
-    """Vertical stacked columns over time: (day, passing, failing)."""
+) -> ColumnChart | None:
     if not days:
-        return Markup("")
-    plot_h, base = height - 48, height - 24
+        return None
+    plot_h = height - 48
     top = max(good + bad for _, good, bad in days) or 1
     col_w = max(min((width - 60) / len(days) - 2, 40), 2)
-    parts = [
-        f'<svg class="chart" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{_text(title)}</title>",
-        _legend(("pass", "fail"), width),
-        f'<text x="4" y="30" font-size="11">{top}</text>',
-    ]
+    chart = ColumnChart(title, width, height, top)
     for index, (day, good, bad) in enumerate(days):
-        x = 40 + index * (col_w + 2)
-        good_h, bad_h = plot_h * good / top, plot_h * bad / top
-        parts.append(
-            f'<rect x="{x:.1f}" y="{base - good_h:.1f}" width="{col_w:.1f}" '
-            f'height="{good_h:.1f}" fill="{PASS_COLOUR}"><title>{_text(day)}: {good} pass'
-            f"</title></rect>"
-            f'<rect x="{x:.1f}" y="{base - good_h - bad_h:.1f}" width="{col_w:.1f}" '
-            f'height="{bad_h:.1f}" fill="{FAIL_COLOUR}"><title>{_text(day)}: {bad} fail'
-            f"</title></rect>"
+        chart.columns.append(
+            Column(
+                day,
+                good,
+                bad,
+                round(40 + index * (col_w + 2), 1),
+                round(col_w, 1),
+                round(plot_h * good / top, 1),
+                round(plot_h * bad / top, 1),
+            )
         )
-    first, last = days[0][0], days[-1][0]
-    parts.append(f'<text x="40" y="{height - 6}" font-size="11">{_text(first)}</text>')
-    if last != first:
-        parts.append(
-            f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">'
-            f"{_text(last)}</text>"
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def _legend(labels: tuple[str, str], width: int) -> str:
-    x = width - 150
-    return (
-        f'<rect x="{x}" y="4" width="10" height="10" fill="{PASS_COLOUR}"/>'
-        f'<text x="{x + 14}" y="13" font-size="11">{_text(labels[0])}</text>'
-        f'<rect x="{x + 70}" y="4" width="10" height="10" fill="{FAIL_COLOUR}"/>'
-        f'<text x="{x + 84}" y="13" font-size="11">{_text(labels[1])}</text>'
-    )
+    return chart
 
 
 def _short(text: str, n: int) -> str:
