@@ -172,45 +172,43 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
 
 def _from_dkim(selector: str, answer: DnsAnswer, profiles, failed: list[DnsAnswer]):
     """A `_domainkey` name CNAMEd (at any hop) into a provider's DKIM host."""
-    for target in answer.cname_chain:
-        profile = profile_for_dkim_target(profiles, target)
-        if profile is not None:
-            first = answer.cname_chain[0]
-            return [
-                Detection(
-                    profile.id,
-                    "dkim-cname",
-                    answer.name,
-                    f"{answer.name} CNAME {first}.",
-                    {"selector": selector, "target": target},
-                )
-            ]
-    if answer.temperror:
+    found = _cname_into(answer, lambda t: profile_for_dkim_target(profiles, t), "dkim-cname")
+    if found is None and answer.temperror:
         failed.append(answer)
-    return []
+    return [_with(found, selector=selector)] if found else []
 
 
 def _from_return_path(answer: DnsAnswer, profiles, failed: list[DnsAnswer]):
     """A return-path-like name CNAMEd into a provider, or with a provider's MX host."""
-    for target in answer.cname_chain:
-        profile = profile_for_return_path_target(profiles, target, "CNAME")
-        if profile is not None:
-            first = answer.cname_chain[0]
-            return [
-                Detection(
-                    profile.id,
-                    "return-path-cname",
-                    answer.name,
-                    f"{answer.name} CNAME {first}.",
-                    {"return_path": answer.name, "target": target},
-                )
-            ]
+    found = _cname_into(
+        answer,
+        lambda t: profile_for_return_path_target(profiles, t, "CNAME"),
+        "return-path-cname",
+    )
+    if found is not None:
+        return [_with(found, return_path=answer.name)]
     if answer.temperror:
         failed.append(answer)
         return []
     if answer.cname_chain:
         return []  # an MX found through someone else's CNAME is not this name's return path
     return _return_path_mx(answer, profiles)
+
+
+def _cname_into(answer: DnsAnswer, profile_of, via: str) -> Detection | None:
+    """The first hop of the answer's CNAME chain that points into a provider, as a Detection
+    resting on the name's own CNAME record (its first hop)."""
+    for target in answer.cname_chain:
+        profile = profile_of(target)
+        if profile is not None:
+            record = f"{answer.name} CNAME {answer.cname_chain[0]}."
+            return Detection(profile.id, via, answer.name, record, {"target": target})
+    return None
+
+
+def _with(found: Detection, **detail: str) -> Detection:
+    return Detection(found.profile_id, found.via, found.name, found.record,
+                     {**detail, **found.detail})  # fmt: skip
 
 
 def _return_path_mx(answer: DnsAnswer, profiles) -> list[Detection]:
