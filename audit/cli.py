@@ -186,7 +186,7 @@ def domain(
     ca_file: str | None,
     smtp_port: int,
     trust_anchor_file: str | None,
-    esp_profiles: Path | None,
+    esp_profiles_dir: Path | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -210,7 +210,7 @@ def domain(
             load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
         except TrustAnchorError as exc:
             raise BadInput(str(exc)) from None
-    load_or_fail(esp_profiles)  # a bad profile is bad input, not a failed check
+    load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     backend = _backend(dns_servers, zone_dir, timeout)
     progress = sys.stderr.isatty() and len(names) > 1
 
@@ -232,7 +232,7 @@ def domain(
             timeout=timeout,
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
-            esp_profiles_dir=str(esp_profiles) if esp_profiles else None,
+            esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)

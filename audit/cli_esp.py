@@ -16,7 +16,7 @@ def esp_profiles_option(fn):
     """--esp-profiles DIR, shared by `audit esp` and `audit domain`."""
     return click.option(
         "--esp-profiles",
-        "esp_profiles",
+        "esp_profiles_dir",
         type=click.Path(path_type=Path),
         default=None,
         metavar="DIR",
@@ -56,11 +56,11 @@ def esp() -> None:
 @esp.command("list")
 @esp_profiles_option
 @_format_option
-def esp_list(esp_profiles: Path | None, fmt: str) -> None:
+def esp_list(esp_profiles_dir: Path | None, fmt: str) -> None:
     """One line per profile: id, name, and what it is detected by."""
     from reports.visible import visible
 
-    profiles = load_or_fail(esp_profiles)
+    profiles = load_or_fail(esp_profiles_dir)
     if fmt == "json":
         rows = [
             {"id": p.id, "name": p.name, "detected_by": p.detected_by(), "file": p.file}
@@ -78,11 +78,11 @@ def esp_list(esp_profiles: Path | None, fmt: str) -> None:
 @click.argument("profile_id", metavar="ID")
 @esp_profiles_option
 @_format_option
-def esp_show(profile_id: str, esp_profiles: Path | None, fmt: str) -> None:
+def esp_show(profile_id: str, esp_profiles_dir: Path | None, fmt: str) -> None:
     """Every field of one profile, with its sources: audit esp show sendgrid."""
     from audit.cli import BadInput
 
-    profiles = load_or_fail(esp_profiles)
+    profiles = load_or_fail(esp_profiles_dir)
     profile = profiles.get(profile_id.strip().lower())
     if profile is None:
         raise BadInput(f"unknown ESP profile {profile_id!r} (known: {', '.join(profiles)})")
