@@ -35,7 +35,7 @@ from audit.spf.tree import SpfTree, domain_tree
 # tried beside the literal names the profiles list.
 RETURN_PATH_NAMES = (
     "bounce", "bounces", "mail", "pm-bounces", "em", "mg", "email", "send", "smtp", "rp", "mta",
-    "return", "mailer", "mailfrom", "mail-from", "envelope", "reply", "e", "m",
+    "return", "mailer", "mailfrom", "mail-from", "envelope",
 )  # fmt: skip
 
 VIAS = ("spf-include", "dkim-cname", "return-path-cname", "return-path-mx", "mx")
@@ -121,7 +121,7 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
         )
     )
     dkim_names = [f"{s}._domainkey.{domain}" for s in selectors]
-    return_names = [f"{n}.{domain}" for n in rp_names if n != "@"]
+    return_names = [f"{n}.{domain}" for n in rp_names]
     tree, mx, dkim, returns = await asyncio.gather(
         domain_tree(ctx),
         ctx.resolver.query(domain, "MX"),
@@ -145,7 +145,8 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
 
 
 def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAnswer]):
-    """Every include (at any depth) of a provider's include domain, on the record naming it."""
+    """Every include (at any depth) of a provider's include domain, and a redirect= to one
+    (`v=spf1 redirect=_spf.google.com` hands the whole policy over), on the record naming it."""
     found = []
     for node in tree.nodes:
         if node.kind == "temperror" and node.answer is not None:
@@ -153,7 +154,8 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
         if node.record is None:
             continue
         for child in node.children:
-            if not (child.via or "").startswith("include:"):
+            kind = (child.via or "").split(":", 1)[0].split("=", 1)[0]
+            if kind not in ("include", "redirect"):
                 continue
             profile = profile_for_include(profiles, child.domain)
             if profile is None:
@@ -164,7 +166,7 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
                     "spf-include",
                     node.domain,
                     f'{node.domain} TXT "{node.record}"',
-                    {"include": child.domain},
+                    {kind: child.domain},
                 )
             )
     return found
