@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from audit import __version__
+from audit.cli_esp import esp as _esp_group
+from audit.cli_esp import esp_profiles_option
 from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
@@ -228,6 +230,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     help="DNSBL zone to check MX addresses against (repeatable; replaces the default list). "
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
+@esp_profiles_option
 @report_options
 def domain(
     domains: tuple[str, ...],
@@ -242,12 +245,14 @@ def domain(
     ca_file: str | None,
     smtp_port: int,
     trust_anchor_file: str | None,
+    esp_profiles_dir: Path | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
 ) -> None:
     """Audit sending DOMAINS: SPF, DKIM, DMARC, MX, reverse DNS, STARTTLS and certificates,
     MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI and blocklists."""
+    from audit.cli_esp import load_or_fail
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
@@ -264,6 +269,7 @@ def domain(
             load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
         except TrustAnchorError as exc:
             raise BadInput(str(exc)) from None
+    load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     backend = _backend(dns_servers, zone_dir, timeout)
     progress = sys.stderr.isatty() and len(names) > 1
 
@@ -285,6 +291,7 @@ def domain(
             timeout=timeout,
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
+            esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
@@ -524,6 +531,7 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+cli.add_command(_esp_group, "esp")
 
 from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
 

@@ -34,6 +34,7 @@ async def audit_domain(
     timeout: float = 5.0,
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
+    esp_profiles_dir: str | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -48,6 +49,7 @@ async def audit_domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        esp_profiles_dir=esp_profiles_dir,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

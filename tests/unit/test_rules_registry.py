@@ -11,6 +11,7 @@ FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
     "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
 }  # fmt: skip
+FAMILIES |= {"ESP"}
 
 REQUIRED = {
     "SPF001": "spf-missing", "SPF002": "spf-multiple-records", "SPF003": "spf-syntax-error",
