@@ -20,6 +20,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from audit.psl import is_public_suffix
+
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 RECORD_TYPES = ("CNAME", "MX", "TXT")
 GLOB_CHARS = set("*?[")
@@ -284,8 +286,8 @@ def _type(value: Any) -> str:
 
 
 def _host(path: Path, key: str, text: str, *, glob: bool) -> str:
-    """A domain, or a pattern of one whose last two labels are literal: `*.sendgrid.net` is
-    one provider's, `*.net` or `*` would claim everybody's."""
+    """A domain, or a pattern of one whose literal end is a registrable domain (Public Suffix
+    List): `*.sendgrid.net` is one provider's hosts, `*.net` or `*` would claim everybody's."""
     name = text.strip().rstrip(".")
     if name != name.lower():
         raise ProfileError(f"{path}: {key!r}: {text!r} must be lower-case")
@@ -294,11 +296,12 @@ def _host(path: Path, key: str, text: str, *, glob: bool) -> str:
     if not glob and GLOB_CHARS & set(name):
         raise ProfileError(f"{path}: {key!r}: {text!r} must be a domain, not a pattern")
     labels = name.split(".")
-    tail = ".".join(labels[-2:])
-    if len(labels) < 2 or GLOB_CHARS & set(tail) or not _HOST.fullmatch(tail):
+    globbed = [i for i, label in enumerate(labels) if GLOB_CHARS & set(label) or "]" in label]
+    tail = ".".join(labels[globbed[-1] + 1 :] if globbed else labels)
+    if not tail or not _HOST.fullmatch(tail) or is_public_suffix(tail):
         raise ProfileError(
-            f"{path}: {key!r}: {text!r} must end in the provider's own domain (two literal "
-            "labels, e.g. *.sendgrid.net): a pattern must not match other parties' hosts"
+            f"{path}: {key!r}: {text!r} must end in the provider's own registrable domain "
+            "(e.g. *.sendgrid.net): a pattern must not match other parties' hosts"
         )
     _check_brackets(path, key, text, name)
     return name

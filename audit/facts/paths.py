@@ -87,7 +87,7 @@ def with_detected(declared: Iterable[SendingPath], detections: Iterable[Any]) ->
     for the same provider left out), then one path per provider detected and not declared.
 
     `detections` are audit.esp.detect.Detection: profile_id, via (spf-include | dkim-cname |
-    return-path-cname | mx), name (the DNS name the record is at) and record.
+    return-path-cname | return-path-mx | mx), name (the DNS name the record is at) and record.
     """
     found: dict[str, dict[str, Any]] = {}
     for d in detections:
@@ -95,7 +95,7 @@ def with_detected(declared: Iterable[SendingPath], detections: Iterable[Any]) ->
         entry["evidence"].append(f"{d.name}: {d.record}")
         if d.via == "dkim-cname" and "._domainkey." in d.name:
             entry["selectors"].append(d.name.split("._domainkey.", 1)[0])
-        elif d.via == "return-path-cname" and entry["rp"] is None:
+        elif d.via.startswith("return-path") and entry["rp"] is None:
             entry["rp"] = d.name
     paths = []
     for path in declared:

@@ -20,7 +20,10 @@ from audit.esp.profiles import (
     profile_for_return_path_target,
 )
 
-REQUIRED = {"sendgrid", "google-workspace"}
+REQUIRED = {
+    "sendgrid", "mailgun", "amazon-ses", "postmark", "mandrill", "sparkpost", "brevo",
+    "google-workspace", "microsoft-365", "zoho-mail", "hubspot", "klaviyo",
+}  # fmt: skip
 
 GOOD = """
 name = "Our relay"

@@ -12,6 +12,7 @@ FAMILIES = {
     "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
     "ESP", "RP", "PATH", "SUB",
 }  # fmt: skip
+FAMILIES |= {"ESP"}
 
 REQUIRED = {
     "SPF001": "spf-missing", "SPF002": "spf-multiple-records", "SPF003": "spf-syntax-error",

@@ -103,7 +103,7 @@ class PathFacts:
     bounce_ok: bool | None = None
     bounce_route: list[str] = field(default_factory=list)
     dkim_keys: list[DkimKeyState] = field(default_factory=list)
-    dkim_state: str = "unknown"  # ok | missing | provider-signs | not declared | temperror
+    dkim_state: str = "unknown"  # ok | missing | provider-signs | not declared | unknown
     spf_aligned: dict[str, bool] = field(default_factory=dict)  # rfc7489 / rfc9989
     dkim: list[DkimOutcome] = field(default_factory=list)
     dmarc: DmarcPrediction | None = None
@@ -324,12 +324,21 @@ def _all_result(record: str) -> str:
 def _dkim(facts: PathFacts) -> None:
     ok = [k for k in facts.dkim_keys if k.state == "ok"]
     profile = facts.profile
+    own = (
+        [DkimOutcome("pass", profile.signs_own_domain)]
+        if profile and profile.signs_own_domain
+        else []
+    )
     if ok:
         facts.dkim_state = "ok"
         facts.dkim = [DkimOutcome("pass", facts.from_domain)]
-    elif profile and profile.signs_own_domain:
+    elif profile and not facts.dkim_keys:
+        # the provider's selectors are per account (SES tokens): nothing could be tried
+        facts.dkim_state = "unknown"
+        facts.dkim = own
+    elif own:
         facts.dkim_state = "provider-signs"
-        facts.dkim = [DkimOutcome("pass", profile.signs_own_domain)]
+        facts.dkim = own
     elif facts.dkim_keys:
         facts.dkim_state = "missing"
         broken = any(k.state in ("invalid", "revoked") for k in facts.dkim_keys)

@@ -15,7 +15,8 @@ import asyncio
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
-from audit.esp.profiles import EspProfile, load_profiles
+from audit.esp.detect import detect_providers, run_profiles
+from audit.esp.profiles import EspProfile
 from audit.facts.paths import SendingPath, with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status
@@ -40,17 +41,13 @@ _SEVERITY_BY_DISPOSITION = {
 
 
 async def detected_paths(ctx: DomainContext, profiles: dict[str, EspProfile]) -> list[SendingPath]:
-    """The declared paths, completed and joined by what detection found in DNS."""
-    try:
-        from audit.esp import detect
-    except ImportError:  # detection lands with the issue9-esp branch
-        return list(ctx.sending_paths)
-    detections = await detect.detect_providers(ctx, profiles)
-    return with_detected(ctx.sending_paths, detections)
+    """The declared paths, completed and joined by what detection found in DNS (the ESP
+    check's detection, shared through the run)."""
+    return with_detected(ctx.sending_paths, await detect_providers(ctx, profiles))
 
 
 async def check(ctx: DomainContext) -> CheckResult:
-    profiles = load_profiles(ctx.esp_profiles_dir)
+    profiles = await run_profiles(ctx)
     paths = await detected_paths(ctx, profiles)
     if not paths:
         return CheckResult(
@@ -309,9 +306,7 @@ def _esp(facts: PathFacts) -> list[Finding]:
         return []
     out = []
     name = facts.path.name
-    if facts.dkim_state in ("missing", "provider-signs") and (
-        facts.dkim_keys or profile.signs_own_domain
-    ):
+    if facts.dkim_state in ("missing", "provider-signs") and facts.dkim_keys:
         tried = [
             f"{k.name}: {k.state}" + (f" ({k.detail})" if k.detail else "") for k in facts.dkim_keys
         ]
@@ -320,36 +315,37 @@ def _esp(facts: PathFacts) -> list[Finding]:
             if profile.signs_own_domain
             else ""
         )
-        selectors = [k.selector for k in facts.dkim_keys] or list(profile.literal_selectors())
-        targets = " or ".join(profile.dkim_cname_patterns)
         out.append(
             Finding(
                 ESP_DKIM_NOT_CONFIGURED,
                 name,
                 message=f"{_label(facts)}: no working DKIM key for {facts.from_domain} at "
-                f"selector(s) {', '.join(selectors) or '(none known)'}{own}",
-                evidence=tried or [f"{profile.name} signs with d={profile.signs_own_domain}"],
-                fix=(
-                    f"Turn on {profile.name}'s domain authentication and publish "
-                    + "; ".join(
-                        f"{s}._domainkey.{facts.from_domain} "
-                        + (f"CNAME {targets}" if targets else 'TXT "v=DKIM1; k=rsa; p=<its key>"')
-                        for s in selectors
-                    )
-                ),
+                f"selector(s) {', '.join(k.selector for k in facts.dkim_keys)}{own}",
+                evidence=tried,
+                fix=f"Turn on {profile.name}'s domain authentication and publish "
+                f"{_dkim_records(facts)}",
             )
         )
     if facts.provider_default:
+        spec = profile.return_path
+        hidden = bool(spec and not spec.literal_names())
         out.append(
             Finding(
                 ESP_DEFAULT_RETURN_PATH,
                 name,
                 message=f"{_label(facts)} sends with its own envelope domain {facts.envelope}: "
-                f"SPF passes for {facts.envelope}, which cannot align with {facts.from_domain}",
+                f"SPF passes for {facts.envelope}, which cannot align with {facts.from_domain}"
+                + (
+                    f" (no custom return path declared; {profile.name}'s "
+                    f"{' / '.join(spec.name_patterns)} names cannot be discovered: if you have "
+                    "one, give it with --return-path)"
+                    if hidden and spec
+                    else ""
+                ),
                 evidence=[f"default envelope domain of {profile.name}: {facts.envelope}"],
                 fix=(
                     f"Set a custom return path in {profile.name}: {_return_path_record(facts)}"
-                    if profile.return_path
+                    if spec
                     else f"{profile.name} offers no custom return path: make DKIM aligned "
                     f"(d={facts.from_domain})."
                 ),
@@ -360,23 +356,19 @@ def _esp(facts: PathFacts) -> list[Finding]:
 
 def _verdict(facts: PathFacts) -> list[Finding]:
     dmarc, gmail = facts.dmarc, facts.gmail
-    if dmarc is None or gmail is None:
-        return []
+    if dmarc is None or gmail is None or facts.dkim_state == "unknown":
+        return []  # which key signs is unknown: no verdict to predict
     out = []
-    if dmarc.result == "fail" or (
-        dmarc.result == "none" and not dmarc.dkim_aligned and not dmarc.spf_aligned
-    ):
-        asks = DISPOSITION_TEXT[dmarc.disposition]
+    nothing_aligned = not dmarc.dkim_aligned and not dmarc.spf_aligned
+    if dmarc.result == "fail" or (dmarc.result == "none" and nothing_aligned):
         notes = f" ({'; '.join(dmarc.notes)})" if dmarc.notes else ""
         message = (
             f"{_label(facts)}: mail fails DMARC ({dmarc.reason}); the policy asks receivers to "
-            f"{asks}{notes}"
+            f"{DISPOSITION_TEXT[dmarc.disposition]}{notes}"
             if dmarc.result == "fail"
-            else f"{_label(facts)}: neither SPF nor DKIM would pass aligned ({_why(facts)}); "
-            f"{facts.from_domain} has no DMARC policy yet, so this path fails as soon as it does"
-        )
-        severity = (
-            _SEVERITY_BY_DISPOSITION[dmarc.disposition] if dmarc.result == "fail" else Severity.LOW
+            else f"{_label(facts)}: neither SPF nor DKIM would pass aligned (SPF "
+            f"{facts.spf_result} for {facts.envelope}, DKIM {facts.dkim_state}); "
+            f"{facts.from_domain} has no DMARC policy yet, so this path fails once it does"
         )
         out.append(
             Finding(
@@ -386,65 +378,76 @@ def _verdict(facts: PathFacts) -> list[Finding]:
                 evidence=[
                     f"envelope: {facts.envelope} (SPF {facts.spf_result})",
                     f"DKIM: {facts.dkim_state}",
-                ]  # fmt: skip
-                + [f"d={d.domain}: {d.result}" for d in facts.dkim],
+                    *(f"d={d.domain}: {d.result}" for d in facts.dkim),
+                ],
                 fix=_dmarc_fix(facts),
-                severity=severity,
+                severity=_SEVERITY_BY_DISPOSITION[dmarc.disposition]
+                if dmarc.result == "fail"
+                else Severity.LOW,
             )
         )
-    third_party = (gmail.mailed_by and not aligned(gmail.mailed_by, facts.from_domain, "r")) or (
-        gmail.signed_by and not aligned(gmail.signed_by, facts.from_domain, "r")
-    )
-    if gmail.shows_via or third_party:
-        shown = (
-            f'Gmail will show "{facts.from_domain} via {gmail.via}"'
-            if gmail.shows_via
-            else "Gmail will show a third-party "
-            + (
-                "mailed-by " + str(gmail.mailed_by)
-                if gmail.mailed_by and not aligned(gmail.mailed_by, facts.from_domain, "r")
-                else "signed-by " + str(gmail.signed_by)
+    foreign_mailer = gmail.mailed_by and not aligned(gmail.mailed_by, facts.from_domain, "r")
+    foreign_signer = gmail.signed_by and not aligned(gmail.signed_by, facts.from_domain, "r")
+    if gmail.shows_via or foreign_mailer or foreign_signer:
+        if gmail.shows_via:
+            shown = f'Gmail will show "{facts.from_domain} via {gmail.via}": {gmail.reason}'
+        else:
+            shown = (
+                f'Gmail will show mailed-by {gmail.mailed_by}, not your domain (no "via": '
+                f"DKIM d={gmail.signed_by} aligns)"
             )
-        )
         out.append(
             Finding(
                 PATH_VIA_SHOWN,
                 facts.path.name,
-                message=f"{_label(facts)}: {shown}: {gmail.reason}",
+                message=f"{_label(facts)}: {shown}",
                 evidence=[
                     f"mailed-by: {gmail.mailed_by or '(none)'}",
                     f"signed-by: {gmail.signed_by or '(none)'}",
-                ],  # fmt: skip
-                fix=_dmarc_fix(facts),
+                ],
+                fix=_dmarc_fix(facts)
+                if gmail.shows_via or foreign_signer
+                else _return_path_fix(facts),
             )
         )
     return out
 
 
-def _why(facts: PathFacts) -> str:
-    return f"SPF {facts.spf_result} for {facts.envelope}, DKIM {facts.dkim_state}"
+def _return_path_fix(facts: PathFacts) -> str:
+    if facts.profile and facts.profile.return_path:
+        return f"Set a custom return path in {facts.profile.name}: {_return_path_record(facts)}"
+    return f"Send with a MAIL FROM under {organizational_domain(facts.from_domain)}."
+
+
+def _dkim_records(facts: PathFacts) -> str:
+    """The DKIM records to publish, one per selector, with the provider's CNAME target."""
+    profile = facts.profile
+    selectors = [k.selector for k in facts.dkim_keys] or list(
+        profile.literal_selectors() if profile else []
+    )
+    patterns = profile.dkim_cname_patterns if profile else ()
+    out = []
+    for sel in selectors or ["<selector>"]:
+        own = [p for p in patterns if p.startswith((sel + ".", sel + "-"))]
+        target = " or ".join(own or patterns)
+        out.append(
+            f"{sel}._domainkey.{facts.from_domain} "
+            + (f"CNAME {target}" if target else 'TXT "v=DKIM1; k=rsa; p=<the public key>"')
+        )
+    return "; ".join(out)
 
 
 def _dmarc_fix(facts: PathFacts) -> str:
     """The smallest change that makes one identifier pass aligned on this path."""
     profile = facts.profile
-    if profile and (profile.dkim_selectors or profile.dkim_cname_patterns):
-        selectors = [k.selector for k in facts.dkim_keys] or list(profile.literal_selectors())
-        targets = " or ".join(profile.dkim_cname_patterns)
-        if selectors:
-            return (
-                f"Sign with d={facts.from_domain}: publish "
-                + "; ".join(
-                    f"{s}._domainkey.{facts.from_domain} "
-                    + (f"CNAME {targets}" if targets else 'TXT "v=DKIM1; k=rsa; p=<its key>"')
-                    for s in selectors
-                )
-                + f" and turn on {profile.name}'s domain authentication"
-            )
+    if profile and (facts.dkim_keys or profile.literal_selectors()):
+        return (
+            f"Sign with d={facts.from_domain}: turn on {profile.name}'s domain authentication "
+            f"and publish {_dkim_records(facts)}"
+        )
     if facts.path.dkim_selectors:
         return (
-            f"Publish the signer's public key at {facts.path.dkim_selectors[0]}._domainkey."
-            f'{facts.from_domain} TXT "v=DKIM1; k=rsa; p=<base64 key>" and sign with '
+            f"Publish the signer's public key: {_dkim_records(facts)}, and sign with "
             f"d={facts.from_domain}"
         )
     strict = bool(facts.dmarc and facts.dmarc.aspf == "s")
