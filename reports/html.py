@@ -17,6 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
+from reports.paths import HEADERS as PATH_HEADERS
+from reports.paths import PathRow, path_rows
 from reports.verdict import SEVERITY_ORDER, as_severity, by_severity, ordered_counts, verdict
 from reports.visible import visible
 
@@ -97,6 +99,8 @@ class ReportView:
     contradictions: list[Finding] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     compared: int = 0
+    paths: list[PathRow] = field(default_factory=list)
+    path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
 
     @property
     def total_findings(self) -> int:
@@ -261,6 +265,7 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],
         confirmed=confirmed_predictions(report),
         compared=_compared(report),
+        paths=path_rows(report),
     )
 
 

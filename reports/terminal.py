@@ -76,6 +76,7 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
     for outcome in report.outcomes:
         _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
     _seed_table(console, report)
+    _paths_table(console, report)
     for severity, findings in by_severity(report):
         console.print()
         console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
@@ -116,6 +117,35 @@ def _seed_table(console: Console, report: Report) -> None:
     )
     for line_text in confirmed:
         _wrapped(console, Text(f"  confirmed: {visible(line_text)}", "dim"), indent="", rest="    ")
+
+
+def _paths_table(console: Console, report: Report) -> None:
+    """Sending paths: one block per path (envelope, SPF, DKIM, DMARC, Gmail, bounces, fixes)."""
+    from reports.paths import path_rows
+
+    rows = path_rows(report)
+    if not rows:
+        return
+    console.print()
+    console.print(Text("Sending paths", "bold"))
+    for row in rows:
+        style = {"ok": "green", "bad": "red"}.get(row.css, "yellow")
+        head = Text.assemble(
+            f"  {visible(row.name)} [{row.origin}]  ", (f"DMARC {row.dmarc}", style)
+        )
+        if row.dmarc == "fail":
+            head.append(f" (disposition {row.disposition})")
+        _wrapped(console, head, indent="", rest="    ")
+        lines = [
+            f"envelope {row.envelope}: SPF {row.spf}, aligned {row.spf_aligned}; "
+            f"bounces {row.bounces}",
+            f"DKIM {row.dkim}, aligned {row.dkim_aligned}",
+            f"Gmail: mailed-by {row.mailed_by}, signed-by {row.signed_by}, via {row.via}",
+        ]
+        for line in lines:
+            _wrapped(console, Text(visible(line)), first="", rest="  ")
+        for fix in row.fixes:
+            _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(fix)), rest="     ")
 
 
 def _check_line(outcome: CheckOutcome) -> Text:

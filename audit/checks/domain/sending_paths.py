@@ -15,9 +15,8 @@ import asyncio
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
-from audit.esp.detect import detect_providers, run_profiles
-from audit.esp.profiles import EspProfile
-from audit.facts.paths import SendingPath, with_detected
+from audit.esp.detect import detect, run_profiles
+from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
@@ -40,20 +39,22 @@ _SEVERITY_BY_DISPOSITION = {
 }
 
 
-async def detected_paths(ctx: DomainContext, profiles: dict[str, EspProfile]) -> list[SendingPath]:
-    """The declared paths, completed and joined by what detection found in DNS (the ESP
-    check's detection, shared through the run)."""
-    return with_detected(ctx.sending_paths, await detect_providers(ctx, profiles))
-
-
 async def check(ctx: DomainContext) -> CheckResult:
     profiles = await run_profiles(ctx)
-    paths = await detected_paths(ctx, profiles)
+    seen = await detect(ctx, profiles)  # the ESP check's detection, shared through the run
+    paths = with_detected(ctx.sending_paths, seen.detections)
     if not paths:
+        # the ESP check reports the failed detection lookups (DNS001) once
         return CheckResult(
-            facts={"sending_paths": {"from_domain": ctx.domain, "paths": []}},
-            status=Status.SKIPPED,
-            error="no sending path declared (--esp, --sending-ip, --return-path) or detected",
+            facts={
+                "sending_paths": {
+                    "from_domain": ctx.domain,
+                    "paths": [],
+                    "note": "no sending path declared (--esp, --sending-ip, --return-path, "
+                    "--helo) or detected",
+                }
+            },
+            status=Status.INCONCLUSIVE if seen.failed else Status.COMPLETED,
         )
     found = await discover_policy(ctx.resolver, ctx.domain)
     if found.temperror is not None:
