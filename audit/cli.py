@@ -245,12 +245,9 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
-    selector = text.strip().lower().rstrip(".")
-    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    if not all(c.isalnum() or c in "-_." for c in selector):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    return selector
+    from audit.domains import normalize_selector
+
+    return normalize_selector(text)
 
 
 def _parse_now(text: str | None):
