@@ -432,6 +432,10 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+from audit import cli_gate  # noqa: E402
+
+cli.add_command(cli_gate.check, "check")
+cli.add_command(cli_gate.baseline, "baseline")
 
 
 def main() -> None:

@@ -132,6 +132,14 @@ class ConfigError(ValueError):
 # --- finding the file ---------------------------------------------------------------------
 
 
+def display_path(path: Path) -> str:
+    """Relative to the working directory when below it (messages, SARIF artifact paths)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
 def find_config(start: Path | None = None) -> Path | None:
     """The nearest audit.toml, or pyproject.toml with a [tool.audit] table, from `start` up."""
     directory = (start or Path.cwd()).resolve()
@@ -170,7 +178,11 @@ def load_config(explicit: Path | None = None, start: Path | None = None) -> Proj
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, line, "", "not UTF-8 text (TOML files are UTF-8)") from None
     pyproject = Path(path).name == PYPROJECT
-    return parse_config(text, Path(path), pyproject=pyproject)
+    try:
+        return parse_config(text, Path(path), pyproject=pyproject)
+    except ConfigError as exc:
+        # the name as the user would type it, not the absolute path discovery found
+        raise ConfigError(display_path(Path(path)), exc.line, exc.key, exc.what) from None
 
 
 def parse_config(text: str, path: Path | None = None, *, pyproject: bool = False) -> ProjectConfig:
