@@ -153,3 +153,27 @@ def test_fingerprints_stable_then_baseline_fails_only_on_the_changed_fault(
     assert after[dmarc_key]["ignored"]["kind"] == "baseline"
     baseline = json.loads((project / ".audit-baseline.json").read_text())
     assert {e["rule"] for e in baseline["findings"]} >= {"SPF201", "DMARC101"}
+
+
+def test_messages_globs_relative_to_the_config(knot_server, tmp_path: Path):
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "hello.eml").write_bytes(
+        b"From: News <news@msg-dkim.test>\r\nTo: r@receiver.example\r\nSubject: Hello\r\n"
+        b"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@msg-dkim.test>\r\n\r\nHi.\r\n"
+    )
+    write_config(tmp_path, knot_server.dns_server, 'messages = ["mail/*.eml"]\n')
+    sub = tmp_path / "sub"
+    sub.mkdir()  # run from below: the globs stay relative to the file
+    proc = run_audit("check", "--format", "json", cwd=sub, state=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    reports = json_reports(proc)
+    assert [(r["kind"], r["target"]) for r in reports] == [
+        ("message", str(mail / "hello.eml")), ("config", str(tmp_path / "audit.toml"))
+    ]  # fmt: skip
+    write_config(tmp_path, knot_server.dns_server, 'messages = ["nothing/*.eml"]\n')
+    none = run_audit("check", cwd=tmp_path, state=tmp_path)
+    assert none.returncode == 2
+    assert none.stderr.strip() == (
+        "audit: error: audit.toml: messages: 'nothing/*.eml' matches no file"
+    )
