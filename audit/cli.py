@@ -265,12 +265,9 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
-    selector = text.strip().lower().rstrip(".")
-    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    if not all(c.isalnum() or c in "-_." for c in selector):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    return selector
+    from audit.domains import normalize_selector
+
+    return normalize_selector(text)
 
 
 def _parse_now(text: str | None):
@@ -455,6 +452,10 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+from audit import cli_gate  # noqa: E402
+
+cli.add_command(cli_gate.check, "check")
+cli.add_command(cli_gate.baseline, "baseline")
 
 
 def main() -> None:

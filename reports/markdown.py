@@ -75,6 +75,8 @@ def _report(report: Report, fail_on: Severity) -> list[str]:
                 out += ["", _indent(_fence(f.evidence))]
             if f.fix:
                 out += ["", f"  Fix: {escape(f.fix)}"]
+            if f.ignored:
+                out += ["", f"  Ignored ({f.ignored.kind}): {escape(f.ignored.reason)}"]
     return out
 
 

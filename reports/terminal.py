@@ -65,6 +65,9 @@ def render_terminal(
 def _report(console: Console, report: Report, fail_on: Severity) -> None:
     word = verdict(report, fail_on)
     counts = ", ".join(f"{n} {sev.value}" for sev, n in ordered_counts(report) if n)
+    ignored = sum(1 for f in report.findings() if f.ignored)
+    if ignored:
+        counts += f" ({ignored} ignored)"
     header = Text.assemble((f"{report.kind} ", "bold"), (visible(report.target), "bold"))
     _wrapped(console, header, indent="", rest="  ")
     summary = Text.assemble(
@@ -81,7 +84,7 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
         console.print()
         console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
         for finding in findings:
-            _finding(console, finding, severity)
+            _finding(console, finding, severity, report.target)
     if report.findings():
         console.print()
         console.print(Text("Explain a rule: audit rule <RULE_ID>", "dim"))
@@ -164,11 +167,13 @@ def _check_line(outcome: CheckOutcome) -> Text:
     return line
 
 
-def _finding(console: Console, f: Finding, severity: Severity) -> None:
-    style = SEVERITY_STYLE[severity]
+def _finding(console: Console, f: Finding, severity: Severity, scope: str = "") -> None:
+    style = "dim" if f.ignored else SEVERITY_STYLE[severity]
     head = Text.assemble(
         ("  " + f.rule.id, style), f" {f.rule.name}  ", (visible(f.target), "bold")
     )
+    if f.ignored:
+        head.append(f"  [ignored: {f.ignored.kind}]", "dim")
     _wrapped(console, head, indent="", rest="    ")
     _wrapped(console, Text(visible(f.message)))
     lines = [part for line in f.evidence for part in visible(line).split("\n")]
@@ -179,6 +184,12 @@ def _finding(console: Console, f: Finding, severity: Severity) -> None:
         _wrapped(console, Text(f"| ... {more} more line(s) in --format json/html", "dim"))
     if f.fix:
         _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(f.fix)), rest="     ")
+    if f.ignored:
+        until = f" until {f.ignored.until}" if f.ignored.until else ""
+        reason = Text.assemble(("ignored: ", "bold"), f"{visible(f.ignored.reason)}{until}")
+        _wrapped(console, reason, rest="         ")
+    if scope:
+        _wrapped(console, Text(f"fingerprint {f.fingerprint(scope)}", "dim"))
 
 
 def _wrapped(
