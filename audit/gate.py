@@ -19,6 +19,8 @@ from pathlib import Path
 from audit import __version__
 from audit.config import ProjectConfig, display_path
 from audit.domain_audit import MAX_PARALLEL_DOMAINS, audit_domain
+from audit.esp.profiles import load_profiles
+from audit.facts.paths import config_paths
 from audit.message.load import load_messages
 from audit.message_audit import audit_messages
 from audit.model import CheckOutcome, Finding, Report, Status
@@ -104,6 +106,11 @@ async def run_gate(
     """The reports of one `audit check`: domains, messages, then the config's own report."""
     files = message_files(config)
     messages = load_messages(files)  # MessageInputError for unreadable ones: bad input
+    try:
+        paths = config_paths(config.paths, load_profiles())
+    except ValueError as exc:
+        where = display_path(config.source) if config.source else "config"
+        raise GateInputError(f"{where}: {exc}") from None
     gate = asyncio.Semaphore(MAX_PARALLEL_DOMAINS)
 
     async def one(domain: str) -> Report:  # each domain with its own selectors, all at once
@@ -112,6 +119,7 @@ async def run_gate(
                 domain,
                 backend,
                 dkim_selectors=config.selectors_for(domain),
+                sending_paths=paths,
                 probes=options.probes,
                 timeout=options.timeout,
             )
