@@ -155,6 +155,11 @@ def seed_rows(report: Report) -> list[SeedRow]:
 def _comparisons(report: Report) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for outcome in report.outcomes if report.kind == "seed" else []:
+        path = outcome.facts.get("path") if outcome.check == "predictions" else None
+        checks = path.get("checks") if isinstance(path, dict) else None
+        for entry in checks if isinstance(checks, list) else []:
+            if isinstance(entry, dict):  # the sending path's prediction (seed run --path)
+                found.append((str(entry.get("seed") or ""), entry))
         facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
         entries = facts.get("comparison") if isinstance(facts, dict) else None
         for entry in entries if isinstance(entries, list) else []:
