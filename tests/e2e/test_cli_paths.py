@@ -67,3 +67,21 @@ def test_every_format_carries_the_path_findings(fmt):
     assert "RP006" in proc.stdout and "em123.path-sg-wrong.test" in proc.stdout
     if fmt in ("terminal", "markdown"):
         assert "Sending paths" in proc.stdout
+
+
+def test_esp_from_esp_profiles_dir(tmp_path):
+    (tmp_path / "ownrelay.toml").write_text(
+        'name = "Our relay"\nspf_includes = ["path-own.test"]\n'
+        'sources = ["https://wiki.example.net/relay"]\n'
+    )
+    proc = audit(
+        "domain", "path-own.test", "--zone-dir", str(ZONES), "--no-dkim-discovery",
+        "--esp-profiles", str(tmp_path), "--esp", "ownrelay",
+        "--return-path", "bounces.path-own.test", "--format", "json",
+    )  # fmt: skip
+    found, rows = paths_of(json.loads(proc.stdout))
+    row = rows["ownrelay"]
+    assert (row["provider"], row["envelope_domain"]) == ("Our relay", "bounces.path-own.test")
+    # bounces.path-own.test lists 198.51.100.7 only: the relay's include is not reached
+    assert ("RP003", "bounces.path-own.test") in found
+    assert row["spf"]["include_reached"] is False
