@@ -28,10 +28,10 @@ ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
 @dataclass(frozen=True)
-class SpfOutcome:
-    """SPF's result and the domain it was evaluated for (MAIL FROM, or HELO for <>)."""
+class AuthOutcome:
+    """One authentication result and the domain it is for."""
 
-    result: str
+    result: str  # pass | fail | softfail | neutral | none | permerror | temperror | ...
     domain: str | None
 
     @property
@@ -39,16 +39,8 @@ class SpfOutcome:
         return self.result == "pass"
 
 
-@dataclass(frozen=True)
-class DkimOutcome:
-    """One signature's result and its d=."""
-
-    result: str
-    domain: str | None
-
-    @property
-    def passed(self) -> bool:
-        return self.result == "pass"
+SpfOutcome = AuthOutcome  # SPF: the domain it was evaluated for (MAIL FROM, or HELO for <>)
+DkimOutcome = AuthOutcome  # one DKIM signature: its d=
 
 
 @dataclass
