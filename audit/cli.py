@@ -17,6 +17,7 @@ from audit import __version__
 from audit.cli_esp import esp as _esp_group
 from audit.cli_esp import esp_profiles_option
 from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
+from audit.cli_paths import build_paths, path_options
 
 EXIT_BAD_INPUT = 2
 DEFAULT_WIDTH = 100  # terminal text when stdout is not a terminal and COLUMNS is not set
@@ -230,6 +231,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     help="DNSBL zone to check MX addresses against (repeatable; replaces the default list). "
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
+@path_options
 @esp_profiles_option
 @report_options
 def domain(
@@ -249,16 +251,23 @@ def domain(
     fmt: str,
     output: Path | None,
     fail_on: str,
+    **path_flags: Any,
 ) -> None:
     """Audit sending DOMAINS: SPF, DKIM, DMARC, MX, reverse DNS, STARTTLS and certificates,
-    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI and blocklists."""
+    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI, blocklists, and the sending paths.
+
+    Sending paths: each --esp NAME declares a path through that provider (with --return-path
+    and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
+    declare your own MTA or relay. Providers detected in DNS are paths too."""
     from audit.cli_esp import load_or_fail
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
+    profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
         selectors = [_selector(s) for s in dkim_selectors]
+        paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     check_ca_file(ca_file)
@@ -269,7 +278,6 @@ def domain(
             load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
         except TrustAnchorError as exc:
             raise BadInput(str(exc)) from None
-    load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     backend = _backend(dns_servers, zone_dir, timeout)
     progress = sys.stderr.isatty() and len(names) > 1
 
@@ -291,6 +299,7 @@ def domain(
             timeout=timeout,
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
+            sending_paths=paths,
             esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
         )
     )
@@ -311,12 +320,9 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
-    selector = text.strip().lower().rstrip(".")
-    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    if not all(c.isalnum() or c in "-_." for c in selector):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    return selector
+    from audit.domains import normalize_selector
+
+    return normalize_selector(text)
 
 
 def _parse_now(text: str | None):
@@ -531,6 +537,10 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+from audit import cli_gate  # noqa: E402
+
+cli.add_command(cli_gate.check, "check")
+cli.add_command(cli_gate.baseline, "baseline")
 cli.add_command(_esp_group, "esp")
 
 from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402

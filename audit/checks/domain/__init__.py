@@ -9,6 +9,7 @@ from audit.runner import Check
 FAMILIES = (
     "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "dnssec", "dane", "bimi",
     "dnsbl", "esp",
+    "sending_paths",
 )  # fmt: skip
 
 
