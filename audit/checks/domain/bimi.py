@@ -18,7 +18,7 @@ from audit.checks.domain.dmarc import Discovery, discover_policy
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, Resolver
 from audit.psl import organizational_domain
-from audit.records.bimi import BimiRecord, is_bimi_record, parse_bimi
+from audit.records.bimi import BIMI_DRAFT, BimiRecord, is_bimi_record, parse_bimi
 from audit.records.dmarc import parse_dmarc, with_policy
 from audit.rules.bimi import BIMI_DMARC_NOT_ENFORCING, BIMI_INVALID
 
@@ -209,6 +209,19 @@ def _record_findings(record: BimiRecord, name: str, domain: str) -> list[Finding
                 message="; ".join(svg_warnings),
                 evidence=[record.raw],
                 fix="Serve the logo as an SVG Tiny PS file at an https:// URL ending in .svg.",
+                severity=Severity.LOW,
+            )
+        )
+    draft_warnings = [w for w in record.warnings if BIMI_DRAFT in w]
+    if draft_warnings:
+        findings.append(
+            Finding(
+                BIMI_INVALID,
+                domain,
+                message="; ".join(draft_warnings),
+                evidence=[record.raw],
+                fix="Write lps=true or lps=false, and avp=personal or avp=brand (or leave the "
+                f"tag out) at {name}.",
                 severity=Severity.LOW,
             )
         )
