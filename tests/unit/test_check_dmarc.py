@@ -22,7 +22,16 @@ def test_clean_domain_has_no_findings(run_domain_check):
     [
         ("dmarc-missing.test", {("DMARC001", "dmarc-missing.test")}),
         ("dmarc-multiple.test", {("DMARC002", "dmarc-multiple.test")}),
-        ("dmarc-syntax.test", {("DMARC003", "dmarc-syntax.test")}),
+        # p=rejected with a valid rua=: RFC 7489 6.6.3 step 6.1 and RFC 9989 4.10.1 "If a
+        # retrieved DMARC Policy Record does not contain a valid "p" tag ... If a "rua" tag is
+        # present and contains at least one syntactically valid reporting URI, the Mail
+        # Receiver MUST act as if a record containing "p=none" was retrieved": so the policy
+        # does not enforce (DMARC101) besides being broken (DMARC003). (Changed in issue 11:
+        # this scenario used to assert DMARC003 alone.)
+        (
+            "dmarc-syntax.test",
+            {("DMARC003", "dmarc-syntax.test"), ("DMARC101", "dmarc-syntax.test")},
+        ),
         ("dmarc-none.test", {("DMARC101", "dmarc-none.test")}),
         ("dmarc-pct.test", {("DMARC102", "dmarc-pct.test")}),
         ("dmarc-norua.test", {("DMARC103", "dmarc-norua.test")}),
@@ -56,10 +65,19 @@ def test_inherited_policy_is_the_subdomain_policy(run_domain_check):
     assert result.facts["rfc7489_policy_domain"] == "clean.test"
 
 
-def test_missing_p_notes_rfc9989_difference(run_domain_check):
+def test_missing_p_without_rua_is_not_applied_by_either_rfc(run_domain_check):
+    # "v=DMARC1; sp=reject". Changed in issue 11: this test asserted DMARC005 (an RFC 9989
+    # reading of p=none) and that reading was wrong. RFC 9989 4.10.1: "If a retrieved DMARC
+    # Policy Record does not contain a valid "p" tag ... Otherwise [no valid rua], the Mail
+    # Receiver applies no DMARC processing to this message", as RFC 7489 6.6.3 step 6.2 says.
+    # Both readings agree, so there is no difference to report.
     result = run_domain_check(dmarc.check, "dmarc-nop.test")
-    assert ("DMARC005", "dmarc-nop.test") in pairs(result)
+    assert ("DMARC005", "dmarc-nop.test") not in pairs(result)
     assert ("DMARC003", "dmarc-nop.test") in pairs(result)
+    assert result.facts["dmarc"]["applies"] is False
+    assert result.facts["dmarc"]["effective_policy"] is None
+    syntax = next(f for f in result.findings if f.rule.id == "DMARC003")
+    assert "no DMARC processing" in syntax.message
 
 
 def _run(records, domain):

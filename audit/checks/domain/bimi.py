@@ -51,11 +51,10 @@ def dmarc_problems(found: Discovery) -> list[str]:
     if len(raw) > 1:
         return [f"{len(raw)} DMARC records at _dmarc.{policy_at}: no policy applies"]
     record = parse_dmarc(raw[0])
-    effective = record.effective_policy(policy_at != found.domain)
+    effective, tag = found.policy()
     problems = []
     if effective not in ("quarantine", "reject"):
-        tag = "sp" if policy_at != found.domain and record.subdomain_policy else "p"
-        problems.append(f"{tag}={effective or 'invalid'} at _dmarc.{policy_at}")
+        problems.append(f"{tag or 'p'}={effective or 'invalid'} at _dmarc.{policy_at}")
     if record.pct < 100:
         problems.append(f"pct={record.pct} at _dmarc.{policy_at}")
     org_raw = found.records_at(found.org_domain) if found.org_domain in found.lookups else []

@@ -1,0 +1,107 @@
+"""Where RFC 7489 and RFC 9989 receivers read a domain's DMARC policy differently, in words.
+
+The domain audit (DMARC005) and the message audit (the DMARC verdict's `readings`) state the
+same differences from the same discovery, so the two audits agree on every reading. Each note
+names both readings; `DECIDING_TEXT` says which one the verdicts follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from audit.records.dmarc import DmarcRecord, Reading
+
+if TYPE_CHECKING:
+    from audit.checks.domain.dmarc import Discovery
+
+DECIDING_TEXT = (
+    "RFC 9989's reading of the record (RFC 9989 obsoletes RFC 7489 and RFC 9091); which record "
+    "applies follows RFC 7489's discovery when it finds one, and alignment uses the Public "
+    "Suffix List (RFC 7489 3.2)"
+)
+
+
+def discovery_differences(found: Discovery) -> list[str]:
+    """The two walks reach different records, or different organizational domains."""
+    notes = []
+    if found.rfc7489_at != found.rfc9989_at and not (found.discarded and not found.rfc9989_at):
+        if found.discarded:
+            rfc7489 = (
+                f"RFC 7489 receivers stop at the {len(found.records_at(found.policy_at))} "
+                f"records at _dmarc.{found.policy_at} and apply no DMARC (6.6.3 step 5)"
+            )
+        else:
+            rfc7489 = "RFC 7489 receivers use " + _at(found.rfc7489_at)
+        notes.append(
+            f"{rfc7489}; RFC 9989 receivers discard any name with several records and use "
+            f"{_at(found.rfc9989_at)} (4.10)"
+        )
+    if found.policy_at and found.rfc9989_org and found.rfc9989_org != found.org_domain:
+        notes.append(
+            f"organizational domain of {found.domain}: {found.rfc9989_org} by RFC 9989's DNS "
+            f"tree walk (4.10.2, psd= included), {found.org_domain} by the Public Suffix List "
+            "(RFC 7489 3.2); relaxed alignment of an identifier between the two differs"
+        )
+    return notes
+
+
+def record_differences(found: Discovery, record: DmarcRecord) -> list[str]:
+    """The same record read by the two RFCs: the policy applied, and the syntax errors one
+    of them finds and the other ignores."""
+    notes = []
+    r7489, r9989 = record.rfc7489, record.rfc9989
+    said = {rfc: _applied(found, r) for rfc, r in (("rfc7489", r7489), ("rfc9989", r9989))}
+    if said["rfc7489"] != said["rfc9989"]:
+        notes.append(f"RFC 7489 receivers {said['rfc7489']}; RFC 9989 receivers {said['rfc9989']}")
+    if record.rfc7489_errors:
+        notes.append(
+            "RFC 7489 finds " + "; ".join(record.rfc7489_errors) + "; RFC 9989 receivers "
+            "accept the tags after v= in any order and ignore pct=, rf= and ri= (removed tags)"
+        )
+    if record.rfc9989_errors:
+        notes.append(
+            "RFC 9989 finds " + "; ".join(record.rfc9989_errors) + " (its receivers use the "
+            "default); RFC 7489 receivers ignore psd= and t= as unknown tags"
+        )
+    if record.nonexistent_policy and not found.subdomain:
+        notes.append(
+            f"np={record.nonexistent_policy}: RFC 9989 receivers apply it to subdomains that do "
+            "not exist (NXDOMAIN), RFC 9091 receivers also to subdomains without A, AAAA or MX; "
+            "plain RFC 7489 receivers apply sp= (or p=) to them"
+        )
+    return notes
+
+
+def applied_text(found: Discovery, rfc: str) -> str:
+    """What `rfc`'s receivers do with failing mail from the domain, in words."""
+    record = found.record
+    if record is None:
+        return "apply no DMARC"
+    return _applied(found, record.reading(rfc))
+
+
+def _applied(found: Discovery, reading: Reading) -> str:
+    if not reading.applies:
+        return f"apply no DMARC ({reading.fallback})"
+    exists = found.exists(reading.rfc)
+    policy, tag = reading.policy_for(found.subdomain, exists)
+    text = f"apply {tag}={policy}"
+    if tag == "np":
+        text += f" ({found.domain} does not exist for {_existence_rfc(reading)})"
+    disposition = reading.disposition(policy)
+    if disposition != policy:
+        text += f", as {disposition} because of t=y"
+    if reading.fallback:
+        text += f" ({reading.fallback})"
+    return text
+
+
+def _existence_rfc(reading: Reading) -> str:
+    return "RFC 9989 3.2.13: NXDOMAIN" if reading.rfc == "rfc9989" else (
+        "RFC 9091 2.7: no A, AAAA or MX"
+    )
+
+
+def _at(name: str | None) -> str:
+    return f"_dmarc.{name}" if name else "no record (none found)"
+
