@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from audit import __version__
+from audit.cli_paths import build_paths, path_options
 from audit.model import Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
@@ -169,6 +170,7 @@ def cli() -> None:
     help="DNSBL zone to check MX addresses against (repeatable; replaces the default list). "
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
+@path_options
 @report_options
 def domain(
     domains: tuple[str, ...],
@@ -186,15 +188,23 @@ def domain(
     fmt: str,
     output: Path | None,
     fail_on: str,
+    **path_flags: Any,
 ) -> None:
     """Audit sending DOMAINS: SPF, DKIM, DMARC, MX, reverse DNS, STARTTLS and certificates,
-    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI and blocklists."""
+    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI, blocklists, and the sending paths.
+
+    Sending paths: each --esp NAME declares a path through that provider (with --return-path
+    and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
+    declare your own MTA or relay. Providers detected in DNS are paths too."""
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
         selectors = [_selector(s) for s in dkim_selectors]
+        paths = build_paths(
+            **path_flags, dkim_selectors=selectors, known_esps=_known_esps(path_flags)
+        )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     check_ca_file(ca_file)
@@ -226,9 +236,19 @@ def domain(
             timeout=timeout,
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
+            sending_paths=paths,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
+
+
+def _known_esps(flags: dict[str, Any]) -> list[str]:
+    from audit.esp.profiles import ProfileError, load_profiles
+
+    try:
+        return list(load_profiles(flags.get("esp_profiles_dir")))
+    except ProfileError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _blocklist(text: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from audit import __version__
 from audit.checks.common import DomainContext
 from audit.checks.domain import domain_checks
+from audit.facts.paths import SendingPath
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
 from audit.runner import run_checks
@@ -34,6 +35,7 @@ async def audit_domain(
     timeout: float = 5.0,
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
+    sending_paths: Sequence[SendingPath] = (),
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -48,6 +50,7 @@ async def audit_domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        sending_paths=list(sending_paths),
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from audit.facts.paths import SendingPath
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
 from audit.rules.dns import DNS_TEMPERROR
@@ -29,6 +30,8 @@ class DomainContext:
     timeout: float = 5.0  # per network operation
     smtp_port: int = 25  # --smtp-port, for tests: where the STARTTLS probes connect
     trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
+    sending_paths: list[SendingPath] = field(default_factory=list)  # declared (--esp, --sending-ip)
+    esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:

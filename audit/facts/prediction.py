@@ -1,0 +1,216 @@
+"""The verdict a receiver reaches from SPF and DKIM outcomes: DMARC result, disposition, and
+what Gmail displays. Pure: no DNS, no message.
+
+`audit message` feeds it what it verified in one message, `audit domain` what each sending path
+would produce, and `audit seed` compares it with what receivers wrote. One copy of the logic,
+so the three can never disagree about the same inputs.
+
+Alignment (RFC 7489 3.1, unchanged in RFC 9989 4.4): relaxed compares organizational domains
+(Public Suffix List), strict the exact domains. DMARC passes when either an aligned SPF pass or
+an aligned DKIM pass exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from audit.psl import organizational_domain
+from audit.records.dmarc import DmarcRecord
+
+DISPOSITION_TEXT = {
+    "none": "deliver it as usual (p=none)",
+    "quarantine": "treat it as suspicious: spam folder (p=quarantine)",
+    "reject": "reject it (p=reject)",
+}
+ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+
+
+@dataclass(frozen=True)
+class SpfOutcome:
+    """SPF's result and the domain it was evaluated for (MAIL FROM, or HELO for <>)."""
+
+    result: str
+    domain: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+
+@dataclass(frozen=True)
+class DkimOutcome:
+    """One signature's result and its d=."""
+
+    result: str
+    domain: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+
+@dataclass
+class DmarcPrediction:
+    """The DMARC result for the From domain and what its policy asks receivers to do."""
+
+    result: str  # pass | fail | none (no policy applies)
+    policy: str | None  # the p= or sp= that applies to this From domain
+    disposition: str  # none | quarantine | reject: asked for failing mail
+    dkim_aligned: list[str] = field(default_factory=list)  # d= of aligned passing signatures
+    spf_aligned: bool = False
+    adkim: str = "r"
+    aspf: str = "r"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)  # pct= and t= (RFC 7489 vs RFC 9989)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GmailDisplay:
+    """What Gmail shows beside the sender: mailed-by, signed-by, and "via DOMAIN"."""
+
+    from_domain: str | None
+    mailed_by: str | None
+    signed_by: str | None
+    via: str | None
+    unauthenticated: bool
+    reason: str
+
+    @property
+    def shows_via(self) -> bool:
+        return self.via is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_domain": self.from_domain,
+            "mailed_by": self.mailed_by,
+            "signed_by": self.signed_by,
+            "shows_via": self.shows_via,
+            "via": self.via,
+            "unauthenticated": self.unauthenticated,
+            "reason": self.reason,
+        }
+
+
+def aligned(identifier: str | None, from_domain: str, mode: str) -> bool:
+    """RFC 7489 3.1: strict (s) = the same name; relaxed (r) = the same organizational domain."""
+    if not identifier:
+        return False
+    identifier = identifier.lower().rstrip(".")
+    from_domain = from_domain.lower().rstrip(".")
+    if mode == "s":
+        return identifier == from_domain
+    return organizational_domain(identifier) == organizational_domain(from_domain)
+
+
+def applicable_policy(record: DmarcRecord, from_domain: str, policy_domain: str) -> str | None:
+    """p= for the policy domain itself, sp= (else p=) for a subdomain of it."""
+    if from_domain == policy_domain:
+        return record.policy
+    return record.subdomain_policy or record.policy
+
+
+def predict_dmarc(
+    from_domain: str,
+    record: DmarcRecord | None,
+    policy_domain: str | None,
+    spf: SpfOutcome,
+    dkim: Sequence[DkimOutcome],
+) -> DmarcPrediction:
+    """DMARC for `from_domain` given the record that applies (None: no policy)."""
+    if record is None or policy_domain is None:
+        return DmarcPrediction(
+            "none",
+            None,
+            "none",
+            dkim_aligned=[
+                d.domain or "" for d in dkim if d.passed and aligned(d.domain, from_domain, "r")
+            ],
+            spf_aligned=spf.passed and aligned(spf.domain, from_domain, "r"),
+            reason=f"no DMARC record for {from_domain}",
+        )
+    policy = applicable_policy(record, from_domain, policy_domain)
+    dkim_ok = [
+        d.domain or "" for d in dkim if d.passed and aligned(d.domain, from_domain, record.adkim)
+    ]
+    spf_ok = spf.passed and aligned(spf.domain, from_domain, record.aspf)
+    found = DmarcPrediction(
+        "pass" if dkim_ok or spf_ok else "fail",
+        policy,
+        "none",
+        dkim_aligned=dkim_ok,
+        spf_aligned=spf_ok,
+        adkim=record.adkim,
+        aspf=record.aspf,
+    )
+    if found.result == "pass":
+        via = ["DKIM d=" + d for d in dkim_ok] + (["SPF " + (spf.domain or "")] if spf_ok else [])
+        found.reason = "aligned pass through " + ", ".join(via)
+        return found
+    found.disposition = policy or "none"
+    if record.testing:
+        found.notes.append(f"t=y: RFC 9989 receivers apply {ONE_STEP_DOWN[found.disposition]}")
+    if record.pct < 100 and found.disposition != "none":
+        found.notes.append(
+            f"pct={record.pct}: RFC 7489 receivers apply it to {record.pct}% of mail"
+        )
+    found.reason = fail_reason(dkim, spf, from_domain, record.adkim, record.aspf)
+    return found
+
+
+def fail_reason(
+    dkim: Sequence[DkimOutcome], spf: SpfOutcome, from_domain: str, adkim: str, aspf: str
+) -> str:
+    """Why neither identifier passed aligned, in words."""
+    parts = []
+    passing = [d for d in dkim if d.passed]
+    if not dkim:
+        parts.append("no DKIM signature")
+    elif not passing:
+        parts.append("no DKIM signature passes")
+    else:
+        parts.append(
+            "DKIM passes only for d="
+            + ", ".join(d.domain or "?" for d in passing)
+            + f", not aligned with {from_domain} (adkim={adkim})"
+        )
+    if spf.passed:
+        parts.append(f"SPF passes for {spf.domain}, not aligned with {from_domain} (aspf={aspf})")
+    else:
+        parts.append(f"SPF {spf.result}")
+    return "; ".join(parts)
+
+
+def gmail_display(
+    from_domain: str | None, spf: SpfOutcome, dkim: Sequence[DkimOutcome]
+) -> GmailDisplay:
+    """Gmail shows "via" when the message authenticates only as someone else: a passing DKIM
+    signature whose d= does not align with From and no aligned one, or no passing DKIM and an
+    SPF domain that does not align with From. mailed-by is the SPF-passing domain, signed-by
+    the aligned passing d= (else the first passing one)."""
+    passing = [d for d in dkim if d.passed and d.domain]
+    aligned_dkim = [d for d in passing if from_domain and aligned(d.domain, from_domain, "r")]
+    signed_by = (aligned_dkim or passing)[0].domain if passing else None
+    mailed_by = spf.domain if spf.passed else None
+    via, reason = None, ""
+    if from_domain is None:
+        reason = "no single From domain"
+    elif aligned_dkim:
+        reason = f"DKIM passes with d={signed_by}, aligned with {from_domain}"
+    elif passing:
+        via = signed_by
+        reason = f"the only passing DKIM signature is d={signed_by}, not {from_domain}"
+    elif mailed_by and not aligned(mailed_by, from_domain, "r"):
+        via = mailed_by
+        reason = f"no passing DKIM signature, and SPF passes for {mailed_by}, not {from_domain}"
+    elif mailed_by:
+        reason = f"no passing DKIM, but SPF passes for {mailed_by}, aligned with {from_domain}"
+    else:
+        reason = "nothing authenticates the message: Gmail shows the unauthenticated (?) icon"
+    return GmailDisplay(
+        from_domain, mailed_by, signed_by, via, not passing and not mailed_by, reason
+    )
