@@ -14,6 +14,7 @@ from typing import Any
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.dmarc_readings import (
     DECIDING_TEXT,
+    applied_text,
     discovery_differences,
     record_differences,
 )
@@ -309,6 +310,10 @@ async def check(ctx: DomainContext) -> CheckResult:
             "records": raw_records,
             "applies": False,
             "effective_policy": None,
+            "readings": {
+                "rfc7489": applied_text(found, "rfc7489"),
+                "rfc9989": applied_text(found, "rfc9989"),
+            },
         }
         findings.extend(_rfc_differences(found, None))
         return CheckResult(facts=facts, findings=findings)
@@ -327,6 +332,10 @@ async def check(ctx: DomainContext) -> CheckResult:
         "deciding_reading": RFC_NAMES[DECIDING],
         "author_exists": found.existence.to_dict() if found.existence else None,
         "rfc9989_organizational_domain": found.rfc9989_org,
+        "readings": {
+            "rfc7489": applied_text(found, "rfc7489"),
+            "rfc9989": applied_text(found, "rfc9989"),
+        },
     }
     if for_subdomain and decided.applies:
         findings.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from audit.records.dmarc import DmarcRecord, Reading
+from audit.records.dmarc import DmarcRecord, Reading, parse_dmarc
 
 if TYPE_CHECKING:
     from audit.checks.domain.dmarc import Discovery
@@ -32,10 +32,13 @@ def discovery_differences(found: Discovery) -> list[str]:
             )
         else:
             rfc7489 = "RFC 7489 receivers use " + _at(found.rfc7489_at)
-        notes.append(
-            f"{rfc7489}; RFC 9989 receivers discard any name with several records and use "
-            f"{_at(found.rfc9989_at)} (4.10)"
-        )
+        rfc9989 = f"RFC 9989 receivers use {_at(found.rfc9989_at)} (4.10 tree walk)"
+        if found.discarded:
+            rfc9989 = (
+                "RFC 9989 receivers discard them and walk on to "
+                f"{_at(found.rfc9989_at)} (4.10 step 2)"
+            )
+        notes.append(f"{rfc7489}; {rfc9989}{_gives(found, found.rfc9989_at)}")
     if found.policy_at and found.rfc9989_org and found.rfc9989_org != found.org_domain:
         notes.append(
             f"organizational domain of {found.domain}: {found.rfc9989_org} by RFC 9989's DNS "
@@ -53,10 +56,24 @@ def record_differences(found: Discovery, record: DmarcRecord) -> list[str]:
     said = {rfc: _applied(found, r) for rfc, r in (("rfc7489", r7489), ("rfc9989", r9989))}
     if said["rfc7489"] != said["rfc9989"]:
         notes.append(f"RFC 7489 receivers {said['rfc7489']}; RFC 9989 receivers {said['rfc9989']}")
-    if record.rfc7489_errors:
+    existence = found.existence
+    if existence is not None and existence.rfc9989 != existence.rfc9091:
+        queries = ", ".join(f"{t} {a.status.value}" for t, a in existence.answers.items())
         notes.append(
-            "RFC 7489 finds " + "; ".join(record.rfc7489_errors) + "; RFC 9989 receivers "
-            "accept the tags after v= in any order and ignore pct=, rf= and ri= (removed tags)"
+            f"{found.domain} answers {queries}: it exists for RFC 9989 (3.2.13: only NXDOMAIN "
+            "means non-existent) but not for RFC 9091 (2.7: NXDOMAIN or NODATA for A, AAAA and "
+            "MX), so only RFC 9091 receivers apply np= to it"
+        )
+    if record.rfc7489_errors:
+        removed = [e for e in record.rfc7489_errors if e.split("=", 1)[0] in ("pct", "rf", "ri")]
+        notes.append(
+            "RFC 7489 finds "
+            + "; ".join(record.rfc7489_errors)
+            + (
+                "; RFC 9989 receivers ignore pct=, rf= and ri= (tags it removed, A.6 and 9.3)"
+                if removed
+                else ""
+            )
         )
     if record.rfc9989_errors:
         notes.append(
@@ -87,7 +104,7 @@ def _applied(found: Discovery, reading: Reading) -> str:
     policy, tag = reading.policy_for(found.subdomain, exists)
     text = f"apply {tag}={policy}"
     if tag == "np":
-        text += f" ({found.domain} does not exist for {_existence_rfc(reading)})"
+        text += f" ({found.domain} does not exist)"
     disposition = reading.disposition(policy)
     if disposition != policy:
         text += f", as {disposition} because of t=y"
@@ -96,10 +113,14 @@ def _applied(found: Discovery, reading: Reading) -> str:
     return text
 
 
-def _existence_rfc(reading: Reading) -> str:
-    return "RFC 9989 3.2.13: NXDOMAIN" if reading.rfc == "rfc9989" else (
-        "RFC 9091 2.7: no A, AAAA or MX"
-    )
+def _gives(found: Discovery, name: str | None) -> str:
+    """What the record at `name` asks of mail from the domain, read by RFC 9989."""
+    raw = found.records_at(name)
+    if len(raw) != 1:
+        return ""
+    reading = parse_dmarc(raw[0]).rfc9989
+    policy, tag = reading.policy_for(name != found.domain, found.exists("rfc9989"))
+    return f", which gives {tag}={policy}" if policy else ", which is not applied"
 
 
 def _at(name: str | None) -> str:
