@@ -177,3 +177,45 @@ def test_inherited_sp_none_fix_changes_sp():
     )
     finding = next(f for f in result.findings if f.rule.id == "DMARC101")
     assert "sp=quarantine" in finding.fix and "sp=none" not in finding.fix
+
+
+# Issue 11: fixture-zone scenarios for the DMARC readings (the table in dmarc_reading_cases.py
+# covers each class through both audits; these are the same classes as zones Knot serves).
+@pytest.mark.parametrize(
+    ("domain", "expected", "policy"),
+    [
+        # RFC 7489 6.3 p= after rua=: an RFC 7489 error (DMARC003) and a difference (DMARC005);
+        # RFC 9989 4.7 reads p=reject, which the verdict follows: no DMARC101
+        ("dmarc-order.test", {"DMARC003", "DMARC005"}, "reject"),
+        # RFC 7489 6.4: "rua=mailto:...!" has no valid URI; with p= missing, RFC 9989 4.10.1:
+        # "the Mail Receiver applies no DMARC processing"
+        ("dmarc-bang.test", {"DMARC003", "DMARC103"}, None),
+        # np= does not apply to the policy domain itself (RFC 9989 4.10.1: "taken from the p tag")
+        ("dmarc-np.test", {"DMARC005", "DMARC104"}, "reject"),
+        # RFC 9989 4.7 np: "It applies only to non-existent subdomains"; www has an A record
+        ("www.dmarc-np.test", {"DMARC004", "DMARC101"}, "none"),
+        # NXDOMAIN: np=reject (RFC 9989 3.2.13, RFC 9091 2.7 agree)
+        ("ghost.dmarc-np.test", {"DMARC004"}, "reject"),
+        # NODATA for A/AAAA/MX: exists for RFC 9989, not for RFC 9091: sp=none, DMARC005 says so
+        ("txt.dmarc-np.test", {"DMARC004", "DMARC005", "DMARC101"}, "none"),
+        # several records at the subdomain's own name: RFC 7489 6.6.3 step 5, no DMARC
+        ("mail.dmarc-multiple-sub.test", {"DMARC002", "DMARC005"}, None),
+    ],
+)
+def test_reading_scenarios(run_domain_check, domain, expected, policy):
+    result = run_domain_check(dmarc.check, domain)
+    assert {f.rule.id for f in result.findings if f.target == domain} == expected
+    assert result.facts["dmarc"]["effective_policy"] == policy
+
+
+def test_np_scenario_records_the_existence_answers(run_domain_check):
+    facts = run_domain_check(dmarc.check, "txt.dmarc-np.test").facts["dmarc"]
+    assert facts["author_exists"] == {
+        "queries": {"A": "NODATA", "AAAA": "NODATA", "MX": "NODATA"},
+        "exists_rfc9989": True,
+        "exists_rfc9091": False,
+    }
+    assert facts["readings"] == {
+        "rfc7489": "apply np=reject (txt.dmarc-np.test does not exist)",
+        "rfc9989": "apply sp=none",
+    }
