@@ -199,29 +199,26 @@ def _record_findings(record: BimiRecord, name: str, domain: str) -> list[Finding
                 f'{name} TXT "v=BIMI1; l=; a=;" to decline BIMI).',
             )
         )
-    svg_warnings = [w for w in record.warnings if ".svg" in w]
-    if svg_warnings:
-        findings.append(
-            Finding(
-                BIMI_INVALID,
-                domain,
-                message="; ".join(svg_warnings),
-                evidence=[record.raw],
-                fix="Serve the logo as an SVG Tiny PS file at an https:// URL ending in .svg.",
-                severity=Severity.LOW,
+    # warnings that still deserve a (low) finding, each kind with its own fix
+    low = [
+        (".svg", "Serve the logo as an SVG Tiny PS file at an https:// URL ending in .svg."),
+        (
+            BIMI_DRAFT,
+            "Write lps=true or lps=false, and avp=personal or avp=brand (or leave the tag "
+            f"out) at {name}.",
+        ),
+    ]
+    for marker, fix in low:
+        said = [w for w in record.warnings if marker in w]
+        if said:
+            findings.append(
+                Finding(
+                    BIMI_INVALID,
+                    domain,
+                    message="; ".join(said),
+                    evidence=[record.raw],
+                    fix=fix,
+                    severity=Severity.LOW,
+                )
             )
-        )
-    draft_warnings = [w for w in record.warnings if BIMI_DRAFT in w]
-    if draft_warnings:
-        findings.append(
-            Finding(
-                BIMI_INVALID,
-                domain,
-                message="; ".join(draft_warnings),
-                evidence=[record.raw],
-                fix="Write lps=true or lps=false, and avp=personal or avp=brand (or leave the "
-                f"tag out) at {name}.",
-                severity=Severity.LOW,
-            )
-        )
     return findings

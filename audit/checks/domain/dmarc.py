@@ -355,7 +355,7 @@ async def check(ctx: DomainContext) -> CheckResult:
                 DMARC_SYNTAX,
                 domain,
                 message="; ".join(record.errors)
-                + (f" ({RFC_NAMES[DECIDING]}: {decided.fallback})" if decided.fallback else ""),
+                + _fallback_text(record),
                 evidence=[record.raw],
                 fix="Publish a corrected record, e.g. "
                 f"{_corrected(record, policy_at)}",
@@ -365,6 +365,17 @@ async def check(ctx: DomainContext) -> CheckResult:
         findings.extend(_policy_strength(record, effective, tag, policy_at, domain))
     findings.extend(await _reporting(ctx.resolver, record, policy_at, domain, found.org_domain))
     return CheckResult(facts=facts, findings=findings)
+
+
+def _fallback_text(record: DmarcRecord) -> str:
+    """How the deciding RFC reads a record whose policy tags are broken (and whether the other
+    RFC agrees), for DMARC003's message."""
+    decided = record.reading()
+    if not decided.fallback:
+        return ""
+    other = record.rfc7489 if DECIDING == "rfc9989" else record.rfc9989
+    who = "RFC 7489 and RFC 9989" if other.fallback == decided.fallback else RFC_NAMES[DECIDING]
+    return f" ({who}: {decided.fallback})"
 
 
 def _corrected(record: DmarcRecord, policy_at: str) -> str:
