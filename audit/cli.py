@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from audit import __version__
+from audit.cli_esp import esp as _esp_group
+from audit.cli_esp import esp_profiles_option
 from audit.cli_paths import build_paths, path_options
 from audit.model import Report, Severity, combined_exit_code
 
@@ -171,6 +173,7 @@ def cli() -> None:
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
 @path_options
+@esp_profiles_option
 @report_options
 def domain(
     domains: tuple[str, ...],
@@ -185,6 +188,7 @@ def domain(
     ca_file: str | None,
     smtp_port: int,
     trust_anchor_file: str | None,
+    esp_profiles_dir: Path | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -196,15 +200,15 @@ def domain(
     Sending paths: each --esp NAME declares a path through that provider (with --return-path
     and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
     declare your own MTA or relay. Providers detected in DNS are paths too."""
+    from audit.cli_esp import load_or_fail
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
+    profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
         selectors = [_selector(s) for s in dkim_selectors]
-        paths = build_paths(
-            **path_flags, dkim_selectors=selectors, known_esps=_known_esps(path_flags)
-        )
+        paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     check_ca_file(ca_file)
@@ -237,18 +241,10 @@ def domain(
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
             sending_paths=paths,
+            esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
-
-
-def _known_esps(flags: dict[str, Any]) -> list[str]:
-    from audit.esp.profiles import ProfileError, load_profiles
-
-    try:
-        return list(load_profiles(flags.get("esp_profiles_dir")))
-    except ProfileError as exc:
-        raise BadInput(str(exc)) from None
 
 
 def _blocklist(text: str) -> str:
@@ -265,12 +261,9 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
-    selector = text.strip().lower().rstrip(".")
-    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    if not all(c.isalnum() or c in "-_." for c in selector):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    return selector
+    from audit.domains import normalize_selector
+
+    return normalize_selector(text)
 
 
 def _parse_now(text: str | None):
@@ -455,6 +448,11 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+from audit import cli_gate  # noqa: E402
+
+cli.add_command(cli_gate.check, "check")
+cli.add_command(cli_gate.baseline, "baseline")
+cli.add_command(_esp_group, "esp")
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ async def audit_domain(
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
     sending_paths: Sequence[SendingPath] = (),
+    esp_profiles_dir: str | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -51,6 +52,7 @@ async def audit_domain(
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
         sending_paths=list(sending_paths),
+        esp_profiles_dir=esp_profiles_dir,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -35,3 +35,14 @@ def normalize_domain(text: str) -> str:
     if labels[-1].isdigit():
         raise ValueError(f"{raw!r} is an IP address or numeric name, not a domain")
     return name
+
+
+def normalize_selector(text: str) -> str:
+    """A DKIM selector as typed (`S1.`) -> `s1`; ValueError for what cannot be one (RFC 6376 3.1:
+    dot-separated labels of letters, digits, '-' and '_')."""
+    selector = text.strip().lower().rstrip(".")
+    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    if not all(c.isalnum() or c in "-_." for c in selector):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    return selector

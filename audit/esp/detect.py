@@ -35,7 +35,7 @@ from audit.spf.tree import SpfTree, domain_tree
 # tried beside the literal names the profiles list.
 RETURN_PATH_NAMES = (
     "bounce", "bounces", "mail", "pm-bounces", "em", "mg", "email", "send", "smtp", "rp", "mta",
-    "return", "mailer", "mailfrom", "mail-from", "envelope", "reply", "e", "m",
+    "return", "mailer", "mailfrom", "mail-from", "envelope",
 )  # fmt: skip
 
 VIAS = ("spf-include", "dkim-cname", "return-path-cname", "return-path-mx", "mx")
@@ -121,7 +121,7 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
         )
     )
     dkim_names = [f"{s}._domainkey.{domain}" for s in selectors]
-    return_names = [f"{n}.{domain}" for n in rp_names if n != "@"]
+    return_names = [f"{n}.{domain}" for n in rp_names]
     tree, mx, dkim, returns = await asyncio.gather(
         domain_tree(ctx),
         ctx.resolver.query(domain, "MX"),
@@ -145,7 +145,8 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
 
 
 def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAnswer]):
-    """Every include (at any depth) of a provider's include domain, on the record naming it."""
+    """Every include (at any depth) of a provider's include domain, and a redirect= to one
+    (`v=spf1 redirect=_spf.google.com` hands the whole policy over), on the record naming it."""
     found = []
     for node in tree.nodes:
         if node.kind == "temperror" and node.answer is not None:
@@ -153,7 +154,8 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
         if node.record is None:
             continue
         for child in node.children:
-            if not (child.via or "").startswith("include:"):
+            kind = (child.via or "").split(":", 1)[0].split("=", 1)[0]
+            if kind not in ("include", "redirect"):
                 continue
             profile = profile_for_include(profiles, child.domain)
             if profile is None:
@@ -164,7 +166,7 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
                     "spf-include",
                     node.domain,
                     f'{node.domain} TXT "{node.record}"',
-                    {"include": child.domain},
+                    {kind: child.domain},
                 )
             )
     return found
@@ -172,45 +174,43 @@ def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAn
 
 def _from_dkim(selector: str, answer: DnsAnswer, profiles, failed: list[DnsAnswer]):
     """A `_domainkey` name CNAMEd (at any hop) into a provider's DKIM host."""
-    for target in answer.cname_chain:
-        profile = profile_for_dkim_target(profiles, target)
-        if profile is not None:
-            first = answer.cname_chain[0]
-            return [
-                Detection(
-                    profile.id,
-                    "dkim-cname",
-                    answer.name,
-                    f"{answer.name} CNAME {first}.",
-                    {"selector": selector, "target": target},
-                )
-            ]
-    if answer.temperror:
+    found = _cname_into(answer, lambda t: profile_for_dkim_target(profiles, t), "dkim-cname")
+    if found is None and answer.temperror:
         failed.append(answer)
-    return []
+    return [_with(found, selector=selector)] if found else []
 
 
 def _from_return_path(answer: DnsAnswer, profiles, failed: list[DnsAnswer]):
     """A return-path-like name CNAMEd into a provider, or with a provider's MX host."""
-    for target in answer.cname_chain:
-        profile = profile_for_return_path_target(profiles, target, "CNAME")
-        if profile is not None:
-            first = answer.cname_chain[0]
-            return [
-                Detection(
-                    profile.id,
-                    "return-path-cname",
-                    answer.name,
-                    f"{answer.name} CNAME {first}.",
-                    {"return_path": answer.name, "target": target},
-                )
-            ]
+    found = _cname_into(
+        answer,
+        lambda t: profile_for_return_path_target(profiles, t, "CNAME"),
+        "return-path-cname",
+    )
+    if found is not None:
+        return [_with(found, return_path=answer.name)]
     if answer.temperror:
         failed.append(answer)
         return []
     if answer.cname_chain:
         return []  # an MX found through someone else's CNAME is not this name's return path
     return _return_path_mx(answer, profiles)
+
+
+def _cname_into(answer: DnsAnswer, profile_of, via: str) -> Detection | None:
+    """The first hop of the answer's CNAME chain that points into a provider, as a Detection
+    resting on the name's own CNAME record (its first hop)."""
+    for target in answer.cname_chain:
+        profile = profile_of(target)
+        if profile is not None:
+            record = f"{answer.name} CNAME {answer.cname_chain[0]}."
+            return Detection(profile.id, via, answer.name, record, {"target": target})
+    return None
+
+
+def _with(found: Detection, **detail: str) -> Detection:
+    return Detection(found.profile_id, found.via, found.name, found.record,
+                     {**detail, **found.detail})  # fmt: skip
 
 
 def _return_path_mx(answer: DnsAnswer, profiles) -> list[Detection]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class EspProfile:
     mx_patterns: tuple[str, ...]  # MX host patterns for mailbox providers (Workspace, 365, Zoho)
     sources: tuple[str, ...]  # https URLs of the provider's public docs these facts come from
     notes: str = ""
+    file: str = field(default="", compare=False)  # the TOML file it was loaded from
 
     def literal_selectors(self) -> tuple[str, ...]:
         """The DKIM selectors that can be tried directly (`hs1-*` cannot be enumerated)."""
@@ -98,6 +99,7 @@ class EspProfile:
             "mx_patterns": list(self.mx_patterns),
             "sources": list(self.sources),
             "notes": self.notes,
+            "file": self.file,
         }
 
 
@@ -245,6 +247,7 @@ def _profile(path: Path, pid: str, data: dict[str, Any]) -> EspProfile:
         mx_patterns=values["mx_patterns"],
         sources=values["sources"],
         notes=values["notes"] or "",
+        file=str(path),
     )
 
 

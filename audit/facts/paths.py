@@ -120,3 +120,29 @@ def with_detected(declared: Iterable[SendingPath], detections: Iterable[Any]) ->
             )
         )
     return paths
+
+
+def config_paths(tables: Iterable[Any], known_esps: Iterable[str]) -> list[SendingPath]:
+    """The project config's `[[path]]` tables (audit.config.PathConfig) as paths; an `esp` no
+    profile knows is a ValueError naming the path (the config loader checks syntax only)."""
+    known = list(known_esps)
+    paths = []
+    for table in tables:
+        if table.esp and table.esp not in known:
+            raise ValueError(
+                f"[[path]] {table.name!r}: esp {table.esp!r} is not a known provider "
+                f"(known: {', '.join(known)})"
+            )
+        paths.append(
+            SendingPath(
+                table.name,
+                "config",
+                esp=table.esp,
+                ips=tuple(table.ips),
+                helo=table.helo,
+                return_path=table.return_path,
+                dkim_selectors=tuple(table.dkim_selectors),
+                smtp=table.smtp,
+            )
+        )
+    return paths

@@ -6,5 +6,5 @@ SUB_AUTH_BEFORE_TLS = Rule(
     "SUB301",
     "submission-auth-before-tls",
     Severity.HIGH,
-    "The submission relay offers password AUTH before TLS, or no STARTTLS at all",
+    "The submission relay advertises AUTH PLAIN/LOGIN before TLS",
 )

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from audit.tomlfile import decode_error as _decode_error
+from audit.tomlfile import toml_type as _toml_type
+
 IMAPS_PORT = 993
 IMAP_PORT = 143
 
@@ -241,21 +244,6 @@ def parse_seeds(text: str, path: str | os.PathLike[str] | None = None) -> list[S
     return seeds
 
 
-def _decode_error(exc: tomllib.TOMLDecodeError, source: str) -> tuple[int | None, str]:
-    """tomllib (3.11) puts the position in the message: "... (at line 3, column 7)"."""
-    text = str(exc)
-    line = getattr(exc, "lineno", None)  # Python 3.14+
-    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
-    if match:
-        line = line or int(match.group(1))
-        text = f"{text[: match.start()]} (column {match.group(2)})"
-    match = re.search(r"\s*\(at end of document\)\s*$", text)
-    if match:
-        text = f"{text[: match.start()]} (at the end of the file)"
-        line = line or max(1, len(source.splitlines()))
-    return line, text
-
-
 def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     at = lines.table(index)
 
@@ -396,16 +384,6 @@ def address_problem(address: str) -> str | None:
     except EmailNotValidError as exc:
         return str(exc)
     return None
-
-
-def _toml_type(value: object) -> str:
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
 
 
 def _redacted(value: str) -> str:

@@ -203,3 +203,32 @@ def test_detection_is_memoized_per_run(zone_data):
     first, second, count = asyncio.run(twice())
     assert first is second
     assert len(resolver.log) == count
+
+
+def test_a_redirect_to_a_provider_counts_as_its_include():
+    backend = memory_backend(
+        {
+            "redir.test": [("TXT", '"v=spf1 redirect=spf.protection.outlook.com"')],
+            "spf.protection.outlook.com": [("TXT", '"v=spf1 ip4:203.0.113.192/27 -all"')],
+        }
+    )
+    ctx = DomainContext("redir.test", Resolver(backend))
+    found = asyncio.run(detect_providers(ctx, load_profiles()))
+    assert [(d.profile_id, d.via, d.detail) for d in found] == [
+        ("microsoft-365", "spf-include", {"redirect": "spf.protection.outlook.com"})
+    ]
+
+
+def test_a_nested_include_rests_on_the_record_that_names_it():
+    backend = memory_backend(
+        {
+            "nested.test": [("TXT", '"v=spf1 include:_spf.nested.test -all"')],
+            "_spf.nested.test": [("TXT", '"v=spf1 include:mailgun.org ~all"')],
+            "mailgun.org": [("TXT", '"v=spf1 ip4:203.0.113.0/24 ~all"')],
+        }
+    )
+    ctx = DomainContext("nested.test", Resolver(backend))
+    found = asyncio.run(detect_providers(ctx, load_profiles()))
+    assert [(d.profile_id, d.name, d.record) for d in found] == [
+        ("mailgun", "_spf.nested.test", '_spf.nested.test TXT "v=spf1 include:mailgun.org ~all"')
+    ]

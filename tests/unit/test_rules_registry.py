@@ -9,7 +9,7 @@ from audit.rules import all_rules, documented_ids, rule_doc
 SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## Fix", "## References"]
 FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
-    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
+    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS", "CFG",
     "ESP", "RP", "PATH", "SUB",
 }  # fmt: skip
 FAMILIES |= {"ESP"}
@@ -33,6 +33,7 @@ REQUIRED = {
     "PATH001": "path-dmarc-fails", "PATH002": "path-via-shown",
     "ESP101": "esp-dkim-not-configured", "ESP102": "esp-default-return-path",
     "SUB301": "submission-auth-before-tls",
+    "CFG001": "ignore-expired", "CFG002": "config-target-unreachable",
 }  # fmt: skip
 
 

@@ -291,9 +291,14 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
         facts.spf_result = "none"
         facts.spf_basis = f"no SPF record at {envelope}"
         return
+    if facts.provider_default:  # the provider's own envelope domain authorizes its servers
+        facts.spf_result = "pass"
+        facts.spf_basis = f"{envelope} is {profile.name}'s own envelope domain"
+        return
     tree = await walk_tree(resolver, envelope)
     failed = tree.failed_lookups()
-    domains = [n.domain for n in tree.nodes] + facts.cname
+    # what the envelope's record includes/redirects to, or the provider name it is CNAMEd to
+    domains = [n.domain for n in tree.nodes if n is not tree.root] + facts.cname
     reached = next((d for d in domains if _under_any(d, profile.spf_includes)), None)
     if reached is None and failed:
         facts.temperror = failed[0][1]
@@ -302,8 +307,6 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
     if reached:
         facts.spf_result = "pass"
         facts.spf_basis = f"{profile.name}'s {reached} is reached from {envelope}'s SPF"
-        if facts.provider_default:
-            facts.spf_basis = f"{envelope} is {profile.name}'s own envelope domain"
         return
     facts.spf_result = _all_result(facts.spf_records[0])
     facts.spf_basis = (

@@ -15,9 +15,9 @@ import asyncio
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
-from audit.esp.detect import detect_providers, run_profiles
-from audit.esp.profiles import EspProfile
-from audit.facts.paths import SendingPath, with_detected
+from audit.checks.domain.submission import check_relay
+from audit.esp.detect import detect, run_profiles
+from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
@@ -40,20 +40,22 @@ _SEVERITY_BY_DISPOSITION = {
 }
 
 
-async def detected_paths(ctx: DomainContext, profiles: dict[str, EspProfile]) -> list[SendingPath]:
-    """The declared paths, completed and joined by what detection found in DNS (the ESP
-    check's detection, shared through the run)."""
-    return with_detected(ctx.sending_paths, await detect_providers(ctx, profiles))
-
-
 async def check(ctx: DomainContext) -> CheckResult:
     profiles = await run_profiles(ctx)
-    paths = await detected_paths(ctx, profiles)
+    seen = await detect(ctx, profiles)  # the ESP check's detection, shared through the run
+    paths = with_detected(ctx.sending_paths, seen.detections)
     if not paths:
+        # the ESP check reports the failed detection lookups (DNS001) once
         return CheckResult(
-            facts={"sending_paths": {"from_domain": ctx.domain, "paths": []}},
-            status=Status.SKIPPED,
-            error="no sending path declared (--esp, --sending-ip, --return-path) or detected",
+            facts={
+                "sending_paths": {
+                    "from_domain": ctx.domain,
+                    "paths": [],
+                    "note": "no sending path declared (--esp, --sending-ip, --return-path, "
+                    "--helo) or detected",
+                }
+            },
+            status=Status.INCONCLUSIVE if seen.failed else Status.COMPLETED,
         )
     found = await discover_policy(ctx.resolver, ctx.domain)
     if found.temperror is not None:
@@ -72,20 +74,27 @@ async def check(ctx: DomainContext) -> CheckResult:
     records = found.records_at(policy_at)
     record = parse_dmarc(records[0]) if len(records) == 1 else None
     policy = Policy(record, policy_at if record else None, found)
-    gathered = await asyncio.gather(
-        *(
-            gather_path(ctx.resolver, ctx.domain, p, profiles.get(p.esp or ""), policy)
-            for p in paths
-        )
+    gathered, relays = await asyncio.gather(
+        asyncio.gather(
+            *(
+                gather_path(ctx.resolver, ctx.domain, p, profiles.get(p.esp or ""), policy)
+                for p in paths
+            )
+        ),
+        asyncio.gather(*(check_relay(ctx, p.smtp) for p in paths if p.smtp)),
     )
+    relay_of = dict(zip([p.name for p in paths if p.smtp], relays, strict=True))
     findings: list[Finding] = []
     rows = []
     for facts in gathered:
         path_findings = judge(facts, policy)
+        relay = relay_of.get(facts.path.name)
+        if relay:
+            path_findings += relay[1]
         findings += path_findings
         fixes = list(dict.fromkeys(f.fix for f in path_findings if f.fix))
-        rows.append(path_summary(facts, fixes))
-    inconclusive = any(f.temperror for f in gathered)
+        rows.append(path_summary(facts, fixes) | {"smtp": relay[0] if relay else None})
+    inconclusive = any(f.temperror for f in gathered) or any(r[2] for r in relays)
     return CheckResult(
         facts={
             "sending_paths": {

@@ -99,7 +99,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         seen = by_host.get(host.host, [])
         facts["hosts"].append(_host_facts(host, seen))
         for probe, analysis in seen:
-            findings.extend(_judge(probe, analysis))
+            findings.extend(judge_probe(probe, analysis))
     if probes and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in probes):
         findings.append(_port_blocked(ctx, probes))
     unknown = [h for h in hosts if h.temperror is not None and not h.addresses]
@@ -144,8 +144,8 @@ def _where(probe: SmtpProbe) -> str:
     return f"{probe.host} ({probe.address} port {probe.port})"
 
 
-def _judge(probe: SmtpProbe, analysis: CertificateAnalysis | None) -> list[Finding]:
-    """Every finding about one probed address."""
+def judge_probe(probe: SmtpProbe, analysis: CertificateAnalysis | None) -> list[Finding]:
+    """Every finding about one probed address (the MX probes, and submission relays)."""
     if probe.status == NOT_TESTABLE:
         return [_not_testable(probe)]
     if probe.status == TLS_FAILED:
