@@ -454,6 +454,11 @@ cli.add_command(cli_gate.check, "check")
 cli.add_command(cli_gate.baseline, "baseline")
 cli.add_command(_esp_group, "esp")
 
+from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
+
+cli.add_command(dmarc_reports)
+cli.add_command(tls_reports)
+
 
 def main() -> None:
     """Entry point: click errors become one line and exit 2; never a traceback for bad input."""

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
+from reports.analysis_view import AnalysisView, analysis_view
 from reports.paths import HEADERS as PATH_HEADERS
 from reports.paths import PathRow, path_rows
 from reports.verdict import SEVERITY_ORDER, as_severity, by_severity, ordered_counts, verdict
@@ -101,6 +102,7 @@ class ReportView:
     compared: int = 0
     paths: list[PathRow] = field(default_factory=list)
     path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
+    analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
     @property
     def total_findings(self) -> int:
@@ -271,6 +273,7 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         confirmed=confirmed_predictions(report),
         compared=_compared(report),
         paths=path_rows(report),
+        analysis=analysis_view(report),
     )
 
 

@@ -27,10 +27,10 @@ DISPOSITION_TEXT = {
 
 
 @dataclass(frozen=True)
-class SpfOutcome:
-    """SPF's result and the domain it was evaluated for (MAIL FROM, or HELO for <>)."""
+class AuthOutcome:
+    """One authentication result and the domain it is for."""
 
-    result: str
+    result: str  # pass | fail | softfail | neutral | none | permerror | temperror | ...
     domain: str | None
 
     @property
@@ -38,16 +38,8 @@ class SpfOutcome:
         return self.result == "pass"
 
 
-@dataclass(frozen=True)
-class DkimOutcome:
-    """One signature's result and its d=."""
-
-    result: str
-    domain: str | None
-
-    @property
-    def passed(self) -> bool:
-        return self.result == "pass"
+SpfOutcome = AuthOutcome  # SPF: the domain it was evaluated for (MAIL FROM, or HELO for <>)
+DkimOutcome = AuthOutcome  # one DKIM signature: its d=
 
 
 @dataclass
