@@ -23,24 +23,8 @@ def domain_result(case: Case):
     return asyncio.run(domain_dmarc.check(DomainContext(case.from_domain, resolver)))
 
 
-def message_verdict(case: Case, records=None):
-    raw = (
-        f"Return-Path: <b@{case.from_domain}>\r\n"
-        f"Received: from out.sender.example (out.sender.example [{IP}]) by mx.receiver.example "
-        "(Postfix) with ESMTPS id 1A2B3C for <rcpt@receiver.example>; "
-        "Tue, 24 Nov 2026 10:00:00 +0000\r\n"
-        f"From: Sender <news@{case.from_domain}>\r\n"
-        "To: rcpt@receiver.example\r\nSubject: readings\r\n"
-        "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
-        f"Message-ID: <{case.id}@receiver.example>\r\n\r\nHello.\r\n"
-    ).encode()
-    resolver = Resolver(memory_backend(records if records is not None else zone(case)))
-    ctx = make_context(RawMessage(f"{case.id}.eml", raw), resolver)
-
-    async def both():
-        return await message_dmarc.dmarc_verdict(ctx), await message_dmarc.check(ctx)
-
-    return asyncio.run(both())
+def message_verdict(case: Case):
+    return message_verdict_with_envelope(case, zone(case), case.from_domain)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -85,3 +69,45 @@ def test_both_audits_state_the_same_readings(case: Case):
         assert "verdicts follow RFC 9989's reading" in finding.message
     else:
         assert differs == []
+
+
+def test_psd_n_alignment_reading_is_stated_and_the_psl_decides():
+    # RFC 9989 4.10.2 rule 1: "If a valid DMARC Policy Record contains the "psd" tag set to "n"
+    # ..., this is the Organizational Domain": mail.read.test is its own organizational domain,
+    # so SPF for bounces.read.test (organizational domain read.test by the walk) does not align
+    # in relaxed mode. RFC 7489 3.2 (Public Suffix List): both are under read.test, aligned.
+    # The verdict follows the Public Suffix List and states the RFC 9989 reading.
+    case = Case("psd-n-alignment", "RFC 9989 4.10.2", {}, "reject", from_domain="mail.read.test")
+    records: dict[str, list[tuple[str, str]]] = {
+        "_dmarc.mail.read.test": [("TXT", '"v=DMARC1; p=reject; psd=n"')],
+        "_dmarc.read.test": [("TXT", '"v=DMARC1; p=none"')],
+        "mail.read.test": [("A", "192.0.2.82")],
+        "bounces.read.test": [("TXT", f'"v=spf1 ip4:{IP} -all"')],
+    }
+    verdict, _ = message_verdict_with_envelope(case, records, "bounces.read.test")
+    assert verdict.result == "pass" and verdict.spf_aligned
+    (note,) = [n for n in verdict.readings["differences"] if n.startswith("SPF for ")]
+    assert note.startswith(
+        "SPF for bounces.read.test: RFC 9989 tree-walk organizational domains read.test and "
+        "mail.read.test differ (relaxed alignment fails)"
+    )
+    assert note.endswith("the verdict follows the Public Suffix List")
+
+
+def message_verdict_with_envelope(case: Case, records, envelope: str):
+    raw = (
+        f"Return-Path: <b@{envelope}>\r\n"
+        f"Received: from out.sender.example (out.sender.example [{IP}]) by mx.receiver.example "
+        "(Postfix) with ESMTPS id 1A2B3C for <rcpt@receiver.example>; "
+        "Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+        f"From: Sender <news@{case.from_domain}>\r\n"
+        "To: rcpt@receiver.example\r\nSubject: readings\r\n"
+        "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{case.id}@receiver.example>\r\n\r\nHello.\r\n"
+    ).encode()
+    ctx = make_context(RawMessage(f"{case.id}.eml", raw), Resolver(memory_backend(records)))
+
+    async def both():
+        return await message_dmarc.dmarc_verdict(ctx), await message_dmarc.check(ctx)
+
+    return asyncio.run(both())

@@ -172,6 +172,16 @@ async def discover_policy(resolver: Resolver, domain: str) -> Discovery:
     return found
 
 
+async def tree_walk_organizational_domain(resolver: Resolver, domain: str) -> str | None:
+    """RFC 9989 4.10.2: `domain`'s organizational domain by the DNS tree walk alone (for an
+    identifier's relaxed alignment); None when a lookup on the walk failed."""
+    walk = tree_walk_names(domain)
+    lookups = {lk.name: lk for lk in await asyncio.gather(*(_lookup(resolver, n) for n in walk))}
+    if any(lk.answer.temperror for lk in lookups.values()):
+        return None
+    return _tree_walk_org(walk, lookups)
+
+
 def _np_matters(found: Discovery) -> bool:
     """np= changes the policy only for a subdomain of the policy domain whose record has an
     np= that differs from what sp= (or p=) would give it, in either reading."""

@@ -7,8 +7,11 @@ names both readings; `DECIDING_TEXT` says which one the verdicts follow.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
+from audit.net.dns import Resolver
+from audit.psl import organizational_domain
 from audit.records.dmarc import DmarcRecord, Reading, parse_dmarc
 
 if TYPE_CHECKING:
@@ -86,6 +89,40 @@ def record_differences(found: Discovery, record: DmarcRecord) -> list[str]:
             "not exist (NXDOMAIN), RFC 9091 receivers also to subdomains without A, AAAA or MX; "
             "plain RFC 7489 receivers apply sp= (or p=) to them"
         )
+    return notes
+
+
+async def alignment_differences(
+    resolver: Resolver, found: Discovery, identifiers: list[tuple[str, str, str]]
+) -> list[str]:
+    """Passing identifiers, as (label, domain, mode), whose relaxed alignment with the From
+    domain is not the same by RFC 9989's tree-walk organizational domains (4.10.2) as by the
+    Public Suffix List (RFC 7489 3.2), which the verdict follows."""
+    from audit.checks.domain.dmarc import tree_walk_organizational_domain
+
+    relaxed = [
+        (label, ident.lower().rstrip("."), mode)
+        for label, ident, mode in identifiers
+        if mode == "r" and ident and ident.lower().rstrip(".") != found.domain
+    ]
+    if not relaxed or found.rfc9989_org is None:
+        return []
+    orgs = await asyncio.gather(
+        *(tree_walk_organizational_domain(resolver, ident) for _, ident, _ in relaxed)
+    )
+    notes = []
+    for (label, ident, _), org in zip(relaxed, orgs, strict=True):
+        if org is None:
+            continue
+        by_walk = org == found.rfc9989_org
+        by_psl = organizational_domain(ident) == found.org_domain
+        if by_walk != by_psl:
+            notes.append(
+                f"{label}{ident}: RFC 9989 tree-walk organizational domains {org} and "
+                f"{found.rfc9989_org} {'match' if by_walk else 'differ'} (relaxed alignment "
+                f"{'holds' if by_walk else 'fails'}), the Public Suffix List's "
+                f"{'match' if by_psl else 'differ'}; the verdict follows the Public Suffix List"
+            )
     return notes
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.dmarc_readings import (
     DECIDING_TEXT,
+    alignment_differences,
     applied_text,
     discovery_differences,
     record_differences,
@@ -90,6 +91,11 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
             "is discarded and DMARC is not applied"
         )
     notes = [*discovery_differences(found), *(record_differences(found, record) if record else [])]
+    if record is not None:
+        passing = [("DKIM d=", v.domain or "", record.adkim) for v in dkim if v.passed]
+        if spf.passed:
+            passing.append(("SPF for ", spf.domain or "", record.aspf))
+        notes += await alignment_differences(ctx.resolver, found, passing)
     # record_differences already states t=y; pct= is the prediction's own (DMARC102's) note
     extra = [n for n in predicted.notes if n.startswith("pct=")]
     verdict.rfc9989_note = "; ".join([*notes, *extra]) or None
