@@ -45,6 +45,10 @@ class ReportUri:
 
 DECIDING = "rfc9989"  # the reading verdicts follow where the two RFCs differ
 RFC_NAMES = {"rfc7489": "RFC 7489", "rfc9989": "RFC 9989"}
+P_ORDER_ERROR = (
+    "p= must directly follow v= (RFC 7489 6.3: 'the v and p tags MUST be present and MUST "
+    "appear in that order'; RFC 9989 4.7 takes the tags after v= in any order)"
+)
 _ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
@@ -277,11 +281,7 @@ def parse_dmarc(txt: str) -> DmarcRecord:
         else:
             record.errors.append(f"v={record.tags['v']} is not DMARC1")
     if record.order[:1] == ["v"] and "p" in record.tags and record.order[1] != "p":
-        record._only(
-            "rfc7489",
-            "p= must directly follow v= (RFC 7489 6.3: 'the v and p tags MUST be present and "
-            "MUST appear in that order'; RFC 9989 4.7 takes the tags after v= in any order)"
-        )
+        record._only("rfc7489", P_ORDER_ERROR)
     _read_policy_tags(record)
     _read_modes(record)
     _read_reporting(record)

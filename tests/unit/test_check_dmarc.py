@@ -219,3 +219,25 @@ def test_np_scenario_records_the_existence_answers(run_domain_check):
         "rfc7489": "apply np=reject (txt.dmarc-np.test does not exist)",
         "rfc9989": "apply sp=none",
     }
+
+
+def test_an_error_only_rfc7489_sees_is_medium_and_the_fix_reorders(run_domain_check):
+    # RFC 9989 4.7 reads "v=DMARC1; rua=...; p=reject" as p=reject (the verdict's reading), so
+    # the RFC 7489 6.3 error is worth fixing but changes nothing there: medium, not high.
+    (syntax,) = [
+        f for f in run_domain_check(dmarc.check, "dmarc-order.test").findings
+        if f.rule.id == "DMARC003"
+    ]
+    assert syntax.effective_severity is Severity.MEDIUM
+    assert syntax.fix == (
+        'Publish a corrected record, e.g. "v=DMARC1; p=reject; rua=mailto:dmarc@dmarc-order.test"'
+    )
+    # near miss: p=rejected breaks the policy for both RFCs: high
+    (broken,) = [
+        f for f in run_domain_check(dmarc.check, "dmarc-syntax.test").findings
+        if f.rule.id == "DMARC003"
+    ]
+    assert broken.effective_severity is Severity.HIGH
+    assert "(RFC 7489 and RFC 9989: p=rejected is not valid; rua= holds a valid URI" in (
+        broken.message
+    )

@@ -23,6 +23,7 @@ from audit.net.dns import DnsAnswer, DnsStatus, Resolver
 from audit.psl import is_public_suffix, organizational_domain, tree_walk_names
 from audit.records.dmarc import (
     DECIDING,
+    P_ORDER_ERROR,
     RFC_NAMES,
     DmarcRecord,
     is_dmarc_record,
@@ -369,6 +370,7 @@ async def check(ctx: DomainContext) -> CheckResult:
                 evidence=[record.raw],
                 fix="Publish a corrected record, e.g. "
                 f"{_corrected(record, policy_at)}",
+                severity=_syntax_severity(record),
             )
         )
     if decided.applies and effective is not None:
@@ -388,9 +390,19 @@ def _fallback_text(record: DmarcRecord) -> str:
     return f" ({who}: {decided.fallback})"
 
 
+def _syntax_severity(record: DmarcRecord) -> Severity | None:
+    """Errors only one RFC sees, while the deciding reading applies the policy as written,
+    change nothing at the receivers that decide the verdict: medium, not high."""
+    one_rfc = set(record.rfc7489_errors) | set(record.rfc9989_errors)
+    decided = record.reading()
+    if set(record.errors) <= one_rfc and decided.applies and not decided.fallback:
+        return Severity.MEDIUM
+    return None
+
+
 def _corrected(record: DmarcRecord, policy_at: str) -> str:
     """The record with p= right after v= when its p= is valid, else a minimal record."""
-    if record.policy and not record.errors:
+    if record.policy and all(e == P_ORDER_ERROR for e in record.errors):
         return f'"{with_tags(record, p=record.policy)}"'
     return _minimal_record(policy_at).split(" TXT ", 1)[1]
 

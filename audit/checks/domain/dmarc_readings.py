@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from audit.net.dns import Resolver
 from audit.psl import organizational_domain
-from audit.records.dmarc import DmarcRecord, Reading, parse_dmarc
+from audit.records.dmarc import P_ORDER_ERROR, DmarcRecord, Reading, parse_dmarc
 
 if TYPE_CHECKING:
     from audit.checks.domain.dmarc import Discovery
@@ -67,11 +67,13 @@ def record_differences(found: Discovery, record: DmarcRecord) -> list[str]:
             "means non-existent) but not for RFC 9091 (2.7: NXDOMAIN or NODATA for A, AAAA and "
             "MX), so only RFC 9091 receivers apply np= to it"
         )
-    if record.rfc7489_errors:
-        removed = [e for e in record.rfc7489_errors if e.split("=", 1)[0] in ("pct", "rf", "ri")]
+    # the p= position error is already in the readings above
+    rfc7489_errors = [e for e in record.rfc7489_errors if e != P_ORDER_ERROR]
+    if rfc7489_errors:
+        removed = [e for e in rfc7489_errors if e.split("=", 1)[0] in ("pct", "rf", "ri")]
         notes.append(
             "RFC 7489 finds "
-            + "; ".join(record.rfc7489_errors)
+            + "; ".join(rfc7489_errors)
             + (
                 "; RFC 9989 receivers ignore pct=, rf= and ri= (tags it removed, A.6 and 9.3)"
                 if removed
