@@ -285,3 +285,17 @@ def test_flags_group_into_paths():
         ("own-mta", "b.x.test", ("k",))
     ]
     assert declared_paths() == []
+
+
+def test_rp004_where_rfc7489_and_rfc9989_readings_differ(audit_paths):
+    result, rows = audit_paths(
+        "shop.path-psd.test", ips=["198.51.100.11"], return_path="bounces.path-psd.test"
+    )
+    assert pairs(result) == {("RP004", "bounces.path-psd.test")}
+    message = result.findings[0].message
+    assert "RFC 7489 receivers: aligned" in message
+    assert "RFC 9989 receivers, whose organizational domain comes from the DMARC tree walk: " \
+        "not aligned" in message
+    row = rows["own-mta"]
+    assert row["alignment"]["spf"] == {"rfc7489": True, "rfc9989": False}
+    assert row["dmarc"] == "pass"  # the prediction follows RFC 7489, what receivers run today

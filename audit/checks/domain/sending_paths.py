@@ -301,6 +301,7 @@ def _alignment(facts: PathFacts, policy: Policy) -> list[Finding]:
             facts.envelope,
             message=f"{_label(facts)}: MAIL FROM @{facts.envelope} does not align with From "
             f"{facts.from_domain} (aspf={aspf}){readings}: SPF cannot carry DMARC on this path"
+            + (" at every receiver" if r7489 != r9989 else "")
             + ("; aligned DKIM does" if dkim_carries else ""),
             evidence=[record.raw] if record else [f"no DMARC record: aspf={aspf} by default"],
             fix=fix,
