@@ -24,7 +24,6 @@ DISPOSITION_TEXT = {
     "quarantine": "treat it as suspicious: spam folder (p=quarantine)",
     "reject": "reject it (p=reject)",
 }
-ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ DkimOutcome = AuthOutcome  # one DKIM signature: its d=
 class DmarcPrediction:
     """The DMARC result for the From domain and what its policy asks receivers to do."""
 
-    result: str  # pass | fail | none (no policy applies)
-    policy: str | None  # the p= or sp= that applies to this From domain
+    result: str  # pass | fail | temperror | none (no policy applies)
+    policy: str | None  # the p=, sp= or np= that applies to this From domain
     disposition: str  # none | quarantine | reject: asked for failing mail
     dkim_aligned: list[str] = field(default_factory=list)  # d= of aligned passing signatures
     spf_aligned: bool = False
@@ -99,11 +98,13 @@ def aligned(identifier: str | None, from_domain: str, mode: str) -> bool:
     return organizational_domain(identifier) == organizational_domain(from_domain)
 
 
-def applicable_policy(record: DmarcRecord, from_domain: str, policy_domain: str) -> str | None:
-    """p= for the policy domain itself, sp= (else p=) for a subdomain of it."""
-    if from_domain == policy_domain:
-        return record.policy
-    return record.subdomain_policy or record.policy
+def applicable_policy(
+    record: DmarcRecord, from_domain: str, policy_domain: str, exists: bool | None = None
+) -> str | None:
+    """The policy RFC 9989's reading of `record` applies (RFC 9989 4.10.1): p= for the policy
+    domain itself; for a subdomain np= when it does not exist, else sp=, else p=. None when
+    the record gets no DMARC processing (no valid p= and no valid rua=)."""
+    return record.reading().policy_for(from_domain != policy_domain, exists)[0]
 
 
 def predict_dmarc(
@@ -112,9 +113,12 @@ def predict_dmarc(
     policy_domain: str | None,
     spf: SpfOutcome,
     dkim: Sequence[DkimOutcome],
+    exists: bool | None = None,
 ) -> DmarcPrediction:
-    """DMARC for `from_domain` given the record that applies (None: no policy)."""
-    if record is None or policy_domain is None:
+    """DMARC for `from_domain` given the record that applies (None: no policy). `exists`: does
+    the From domain exist (RFC 9989 3.2.13), when np= could apply; None when not asked."""
+    reading = record.reading() if record is not None else None
+    if record is None or policy_domain is None or reading is None or not reading.applies:
         return DmarcPrediction(
             "none",
             None,
@@ -123,9 +127,11 @@ def predict_dmarc(
                 d.domain or "" for d in dkim if d.passed and aligned(d.domain, from_domain, "r")
             ],
             spf_aligned=spf.passed and aligned(spf.domain, from_domain, "r"),
-            reason=f"no DMARC record for {from_domain}",
+            reason=f"no DMARC record for {from_domain}"
+            if reading is None
+            else f"DMARC is not applied: {reading.fallback}",
         )
-    policy = applicable_policy(record, from_domain, policy_domain)
+    policy = applicable_policy(record, from_domain, policy_domain, exists)
     dkim_ok = [
         d.domain or "" for d in dkim if d.passed and aligned(d.domain, from_domain, record.adkim)
     ]
@@ -143,15 +149,46 @@ def predict_dmarc(
         via = ["DKIM d=" + d for d in dkim_ok] + (["SPF " + (spf.domain or "")] if spf_ok else [])
         found.reason = "aligned pass through " + ", ".join(via)
         return found
-    found.disposition = policy or "none"
-    if record.testing:
-        found.notes.append(f"t=y: RFC 9989 receivers apply {ONE_STEP_DOWN[found.disposition]}")
-    if record.pct < 100 and found.disposition != "none":
+    pending = unfinished_aligned(from_domain, record, spf, dkim)
+    if pending:
+        # RFC 9989 5.3.6: "If one or more DNS queries required to perform DMARC validation on
+        # the message do not complete due to temporary or permanent DNS errors, the message
+        # cannot be considered to pass or fail the DMARC mechanism check. In such cases, the
+        # Domain Owner Assessment Policy cannot be applied to the message."
+        found.result = "temperror"
+        found.reason = (
+            "no aligned identifier passed, and " + ", ".join(pending) + " could still pass "
+            "aligned: its lookup failed, so DMARC neither passes nor fails"
+        )
+        return found
+    found.disposition = reading.disposition(policy)
+    if record.testing and found.disposition != policy:
         found.notes.append(
-            f"pct={record.pct}: RFC 7489 receivers apply it to {record.pct}% of mail"
+            f"t=y: RFC 9989 receivers apply {found.disposition}; RFC 7489 receivers ignore t "
+            f"and apply {policy}"
+        )
+    if record.pct < 100 and policy not in (None, "none"):
+        found.notes.append(
+            f"pct={record.pct}: RFC 7489 receivers apply {policy} to {record.pct}% of mail; "
+            "RFC 9989 receivers ignore pct"
         )
     found.reason = fail_reason(dkim, spf, from_domain, record.adkim, record.aspf)
     return found
+
+
+def unfinished_aligned(
+    from_domain: str, record: DmarcRecord, spf: SpfOutcome, dkim: Sequence[DkimOutcome]
+) -> list[str]:
+    """Identifiers whose check ended in temperror and that would align if they passed."""
+    pending = []
+    if spf.result == "temperror" and aligned(spf.domain, from_domain, record.aspf):
+        pending.append(f"SPF for {spf.domain}")
+    pending += [
+        f"DKIM d={d.domain}"
+        for d in dkim
+        if d.result == "temperror" and aligned(d.domain, from_domain, record.adkim)
+    ]
+    return pending
 
 
 def fail_reason(

@@ -44,11 +44,16 @@ def test_alignment_modes_use_the_public_suffix_list():
 
 
 def test_fail_notes_pct_and_testing_flag():
+    # Changed in issue 11: verdicts follow RFC 9989's reading of a record (it obsoletes RFC
+    # 7489), and RFC 9989 4.7 t=y: "if the policy is "reject" and the value of the "t" tag is
+    # "y", a policy of "quarantine" will be applied to failing messages". The policy asked
+    # stays reject; the disposition is quarantine; RFC 7489's reading is the note.
     record = parse_dmarc("v=DMARC1; p=reject; pct=20; t=y")
     dmarc = predict_dmarc("x.test", record, "x.test", SpfOutcome("fail", "x.test"), [])
-    assert dmarc.result == "fail" and dmarc.disposition == "reject"
+    assert dmarc.result == "fail" and dmarc.policy == "reject"
+    assert dmarc.disposition == "quarantine"
     assert dmarc.notes == [
-        "t=y: RFC 9989 receivers apply quarantine",
-        "pct=20: RFC 7489 receivers apply it to 20% of mail",
+        "t=y: RFC 9989 receivers apply quarantine; RFC 7489 receivers ignore t and apply reject",
+        "pct=20: RFC 7489 receivers apply reject to 20% of mail; RFC 9989 receivers ignore pct",
     ]
     assert dmarc.reason == "no DKIM signature; SPF fail"

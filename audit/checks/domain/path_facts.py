@@ -169,7 +169,14 @@ async def gather_path(
     _dkim(facts)
     _alignment(facts, policy, env_policy)
     spf = SpfOutcome(facts.spf_result, envelope)
-    facts.dmarc = predict_dmarc(from_domain, policy.record, policy.policy_domain, spf, facts.dkim)
+    facts.dmarc = predict_dmarc(
+        from_domain,
+        policy.record,
+        policy.policy_domain,
+        spf,
+        facts.dkim,
+        exists=policy.discovery.exists(),
+    )
     facts.gmail = gmail_display(from_domain, spf, facts.dkim)
     return facts
 

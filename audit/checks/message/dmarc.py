@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from audit.checks.domain.dmarc import discover_policy
+from audit.checks.domain.dmarc_readings import (
+    DECIDING_TEXT,
+    alignment_differences,
+    applied_text,
+    discovery_differences,
+    record_differences,
+)
 from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
 from audit.facts.prediction import (
@@ -20,7 +27,6 @@ from audit.facts.prediction import (
 from audit.message.addresses import from_domains
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
-from audit.records.dmarc import parse_dmarc
 from audit.rules.alignment import ALN_DKIM_NOT_ALIGNED, ALN_SPF_NOT_ALIGNED
 from audit.rules.dmarc import DMARC_FAIL, DMARC_NO_POLICY
 from audit.rules.dns import DNS_TEMPERROR
@@ -50,17 +56,17 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
             "none",
             reason=found.temperror.describe(),
         )
-    policy_at = found.rfc7489_at or found.rfc9989_at
+    policy_at = found.policy_at
     dkim = await dkim_verdicts(ctx)
     spf = await spf_verdict(ctx)
-    raw = found.records_at(policy_at)
-    record = parse_dmarc(raw[0]) if raw else None
+    record = found.record
     predicted = predict_dmarc(
         from_domain,
         record,
-        policy_at,
+        policy_at if record else None,
         SpfOutcome(spf.result, spf.domain),
         [DkimOutcome(v.result, v.domain) for v in dkim],
+        exists=found.exists(),
     )
     verdict = DmarcVerdict(
         predicted.result,
@@ -68,21 +74,38 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
         policy_at,
         record.raw if record else None,
         predicted.policy,
-        "none",
+        predicted.disposition,
         dkim_aligned=predicted.dkim_aligned,
         spf_aligned=predicted.spf_aligned,
         adkim=predicted.adkim,
         aspf=predicted.aspf,
         reason=predicted.reason,
     )
-    if len(raw) > 1:
-        verdict.result, verdict.reason = (
-            "permerror",
-            f"{len(raw)} DMARC records at _dmarc.{policy_at}",
+    if found.discarded:
+        # RFC 7489 6.6.3 step 5: "If the remaining set contains multiple records or no records,
+        # policy discovery terminates and DMARC processing is not applied to this message";
+        # RFC 9989 4.10 step 2: "If multiple DMARC Policy Records are returned, they are all
+        # discarded." No policy is kept from any of them.
+        verdict.reason = (
+            f"{len(found.records_at(policy_at))} DMARC records at _dmarc.{policy_at}: the set "
+            "is discarded and DMARC is not applied"
         )
-        return verdict
-    verdict.disposition = predicted.disposition
-    verdict.rfc9989_note = "; ".join(predicted.notes) or None
+    notes = [*discovery_differences(found), *(record_differences(found, record) if record else [])]
+    if record is not None:
+        passing = [("DKIM d=", v.domain or "", record.adkim) for v in dkim if v.passed]
+        if spf.passed:
+            passing.append(("SPF for ", spf.domain or "", record.aspf))
+        notes += await alignment_differences(ctx.resolver, found, passing)
+    # record_differences already states t=y; pct= is the prediction's own (DMARC102's) note
+    extra = [n for n in predicted.notes if n.startswith("pct=")]
+    verdict.rfc9989_note = "; ".join([*notes, *extra]) or None
+    verdict.readings = {
+        "rfc7489": applied_text(found, "rfc7489"),
+        "rfc9989": applied_text(found, "rfc9989"),
+        "deciding": DECIDING_TEXT,
+        "differences": notes,
+        "author_exists": found.existence.to_dict() if found.existence else None,
+    }
     return verdict
 
 
@@ -103,7 +126,11 @@ async def check(ctx: MessageContext) -> CheckResult:
                 Finding(
                     DNS_TEMPERROR,
                     target,
-                    message=f"DMARC policy lookup failed ({verdict.reason}): result unknown",
+                    message=(
+                        f"DMARC policy lookup failed ({verdict.reason}): result unknown"
+                        if verdict.record is None
+                        else f"DMARC result unknown: {verdict.reason}"
+                    ),
                     evidence=[verdict.reason],
                     fix="Retry later; check the From domain's name servers.",
                 )
@@ -112,13 +139,20 @@ async def check(ctx: MessageContext) -> CheckResult:
         )
     findings: list[Finding] = []
     if verdict.result == "none" and verdict.from_domain:
+        published = verdict.policy_domain is not None
         findings.append(
             Finding(
                 DMARC_NO_POLICY,
                 target,
-                message=f"{target} publishes no DMARC policy: receivers cannot tell your mail "
-                "from spoofing, and Gmail/Yahoo require one from bulk senders",
-                evidence=[verdict.reason],
+                message=(
+                    f"{target}'s DMARC policy is not applied ({verdict.reason})"
+                    if published
+                    else f"{target} publishes no DMARC policy"
+                )
+                + ": receivers cannot tell your mail from spoofing, and Gmail/Yahoo require one "
+                "from bulk senders"
+                + (f" ({verdict.rfc9989_note})" if verdict.rfc9989_note else ""),
+                evidence=[verdict.reason, *([verdict.record] if verdict.record else [])],
                 fix=f'Publish _dmarc.{organizational_domain(target)} TXT "v=DMARC1; p=none; '
                 f'rua=mailto:dmarc-reports@{organizational_domain(target)}"',
             )
