@@ -162,6 +162,12 @@ def cli() -> None:
     help="DNSSEC trust anchors (DS or DNSKEY records, master-file format) instead of the root's.",
 )
 @click.option(
+    "--allow-private-addresses",
+    is_flag=True,
+    help="Let the probes connect to loopback, private, link-local and other non-public "
+    "addresses that DNS names (refused by default: DNS data is not trusted). For labs and tests.",
+)
+@click.option(
     "--blocklist",
     "blocklists",
     multiple=True,
@@ -183,6 +189,7 @@ def domain(
     ca_file: str | None,
     smtp_port: int,
     trust_anchor_file: str | None,
+    allow_private_addresses: bool,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -226,6 +233,7 @@ def domain(
             timeout=timeout,
             smtp_port=smtp_port,
             trust_anchor_file=trust_anchor_file,
+            allow_private_addresses=allow_private_addresses,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)

@@ -34,6 +34,7 @@ async def audit_domain(
     timeout: float = 5.0,
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
+    allow_private_addresses: bool = False,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -48,6 +49,7 @@ async def audit_domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        allow_private_addresses=allow_private_addresses,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -10,6 +10,7 @@ SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## Fix", "#
 FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
     "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
+    "NET",  # where the tool may connect (issue 10)
 }  # fmt: skip
 
 REQUIRED = {
