@@ -31,6 +31,7 @@ class DomainContext:
     trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
     # --allow-private-addresses: probes may connect to non-public addresses DNS names (labs, tests)
     allow_private_addresses: bool = False
+    esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
