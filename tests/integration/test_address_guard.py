@@ -242,3 +242,40 @@ def test_allow_private_addresses_connects(knot):
     assert (fetch["error"], fetch["address"]) == ("tls", "127.0.0.1")
     logo = _outcome(by_domain[f"bimi-loopback.{ZONE}"], "bimi")["facts"]["bimi"]["logo"]["fetch"]
     assert (logo["error"], logo["address"]) == ("tls", "127.0.0.1")
+
+
+def test_tls_reports_fresh_audit_is_guarded_too(knot, tmp_path):
+    """`audit tls-reports` runs a fresh domain audit with probes: the same guard, the same flag."""
+    policy = f"mx-loopback.{ZONE}"
+    report = {
+        "organization-name": "Example Reporter",
+        "date-range": {
+            "start-datetime": "2026-12-01T00:00:00Z",
+            "end-datetime": "2026-12-01T23:59:59Z",
+        },
+        "contact-info": "tlsrpt@reporter.test",
+        "report-id": "guard-1",
+        "policies": [
+            {
+                "policy": {"policy-type": "no-policy-found", "policy-domain": policy},
+                "summary": {
+                    "total-successful-session-count": 10,
+                    "total-failure-session-count": 0,
+                },
+            }
+        ],
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+
+    def transport(*extra: str) -> list[tuple[str, str]]:
+        command = [sys.executable, "-m", "audit", "tls-reports", str(path), "--dns-server"]
+        command += [str(knot), "--timeout", "2", "--format", "json", *extra]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        facts = _outcome(json.loads(proc.stdout), "domain-audit")["facts"]
+        return [(f["rule_id"], f["target"]) for f in facts["transport_findings"]]
+
+    assert ("NET301", f"mx.{policy}") in transport()
+    allowed = transport("--allow-private-addresses")  # probes 127.0.0.1 port 25: not refused
+    assert not any(rule == "NET301" for rule, _ in allowed), allowed
