@@ -16,8 +16,8 @@ import click
 from audit import __version__
 from audit.cli_esp import esp as _esp_group
 from audit.cli_esp import esp_profiles_option
-from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 from audit.cli_paths import build_paths, path_options
+from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
 DEFAULT_WIDTH = 100  # terminal text when stdout is not a terminal and COLUMNS is not set
@@ -224,6 +224,12 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     help="DNSSEC trust anchors (DS or DNSKEY records, master-file format) instead of the root's.",
 )
 @click.option(
+    "--allow-private-addresses",
+    is_flag=True,
+    help="Let the probes connect to loopback, private, link-local and other non-public "
+    "addresses that DNS names (refused by default: DNS data is not trusted). For labs and tests.",
+)
+@click.option(
     "--blocklist",
     "blocklists",
     multiple=True,
@@ -248,6 +254,7 @@ def domain(
     smtp_port: int,
     trust_anchor_file: str | None,
     esp_profiles_dir: Path | None,
+    allow_private_addresses: bool,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -301,6 +308,7 @@ def domain(
             trust_anchor_file=trust_anchor_file,
             sending_paths=paths,
             esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
+            allow_private_addresses=allow_private_addresses,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)

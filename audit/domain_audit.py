@@ -37,6 +37,7 @@ async def audit_domain(
     trust_anchor_file: str | None = None,
     sending_paths: Sequence[SendingPath] = (),
     esp_profiles_dir: str | None = None,
+    allow_private_addresses: bool = False,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -53,6 +54,7 @@ async def audit_domain(
         trust_anchor_file=trust_anchor_file,
         sending_paths=list(sending_paths),
         esp_profiles_dir=esp_profiles_dir,
+        allow_private_addresses=allow_private_addresses,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -11,6 +11,7 @@ FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
     "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS", "CFG",
     "ESP", "RP", "PATH", "SUB",
+    "NET",  # where the tool may connect (issue 10)
 }  # fmt: skip
 FAMILIES |= {"ESP"}
 
