@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from audit.checks.caps import cap_facts, cap_findings
 from audit.model import CheckOutcome, CheckResult, Status
 
 C = TypeVar("C")
@@ -38,8 +39,8 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
         name,
         target,
         result.status,
-        facts=result.facts,
-        findings=result.findings,
+        facts=cap_facts(result.facts),
+        findings=cap_findings(result.findings),  # hostile input multiplies items, not findings
         error=result.error,
         duration_ms=(time.perf_counter() - start) * 1000,
     )

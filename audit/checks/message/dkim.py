@@ -65,6 +65,7 @@ KEY_REVOKED = "key revoked"
 KEY_INVALID = "key record"
 KEY_TOO_SHORT = "RSA key too short"
 SHA1 = "rsa-sha1 is not acceptable"
+NOT_VERIFIED = "not verified:"
 
 
 # --------------------------------------------------------------------------- shared getters
@@ -101,18 +102,23 @@ def verify_signatures(raw: bytes, lookups: KeyLookups, now: datetime) -> list[Dk
     signatures = [value for name, value in headers if name.lower() == b"dkim-signature"]
     from_count = sum(1 for name, _ in headers if name.lower() == b"from")
     verdicts = []
-    for index, value in enumerate(signatures):
-        if index >= MAX_SIGNATURES:
-            verdict = _new_verdict(index, value)
-            verdict.result = "neutral"
-            verdict.reason = f"not verified: only the first {MAX_SIGNATURES} signatures are"
-            verdicts.append(verdict)
-            continue
+    for index, value in enumerate(signatures[:MAX_SIGNATURES]):
         try:
             verdict = _verify_one(index, value, parsed, parse_error, from_count, lookups, now)
         except Exception as exc:  # noqa: BLE001 - one odd signature must not hide the others
             verdict = _new_verdict(index, value)
             verdict.reason = f"could not be verified ({type(exc).__name__}: {exc})"[:300]
+        verdicts.append(verdict)
+    if len(signatures) > MAX_SIGNATURES:
+        # one verdict for all the rest, not one each: 10,000 headers must not make 10,000 entries
+        rest = len(signatures) - MAX_SIGNATURES
+        verdict = _new_verdict(MAX_SIGNATURES, signatures[MAX_SIGNATURES])
+        verdict.result = "neutral"
+        verdict.reason = (
+            f"{NOT_VERIFIED} {rest} more DKIM-Signature headers (from index {MAX_SIGNATURES} "
+            f"on); only the first {MAX_SIGNATURES} signatures are verified"
+        )
+        verdict.header = verdict.header[:300]
         verdicts.append(verdict)
     return verdicts
 
@@ -429,6 +435,16 @@ async def check(ctx: MessageContext) -> CheckResult:
 
 def _failure_finding(v: DkimVerdict, target: str, evidence: list[str], any_pass: bool) -> Finding:
     severity = Severity.MEDIUM if any_pass else None  # another signature still authenticates
+    if v.reason.startswith(NOT_VERIFIED):  # the one verdict standing for every signature past
+        return Finding(  # the cap (verify_signatures): one finding for them all
+            DKIM_SIGNATURE_INVALID,
+            f"DKIM-Signature[{v.index}...]",
+            message=f"DKIM {v.result}: {v.reason}",
+            evidence=evidence,
+            fix="Sign each message once per signing domain (two or three signatures at most); "
+            "receivers treat a message carrying dozens of signatures as abuse.",
+            severity=severity,
+        )
     if v.reason.startswith(FROM_NOT_SIGNED):
         h = ":".join(v.signed_headers)
         return Finding(
