@@ -66,6 +66,7 @@ KEY_INVALID = "key record"
 KEY_TOO_SHORT = "RSA key too short"
 SHA1 = "rsa-sha1 is not acceptable"
 NOT_VERIFIED = "not verified:"
+LENGTH_OVER_BODY = "l= is larger than the body"
 
 
 # --------------------------------------------------------------------------- shared getters
@@ -329,6 +330,14 @@ def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> s
     except (InvalidCanonicalizationPolicyError, binascii.Error, ValueError):
         return "bh= is not valid base64"
     body = policy.canonicalize_body(parsed.body)
+    if v.body_length is not None and v.body_length > len(body):
+        # RFC 6376 3.5: l= "MUST NOT be larger than the actual number of octets in the
+        # canonicalized message body". Such a signature does not describe this body: it is
+        # malformed (permerror), as OpenDKIM fails it, whatever the hash says.
+        return (
+            f"{LENGTH_OVER_BODY}: l={v.body_length} but the canonicalized body has "
+            f"{len(body)} octets (RFC 6376 3.5)"
+        )
     if v.body_length is not None:
         body = body[: v.body_length]
     hasher = HASH_ALGORITHMS[(v.algorithm or "").encode()]
@@ -401,7 +410,7 @@ async def check(ctx: MessageContext) -> CheckResult:
                 )
         elif v.result != "pass":
             findings.append(_failure_finding(v, target, evidence, any_pass))
-        if v.body_length is not None:
+        if v.body_length is not None and not v.reason.startswith(LENGTH_OVER_BODY):
             findings.append(_partial_body_finding(ctx.raw, v, target, evidence))
         if v.passed and v.key_type == "rsa" and v.key_bits is not None and v.key_bits < 2048:
             findings.append(
@@ -478,6 +487,12 @@ def _failure_finding(v: DkimVerdict, target: str, evidence: list[str], any_pass:
 
 def _failure_fix(v: DkimVerdict) -> str:
     name = key_name(v.selector or "", v.domain or "")
+    if v.reason.startswith(LENGTH_OVER_BODY):
+        return (
+            "Remove the l= tag from your signing configuration (OpenDKIM: BodyLengthDB off) so "
+            "the whole body is signed; if l= is kept, it must count the canonicalized body the "
+            "signer hashed, never more. If a hop cuts the body after signing, sign after it."
+        )
     if v.reason.startswith(BODY_HASH_BAD):
         return (
             "Find what rewrites the body after signing (a footer or disclaimer added by a "
