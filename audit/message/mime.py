@@ -13,25 +13,27 @@ from __future__ import annotations
 import email
 import email.parser
 import email.policy
+import functools
 import re
 from email.message import Message
 
 MAX_MIME_DEPTH = 100  # nested containers walked; deeper is MSG007 mime-too-deep
 
 _HEADER = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*)$", re.DOTALL)
-_BOUNDARY = re.compile(rb"""boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))""", re.IGNORECASE)
+_MAY_CONTAIN = re.compile(rb"(?i)multipart|message")  # only these need the full parameter parse
 _CONTAINER_MESSAGE = re.compile(rb"^message/(?!delivery-status\b)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=256)  # repeated identical headers cost one parse
 def _content_type(value: bytes) -> tuple[bytes, bytes | None]:
-    """(lower-cased type/subtype, boundary or None) of a Content-Type value."""
-    kind = value.split(b";", 1)[0].strip().lower()
-    found = _BOUNDARY.search(value)
-    boundary = None
-    if found:
-        boundary = found.group(1) if found.group(1) is not None else found.group(2)
-        boundary = boundary.replace(b'\\"', b'"').rstrip()
-    return kind, boundary
+    """(lower-cased type/subtype, boundary or None) of a Content-Type value, read by the
+    stdlib's own parameter parser (RFC 2231 `boundary*=`, quoting), so the scan and the parse
+    agree on what opens a container."""
+    holder = Message()
+    holder["Content-Type"] = value.decode("latin-1").strip()
+    boundary = holder.get_boundary()
+    kind = holder.get_content_type().encode("latin-1", "replace")
+    return kind, boundary.encode("latin-1", "replace").rstrip() if boundary else None
 
 
 def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
@@ -49,8 +51,7 @@ def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
     in_headers = True
     content_type: bytes | None = None
     last_was_content_type = False
-    for line in raw.split(b"\n"):
-        line = line.rstrip(b"\r")
+    for line in raw.splitlines():  # CRLF, LF and a lone CR end a line, as in the stdlib parser
         if in_headers:
             if line[:1] in (b" ", b"\t") and line.strip():
                 if last_was_content_type and content_type is not None:
@@ -63,7 +64,11 @@ def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
                     content_type = field.group(2)
                 continue
             # a blank line (or junk, which ends the header section too): the body starts
-            kind, boundary = _content_type(content_type) if content_type else (b"", None)
+            kind, boundary = (
+                _content_type(content_type)
+                if content_type and _MAY_CONTAIN.search(content_type)
+                else (b"", None)
+            )
             content_type, last_was_content_type, in_headers = None, False, False
             if kind.startswith(b"multipart/") and boundary:
                 stack.append(boundary)
@@ -95,7 +100,10 @@ def parse_message(raw: bytes, limit: int = MAX_MIME_DEPTH) -> tuple[Message, int
     """The message parsed leniently (compat32 keeps raw header text) and its MIME depth; over
     the cap only the header section is parsed (the body stays one unparsed payload)."""
     depth = mime_depth(raw, limit)
-    if depth > limit:
-        parser = email.parser.BytesParser(policy=email.policy.compat32)
-        return parser.parsebytes(raw, headersonly=True), depth
-    return email.message_from_bytes(raw, policy=email.policy.compat32), depth
+    if depth <= limit:
+        try:
+            return email.message_from_bytes(raw, policy=email.policy.compat32), depth
+        except RecursionError:  # a structure the scan did not foresee: treat it as too deep
+            depth = limit + 1
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
+    return parser.parsebytes(raw, headersonly=True), depth
