@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from audit.checks.caps import MAX_FINDINGS_PER_RULE, cap_facts, cap_findings
 from audit.domain_audit import audit_domain
+from audit.message.dkim_dns import MAX_KEY_LOOKUPS
 from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, audit_message
 from audit.model import Finding, Severity
@@ -90,6 +91,8 @@ def test_10000_dkim_signatures_give_a_small_report():
     assert dkim302[-1]["target"] == "DKIM-Signature[20...]"
     assert "9980 more DKIM-Signature headers" in dkim302[-1]["message"]
     assert len(json.dumps(data)) < 150_000  # was 21.9 MB
+    key_queries = [q for q in data["queries"] if "._domainkey." in q["name"]]
+    assert len(key_queries) == MAX_KEY_LOOKUPS  # 10,000 selectors, 128 questions asked
 
 
 def test_10000_received_and_results_headers_give_a_small_report():
