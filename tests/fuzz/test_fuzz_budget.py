@@ -41,6 +41,7 @@ from audit.records.mta_sts import parse_sts_record
 from audit.records.tlsrpt import parse_tlsrpt
 from audit.spf import parse_record, spf_query
 from audit.spf.parser import SpfSyntaxError
+from tests.unit.test_message_fuzz import mutate
 
 SEED = int(os.environ.get("AUDIT_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 MAX_EXAMPLES = 200
@@ -160,33 +161,18 @@ MESSAGE = (
     b"\r\n\r\nHello\r\n--i--\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@b.test\r\n"
     b"\r\nforwarded\r\n--o--\r\n"
 )
-MUTATION = st.tuples(
-    st.sampled_from(["flip", "insert", "delete", "dup_line", "truncate"]),
-    st.integers(min_value=0, max_value=10_000),
-    st.binary(min_size=1, max_size=40)
-    | st.sampled_from([b"--o\r\n", b"--i\r\n", b"Content-Type: multipart/x; boundary=o\r\n\r\n",
-                       b"Content-Type: message/rfc822\r\n\r\n", b"\r\n\r\n", b"--o--"]),
+CHUNKS = st.binary(min_size=1, max_size=40) | st.sampled_from(
+    [b"--o\r\n", b"--i\r\n", b"Content-Type: multipart/x; boundary=o\r\n\r\n",
+     b"Content-Type: message/rfc822\r\n\r\n", b"\r\n\r\n", b"--o--", b"\r", b"\n"]
 )  # fmt: skip
-
-
-def mutate(raw: bytes, mutations) -> bytes:
-    data = bytearray(raw)
-    for kind, position, chunk in mutations:
-        at = position % (len(data) + 1)
-        if kind == "flip" and data:
-            data[at % len(data)] ^= chunk[0] or 1
-        elif kind == "insert":
-            data[at:at] = chunk
-        elif kind == "delete":
-            del data[at : at + len(chunk)]
-        elif kind == "dup_line":
-            lines = bytes(data).split(b"\n")
-            index = at % len(lines)
-            lines.insert(index, lines[index])
-            data = bytearray(b"\n".join(lines))
-        elif kind == "truncate":
-            del data[at:]
-    return bytes(data)
+# the operations of tests/unit/test_message_fuzz.py's mutate(), with MIME-shaped insertions
+MUTATION = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 1500), st.integers(1, 255)),
+    st.tuples(st.just("insert"), st.integers(0, 1500), CHUNKS),
+    st.tuples(st.just("delete"), st.integers(0, 1500), st.integers(1, 40)),
+    st.tuples(st.just("truncate"), st.integers(0, 1500), st.just(0)),
+    st.tuples(st.just("duplicate"), st.integers(0, 40), st.just(0)),
+)
 
 
 def _chain(line_end: bytes, param: bytes, levels: int = 2000) -> bytes:
