@@ -80,12 +80,15 @@ def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _backend(dns_servers: tuple[str, ...], zone_dir: Path | None, timeout: float):
+    from audit.cli_inputs import dns_server
     from audit.net.dns import build_backend
 
     if zone_dir is not None and dns_servers:
         raise BadInput("give either --zone-dir or --dns-server, not both")
     try:
-        return build_backend(dns_servers, zone_dir, timeout)
+        checked = [dns_server(text) for text in dns_servers]  # strict: '[' is not a server
+        servers = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in checked]
+        return build_backend(servers, zone_dir, timeout)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 
@@ -349,36 +352,33 @@ def _parse_now(text: str | None):
 
 
 def _envelope_sender(text: str, what: str) -> str:
-    """MAIL FROM as given: "" or <> for the null sender, else local@domain (RFC 5321)."""
-    from audit.domains import normalize_domain
+    """MAIL FROM as a receiver would see it: "" or <> for the null sender, else passed through.
 
-    value = text.strip()
+    A malformed address (no local part, empty labels, a domain literal) is still a value an SMTP
+    client can send, and RFC 7208 gives it a result (4.3: "none" for a domain that is not a
+    valid FQDN): check_host() judges it, not the command line (issue 10).
+    """
+    value = _protocol_value(text, what)
     if value in ("", "<>"):
         return ""
-    value = value.strip("<>")
-    local, at, domain = value.rpartition("@")
-    try:
-        if not at or not local:
-            raise ValueError("not local-part@domain")
-        normalize_domain(domain)
-    except ValueError as exc:
-        raise BadInput(f"{what} {text!r} is not an envelope sender address: {exc}") from None
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1]
     return value
 
 
 def _helo_name(text: str) -> str:
-    """A HELO name: a domain, or an address literal like [192.0.2.1]."""
-    from audit.domains import normalize_domain
+    """A HELO/EHLO name as the client sent it: bare names (OEMCOMPUTER), literals and junk are
+    evaluated by check_host() (RFC 7208 2.3, 4.3), never refused."""
+    return _protocol_value(text, "--helo")
 
-    value = text.strip()
-    if value.startswith("[") and value.endswith("]"):
-        _parse_ip(value[1:-1].removeprefix("IPv6:"))
-        return value
+
+def _protocol_value(text: str, what: str) -> str:
+    from audit.cli_inputs import protocol_value
+
     try:
-        normalize_domain(value)
+        return protocol_value(text, what)
     except ValueError as exc:
-        raise BadInput(f"--helo {text!r} is not a host name: {exc}") from None
-    return value
+        raise BadInput(str(exc)) from None
 
 
 def _parse_ip(text: str | None) -> str | None:
@@ -480,7 +480,8 @@ def spf(
     from audit.net.dns import Resolver
     from audit.spf import render_trace, spf_query
 
-    address = _parse_ip(ip)
+    _parse_ip(ip)  # an IP that is not an IP is the one bad input here
+    address = ip.strip().strip("[]")  # as typed: %{i} of CAFE:BABE::1 keeps its case (suite)
     sender = _envelope_sender(mail_from, "MAIL_FROM")
     helo = _helo_name(helo) if helo else helo
     resolver = Resolver(_backend(dns_servers, zone_dir, timeout))

@@ -81,12 +81,10 @@ def receiver_boundary(seed: Seed, copy: bytes | None = None) -> str | None:
 
 def _topmost_authserv_id(raw: bytes) -> str | None:
     """The authserv-id of the topmost Authentication-Results: the seed's receiver wrote it."""
-    import email
-    import email.policy
-
     from audit.message.authres import parse_authentication_results
+    from audit.message.mime import parse_message
 
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message, _depth = parse_message(raw)  # a copy nested 2,000 deep must not crash the run
     for value in message.get_all("Authentication-Results") or []:
         parsed = parse_authentication_results(str(value))
         if parsed.authserv_id:
