@@ -436,6 +436,7 @@ from audit import cli_gate  # noqa: E402
 
 cli.add_command(cli_gate.check, "check")
 cli.add_command(cli_gate.baseline, "baseline")
+cli.add_command(cli_gate.init, "init")
 
 
 def main() -> None:

@@ -231,4 +231,56 @@ def baseline_write(
         )
 
 
-__all__ = ["EXIT_BAD_INPUT", "baseline", "check"]
+@click.command()
+@click.argument("domains", nargs=-1, required=True)
+@dns_options
+@click.option(
+    "--no-probes", is_flag=True, help="No network probes beyond DNS (never with --zone-dir)."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("audit.toml"),
+    show_default=True,
+    help='Where to write the config ("-" for standard output).',
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(
+    domains: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+    no_probes: bool,
+    output: Path,
+    force: bool,
+) -> None:
+    """Write a commented audit.toml for DOMAINS, pre-filled from what the audit detects (the
+    DKIM selectors found; today's findings as ready-to-uncomment ignores)."""
+    from audit.domain_audit import audit_domains
+    from audit.domains import normalize_domain
+    from audit.init_config import render_config
+
+    try:
+        names = list(dict.fromkeys(normalize_domain(d) for d in domains))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    to_stdout = str(output) == STDOUT
+    if not to_stdout and output.exists() and not force:
+        raise BadInput(f"{output} exists: give --force to replace it, or --output FILE")
+    backend = _backend(dns_servers, zone_dir, timeout)
+    reports = asyncio.run(
+        audit_domains(names, backend, probes=not no_probes and zone_dir is None, timeout=timeout)
+    )
+    text = render_config(reports, dns_servers)
+    _emit(text, None if to_stdout else output)
+    if not to_stdout:
+        selectors = text.count("# DKIM key found at")
+        click.echo(
+            f"wrote {output}: {len(names)} domain(s), {selectors} DKIM selector(s) found; "
+            "next: audit check",
+            err=True,
+        )
+
+
+__all__ = ["EXIT_BAD_INPUT", "baseline", "check", "init"]
