@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from audit import __version__
+from audit.cli_history import history_options
 from audit.model import Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
@@ -95,11 +96,14 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
+    from audit.cli_history import record_run
     from reports import render
 
     color = output is None and fmt == "terminal" and sys.stdout.isatty()
     _emit(render(fmt, reports, color=color, fail_on=fail_on), output)
-    sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
+    code = combined_exit_code(reports, Severity.parse(fail_on))
+    record_run(reports, code, fail_on)  # when the command takes --history; never fails the run
+    sys.exit(code)
 
 
 FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown")
@@ -170,6 +174,7 @@ def cli() -> None:
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
 @report_options
+@history_options
 def domain(
     domains: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -336,6 +341,7 @@ def _parse_ip(text: str | None) -> str | None:
     help="Largest message accepted, in MiB.",
 )
 @report_options
+@history_options
 def message(
     files: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -437,6 +443,10 @@ from audit import cli_gate  # noqa: E402
 cli.add_command(cli_gate.check, "check")
 cli.add_command(cli_gate.baseline, "baseline")
 cli.add_command(cli_gate.init, "init")
+from audit import cli_history  # noqa: E402
+
+cli.add_command(cli_history.history, "history")
+cli.add_command(cli_history.diff, "diff")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from audit.cli import EXIT_BAD_INPUT, BadInput, _backend, _emit, dns_options, report_options
+from audit.cli_history import emit_drift, history_options, record_run, since_drift
 from audit.config import STDOUT, ConfigError, ProjectConfig, load_config
 from audit.model import Report, Severity, combined_exit_code
 
@@ -136,7 +137,15 @@ def gate_options(fn):
     help="Fail only on findings whose fingerprint is not in FILE (see `audit baseline write`); "
     "default: the config's `baseline` key, if set.",
 )
+@click.option(
+    "--since",
+    metavar="RUN",
+    default=None,
+    help="Also show the drift since RUN: `last` (the previous check of this config in the "
+    "history) or a run id.",
+)
 @report_options
+@history_options
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -146,6 +155,7 @@ def check(
     timeout: float,
     no_probes: bool,
     baseline_path: Path | None,
+    since: str | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -169,7 +179,14 @@ def check(
         label = str(baseline_path) if baseline_path is not None else config.baseline or ""
     reports = _run(config, settings, zone_dir, no_probes, accepted, label)
     render_outputs(reports, settings)
-    sys.exit(combined_exit_code(reports, Severity.parse(settings.fail_on)))
+    code = combined_exit_code(reports, Severity.parse(settings.fail_on))
+    source = str(config.source.resolve()) if config.source else None
+    run_id = record_run(reports, code, settings.fail_on, config=source)
+    if since:
+        explicit = ctx.meta.get("audit.history", (None, False))[0]
+        text = since_drift(reports, since, run_id, source, explicit)
+        emit_drift(text, any(f == "terminal" and w is None for f, w in settings.outputs))
+    sys.exit(code)
 
 
 def render_outputs(reports: list[Report], settings: Settings) -> None:
