@@ -447,6 +447,9 @@ from audit import cli_history  # noqa: E402
 
 cli.add_command(cli_history.history, "history")
 cli.add_command(cli_history.diff, "diff")
+from audit.cli_fix import fix as _fix_command  # noqa: E402
+
+cli.add_command(_fix_command, "fix")
 
 
 def main() -> None:
