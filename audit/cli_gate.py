@@ -96,7 +96,7 @@ def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_pr
 
     backend = _backend(settings.dns_servers, zone_dir, settings.timeout)
     options = GateOptions(
-        probes=not no_probes and zone_dir is None,
+        probes=not no_probes and zone_dir is None and config.probes is not False,
         timeout=settings.timeout,
         baseline=baseline,
         baseline_label=baseline_label,

@@ -65,7 +65,11 @@ def render_config(reports: Sequence[Report], dns_servers: Sequence[str] = ()) ->
         lines += [f"dns_servers = [{', '.join(_string(s) for s in dns_servers)}]", ""]
     else:
         lines += ['# dns_servers = ["192.0.2.53"]      # default: the system resolver', ""]
-    lines += ["# timeout = 5                         # seconds per network operation", ""]
+    lines += [
+        "# timeout = 5                         # seconds per network operation",
+        "# probes = false                      # DNS only: many CI runners block outbound port 25",
+        "",
+    ]
     for report in reports:
         domain = report.target
         selectors = found_selectors(report)
