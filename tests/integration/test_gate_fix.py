@@ -4,7 +4,6 @@ the findings they target and bring no new one."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dns.name
@@ -12,7 +11,6 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.zone
-import pytest
 
 from reports.fix import _txt_presentation
 from tests.integration.gate_world import EditableKnot, findings, json_reports, run_audit
@@ -26,14 +24,6 @@ DOMAINS = [
     "dmarc-norua.test",  # DMARC103
 ]
 
-
-@pytest.fixture
-def editable_knot(tmp_path: Path) -> Iterator[EditableKnot]:
-    knot = EditableKnot(tmp_path / "knot")
-    try:
-        yield knot
-    finally:
-        knot.stop()
 
 
 def apply(zone_file: Path, origin: str, changes: list[dict]) -> None:

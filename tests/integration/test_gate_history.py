@@ -4,21 +4,9 @@ diff naming the changed record (terminal, JSON, HTML, two JSON report files, --s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.integration.gate_world import EditableKnot, run_audit
-
-
-@pytest.fixture
-def editable_knot(tmp_path: Path) -> Iterator[EditableKnot]:
-    knot = EditableKnot(tmp_path / "knot")
-    try:
-        yield knot
-    finally:
-        knot.stop()
 
 
 def _history(target: str, cwd: Path, state: Path) -> list[dict]:
