@@ -451,6 +451,11 @@ from audit.cli_fix import fix as _fix_command  # noqa: E402
 
 cli.add_command(_fix_command, "fix")
 
+from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
+
+cli.add_command(dmarc_reports)
+cli.add_command(tls_reports)
+
 
 def main() -> None:
     """Entry point: click errors become one line and exit 2; never a traceback for bad input."""
