@@ -16,6 +16,7 @@ import click
 from audit import __version__
 from audit.cli_esp import esp as _esp_group
 from audit.cli_esp import esp_profiles_option
+from audit.cli_history import history_options
 from audit.cli_paths import build_paths, path_options
 from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 
@@ -117,13 +118,16 @@ def output_width(to_terminal: bool) -> int:
 
 
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
+    from audit.cli_history import record_run
     from reports import render
 
     to_terminal = output is None and sys.stdout.isatty()
     color = to_terminal and fmt == "terminal"
     width = output_width(to_terminal)
     _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
-    sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
+    code = combined_exit_code(reports, Severity.parse(fail_on))
+    record_run(reports, code, fail_on)  # when the command takes --history; never fails the run
+    sys.exit(code)
 
 
 FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown")
@@ -243,6 +247,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @path_options
 @esp_profiles_option
 @report_options
+@history_options
 def domain(
     domains: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -419,6 +424,7 @@ def _parse_ip(text: str | None) -> str | None:
     help="Largest message accepted, in MiB.",
 )
 @report_options
+@history_options
 def message(
     files: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -551,6 +557,14 @@ from audit import cli_gate  # noqa: E402
 cli.add_command(cli_gate.check, "check")
 cli.add_command(cli_gate.baseline, "baseline")
 cli.add_command(_esp_group, "esp")
+cli.add_command(cli_gate.init, "init")
+from audit import cli_history  # noqa: E402
+
+cli.add_command(cli_history.history, "history")
+cli.add_command(cli_history.diff, "diff")
+from audit.cli_fix import fix as _fix_command  # noqa: E402
+
+cli.add_command(_fix_command, "fix")
 
 from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
 

@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from audit.cli import EXIT_BAD_INPUT, BadInput, _backend, _emit, dns_options, report_options
+from audit.cli_history import emit_drift, history_options, record_run, since_drift
 from audit.config import STDOUT, ConfigError, ProjectConfig, load_config
 from audit.model import Report, Severity, combined_exit_code
 
@@ -95,7 +96,7 @@ def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_pr
 
     backend = _backend(settings.dns_servers, zone_dir, settings.timeout)
     options = GateOptions(
-        probes=not no_probes and zone_dir is None,
+        probes=not no_probes and zone_dir is None and config.probes is not False,
         timeout=settings.timeout,
         baseline=baseline,
         baseline_label=baseline_label,
@@ -136,7 +137,15 @@ def gate_options(fn):
     help="Fail only on findings whose fingerprint is not in FILE (see `audit baseline write`); "
     "default: the config's `baseline` key, if set.",
 )
+@click.option(
+    "--since",
+    metavar="RUN",
+    default=None,
+    help="Also show the drift since RUN: `last` (the previous check of this config in the "
+    "history) or a run id.",
+)
 @report_options
+@history_options
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -146,6 +155,7 @@ def check(
     timeout: float,
     no_probes: bool,
     baseline_path: Path | None,
+    since: str | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -169,7 +179,14 @@ def check(
         label = str(baseline_path) if baseline_path is not None else config.baseline or ""
     reports = _run(config, settings, zone_dir, no_probes, accepted, label)
     render_outputs(reports, settings)
-    sys.exit(combined_exit_code(reports, Severity.parse(settings.fail_on)))
+    code = combined_exit_code(reports, Severity.parse(settings.fail_on))
+    source = str(config.source.resolve()) if config.source else None
+    run_id = record_run(reports, code, settings.fail_on, config=source)
+    if since:
+        explicit = ctx.meta.get("audit.history", (None, False))[0]
+        text = since_drift(reports, since, run_id, source, explicit)
+        emit_drift(text, any(f == "terminal" and w is None for f, w in settings.outputs))
+    sys.exit(code)
 
 
 def render_outputs(reports: list[Report], settings: Settings) -> None:
@@ -231,4 +248,56 @@ def baseline_write(
         )
 
 
-__all__ = ["EXIT_BAD_INPUT", "baseline", "check"]
+@click.command()
+@click.argument("domains", nargs=-1, required=True)
+@dns_options
+@click.option(
+    "--no-probes", is_flag=True, help="No network probes beyond DNS (never with --zone-dir)."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("audit.toml"),
+    show_default=True,
+    help='Where to write the config ("-" for standard output).',
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(
+    domains: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    zone_dir: Path | None,
+    timeout: float,
+    no_probes: bool,
+    output: Path,
+    force: bool,
+) -> None:
+    """Write a commented audit.toml for DOMAINS, pre-filled from what the audit detects (the
+    DKIM selectors found; today's findings as ready-to-uncomment ignores)."""
+    from audit.domain_audit import audit_domains
+    from audit.domains import normalize_domain
+    from audit.init_config import render_config
+
+    try:
+        names = list(dict.fromkeys(normalize_domain(d) for d in domains))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    to_stdout = str(output) == STDOUT
+    if not to_stdout and output.exists() and not force:
+        raise BadInput(f"{output} exists: give --force to replace it, or --output FILE")
+    backend = _backend(dns_servers, zone_dir, timeout)
+    reports = asyncio.run(
+        audit_domains(names, backend, probes=not no_probes and zone_dir is None, timeout=timeout)
+    )
+    text = render_config(reports, dns_servers)
+    _emit(text, None if to_stdout else output)
+    if not to_stdout:
+        selectors = text.count("# DKIM key found at")
+        click.echo(
+            f"wrote {output}: {len(names)} domain(s), {selectors} DKIM selector(s) found; "
+            "next: audit check",
+            err=True,
+        )
+
+
+__all__ = ["EXIT_BAD_INPUT", "baseline", "check", "init"]

@@ -44,6 +44,7 @@ TOP_KEYS = (
     "dns_servers",
     "timeout",
     "allow_private_addresses",
+    "probes",
     "ignore",
     "baseline",
 )
@@ -95,6 +96,7 @@ class ProjectConfig:
     dns_servers: tuple[str, ...] = ()
     timeout: float | None = None
     allow_private_addresses: bool | None = None
+    probes: bool | None = None  # false: DNS only (CI runners often block outbound port 25)
     ignores: tuple[Ignore, ...] = ()
     baseline: str | None = None
 
@@ -241,6 +243,7 @@ class _Parser:
             dns_servers=tuple(self.names(doc, ("dns_servers",), _dns_server, "a DNS server")),
             timeout=self.timeout(doc),
             allow_private_addresses=self.boolean(doc, ("allow_private_addresses",)),
+            probes=self.boolean(doc, ("probes",)),
             ignores=self.ignores(doc),
             baseline=self.string(doc, ("baseline",), non_empty=True),
         )

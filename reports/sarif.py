@@ -114,7 +114,7 @@ def _suppressions(finding: Finding) -> dict[str, Any]:
     justification = finding.ignored.reason
     if finding.ignored.until:
         justification += f" (until {finding.ignored.until})"
-    suppression = {"kind": "external", "status": "accepted", "justification": justification}
+    suppression = {"kind": "external", "state": "accepted", "justification": justification}
     out: dict[str, Any] = {"suppressions": [suppression]}
     if finding.ignored.kind == "baseline":
         out["baselineState"] = "unchanged"

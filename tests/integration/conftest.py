@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import ZONES
 from tests.infra.servers import DnsProxy, Endpoint, KnotServer, ServerError, knot_installed
+from tests.integration.gate_world import EditableKnot
 
 HERE = os.path.dirname(__file__)
 
@@ -62,6 +63,17 @@ def _start_proxy(upstream: int, **options) -> DnsProxy:
         return DnsProxy.start(upstream, **options)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def editable_knot(tmp_path) -> Iterator[EditableKnot]:
+    """Knot over a private copy of the fixture zones that the test may edit (gate_world.py)."""
+    _require_knot()
+    knot = EditableKnot(tmp_path / "knot")
+    try:
+        yield knot
+    finally:
+        knot.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,7 @@ a zone change, and the command line over the config file."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.gate_world import EditableKnot, findings, json_reports, run_audit
 
@@ -94,14 +91,6 @@ def test_no_config_is_exit_2(tmp_path: Path):
     assert proc.returncode == 2 and "audit init" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
-
-@pytest.fixture
-def editable_knot(tmp_path: Path) -> Iterator[EditableKnot]:
-    knot = EditableKnot(tmp_path / "knot")
-    try:
-        yield knot
-    finally:
-        knot.stop()
 
 
 def test_fingerprints_stable_then_baseline_fails_only_on_the_changed_fault(

@@ -25,6 +25,7 @@ fail_on = "Medium"
 dns_servers = ["127.0.0.1:5353", "::1"]
 timeout = 2
 allow_private_addresses = true
+probes = false
 baseline = ".audit-baseline.json"
 
 [formats]
@@ -73,6 +74,7 @@ def test_good_config_every_key(tmp_path: Path):
     assert config.dns_servers == ("127.0.0.1:5353", "::1")
     assert config.timeout == 2.0
     assert config.allow_private_addresses is True
+    assert config.probes is False
     assert config.baseline == ".audit-baseline.json"
     assert config.formats == (("terminal", "-"), ("sarif", "out/audit.sarif"))
     assert config.resolve("out/audit.sarif") == tmp_path / "out/audit.sarif"
@@ -90,8 +92,8 @@ def test_good_config_every_key(tmp_path: Path):
     )
     assert config.ignores == (
         Ignore("DMARC101", "example.net", "p=none while the reports come in",
-               dt.date(2026, 3, 1), line=30),
-        Ignore("MX001", None, "the net domain does not receive mail", None, line=36),
+               dt.date(2026, 3, 1), line=31),
+        Ignore("MX001", None, "the net domain does not receive mail", None, line=37),
     )  # fmt: skip
 
 
