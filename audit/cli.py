@@ -102,7 +102,7 @@ def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_
     sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
 
 
-FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown")
+FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
 
@@ -119,7 +119,12 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None
     )(fn)
     fn = click.option(
-        "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="terminal", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(FORMAT_CHOICES),
+        default="terminal",
+        show_default=True,
+        help="Output format; jsonl writes one report per line as each target finishes.",
     )(fn)
     return fn
 
@@ -130,8 +135,27 @@ def cli() -> None:
     """Email deliverability audit: what receivers will conclude about your mail."""
 
 
+def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--from-file, --concurrency, --resume: many domains in one run (audit/cli_batch.py)."""
+    from audit.batch import DEFAULT_CONCURRENCY
+
+    fn = click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="Skip domains already in this JSONL output and append the rest to it "
+                      "(implies --format jsonl -o FILE unless given).")(fn)  # fmt: skip
+    fn = click.option("--concurrency", type=click.IntRange(1, 10000), default=DEFAULT_CONCURRENCY,
+                      show_default=True, help="Domains audited at the same time (the default "
+                      "suits a laptop; raise it with a fast resolver).")(fn)  # fmt: skip
+    fn = click.option("--from-file", "from_file", metavar="FILE|-", default=None,
+                      help="Read domains from FILE (- for stdin), one a line; # comments and blank "
+                      "lines ignored, repeats audited once; a bad line is reported with its number "
+                      "and makes the exit code 2 after the run. Reports stream as each domain "
+                      "ends; terminal/HTML/Markdown show a summary.")(fn)  # fmt: skip
+    return fn
+
+
 @cli.command()
-@click.argument("domains", nargs=-1, required=True)
+@click.argument("domains", nargs=-1, required=False)
+@batch_options
 @dns_options
 @click.option(
     "--dkim-selector",
@@ -172,6 +196,9 @@ def cli() -> None:
 @report_options
 def domain(
     domains: tuple[str, ...],
+    from_file: str | None,
+    concurrency: int,
+    resume: Path | None,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -192,11 +219,14 @@ def domain(
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
+    if not domains and from_file is None:
+        raise BadInput("Missing argument 'DOMAINS...' (or give --from-file FILE)")
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
         selectors = [_selector(s) for s in dkim_selectors]
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    batch = from_file is not None or resume is not None or fmt == "jsonl"
     check_ca_file(ca_file)
     if trust_anchor_file:
         from audit.net.dnssec import TrustAnchorError, load_trust_anchors
@@ -206,6 +236,28 @@ def domain(
         except TrustAnchorError as exc:
             raise BadInput(str(exc)) from None
     backend = _backend(dns_servers, zone_dir, timeout)
+    options = dict(
+        dkim_selectors=selectors,
+        discover_dkim=not no_dkim_discovery,
+        blocklists=[_blocklist(z) for z in blocklists] or None,
+        probes=not no_probes and zone_dir is None,
+        https_port=https_port,
+        ca_file=ca_file,
+        timeout=timeout,
+        smtp_port=smtp_port,
+        trust_anchor_file=trust_anchor_file,
+    )
+    if batch:
+        from audit import cli_batch
+
+        listed = cli_batch.read_domain_list(from_file, tuple(names)) if from_file else None
+        if resume is not None:
+            output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
+        cli_batch.run_domain_batch(
+            names + (listed.names if listed else []), listed.bad if listed else [],
+            from_file or "", backend, options, concurrency=concurrency, fmt=fmt, output=output,
+            resume=resume, fail_on=fail_on,
+        )  # fmt: skip
     progress = sys.stderr.isatty() and len(names) > 1
 
     def done(report: Report) -> None:
@@ -217,15 +269,7 @@ def domain(
             names,
             backend,
             on_done=done,
-            dkim_selectors=selectors,
-            discover_dkim=not no_dkim_discovery,
-            blocklists=[_blocklist(z) for z in blocklists] or None,
-            probes=not no_probes and zone_dir is None,
-            https_port=https_port,
-            ca_file=ca_file,
-            timeout=timeout,
-            smtp_port=smtp_port,
-            trust_anchor_file=trust_anchor_file,
+            **options,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
