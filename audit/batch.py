@@ -17,6 +17,9 @@ from typing import IO
 from audit import __version__
 from audit.domains import normalize_domain
 from audit.model import CheckOutcome, Report, Status
+from audit.net.dns import Backend
+from audit.net.dns_limits import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE, shared_backend
+from audit.net.run_memo import DEFAULT_MAX_PROBES, RunMemo
 
 DEFAULT_CONCURRENCY = 50  # domains in flight: a laptop on a home resolver copes with this
 
@@ -130,17 +133,24 @@ async def stream_audits(
 
 async def audit_batch(
     names: Iterable[str],
-    backend,
+    backend: Backend,
     on_done: Callable[[Report], None],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    dns_rate: float = DEFAULT_RATE,
+    max_probes: int = DEFAULT_MAX_PROBES,
     **options,
 ) -> int:
     """`audit domain` over many names: `concurrency` domains at a time, each report handed to
-    `on_done` as it ends. Returns how many domains were audited."""
+    `on_done` as it ends; one DNS cache and one probe memo for the run. Returns how many
+    domains were audited."""
     from audit.domain_audit import audit_domain
 
+    shared = shared_backend(backend, max_in_flight=max_in_flight, rate=dns_rate)
+    run = RunMemo(max_probes=max_probes)
+
     async def one(name: str) -> Report:
-        return await audit_domain(name, backend, **options)
+        return await audit_domain(name, shared, run=run, **options)
 
     return await stream_audits(names, one, on_done, concurrency)

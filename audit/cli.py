@@ -138,7 +138,18 @@ def cli() -> None:
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--from-file, --concurrency, --resume: many domains in one run (audit/cli_batch.py)."""
     from audit.batch import DEFAULT_CONCURRENCY
+    from audit.net.dns_limits import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE
+    from audit.net.run_memo import DEFAULT_MAX_PROBES
 
+    fn = click.option("--max-probes", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PROBES,
+                      show_default=True, help="SMTP probes at the same time in a run; each MX "
+                      "address is probed once per run and shared by its domains.")(fn)  # fmt: skip
+    fn = click.option("--dns-rate", type=click.FloatRange(min=0), default=DEFAULT_RATE,
+                      show_default=True, metavar="QPS", help="At most QPS DNS queries a second "
+                      "to each DNS server (0: no limit).")(fn)  # fmt: skip
+    fn = click.option("--max-dns-in-flight", type=click.IntRange(1, 100000),
+                      default=DEFAULT_MAX_IN_FLIGHT, show_default=True, help="DNS queries "
+                      "waiting for an answer at the same time.")(fn)  # fmt: skip
     fn = click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="Skip domains already in this JSONL output and append the rest to it "
                       "(implies --format jsonl -o FILE unless given).")(fn)  # fmt: skip
@@ -199,6 +210,9 @@ def domain(
     from_file: str | None,
     concurrency: int,
     resume: Path | None,
+    max_dns_in_flight: int,
+    dns_rate: float,
+    max_probes: int,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -247,6 +261,7 @@ def domain(
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
     )
+    limits = dict(max_in_flight=max_dns_in_flight, dns_rate=dns_rate, max_probes=max_probes)
     if batch:
         from audit import cli_batch
 
@@ -255,8 +270,8 @@ def domain(
             output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
         cli_batch.run_domain_batch(
             names + (listed.names if listed else []), listed.bad if listed else [],
-            from_file or "", backend, options, concurrency=concurrency, fmt=fmt, output=output,
-            resume=resume, fail_on=fail_on,
+            from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
+            output=output, resume=resume, fail_on=fail_on,
         )  # fmt: skip
     progress = sys.stderr.isatty() and len(names) > 1
 
@@ -382,9 +397,13 @@ def _parse_ip(text: str | None) -> str | None:
     metavar="MIB",
     help="Largest message accepted, in MiB.",
 )
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
+              "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
 @report_options
 def message(
     files: tuple[str, ...],
+    jobs: int,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -414,11 +433,20 @@ def message(
     except ValueError as exc:
         raise BadInput(f"--receiver-domain: {exc}") from None
     envelope = EnvelopeOptions(_parse_ip(ip), helo, mail_from, trusted_hops, domain)
+    from audit.message.maildir import expand_maildirs
+
     try:
-        messages = load_messages(list(files), max_size * 1024 * 1024)
+        messages = load_messages(expand_maildirs(list(files)), max_size * 1024 * 1024)
     except MessageInputError as exc:
         raise BadInput(str(exc)) from None
     backend = _backend(dns_servers, zone_dir, timeout)
+    if jobs > 1:
+        from audit.cli_batch import run_message_jobs
+
+        dns = (dns_servers, zone_dir, timeout)
+        limit = max(timeout * 10, 10.0)
+        run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
+                         check_timeout=limit)  # fmt: skip
     reports = asyncio.run(
         audit_messages(
             messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)

@@ -228,3 +228,38 @@ def run_domain_batch(
     if summary.verdicts["FAIL"]:
         sys.exit(1)
     sys.exit(3 if summary.verdicts["INCONCLUSIVE"] else 0)
+
+
+def run_message_jobs(
+    messages: list,
+    jobs: int,
+    dns: tuple[tuple[str, ...], Path | None, float],
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    **options: Any,
+) -> None:
+    """`audit message --jobs N`: JSONL streams as each chunk ends; other formats render the
+    reports in input order at the end."""
+    from audit.cli import _render_and_exit
+    from audit.message_jobs import audit_messages_parallel
+    from audit.model import combined_exit_code
+
+    dns_servers, zone_dir, timeout = dns
+    common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
+    if fmt != "jsonl":
+        reports = audit_messages_parallel(messages, **common, **options)
+        _render_and_exit(reports, fmt, output, fail_on)
+    sink = _open_sink(fmt, output, None)
+    codes: list[int] = []
+    threshold = Severity.parse(fail_on)
+
+    def on_done(report: Report) -> None:
+        sink.write(report)
+        codes.append(combined_exit_code([report], threshold))
+
+    try:
+        audit_messages_parallel(messages, **common, on_done=on_done, **options)
+    finally:
+        sink.close()
+    sys.exit(1 if 1 in codes else 3 if 3 in codes else 0)

@@ -11,6 +11,7 @@ from audit.checks.common import DomainContext
 from audit.checks.domain import domain_checks
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
+from audit.net.run_memo import RunMemo
 from audit.runner import run_checks
 
 MAX_PARALLEL_DOMAINS = 8
@@ -34,6 +35,7 @@ async def audit_domain(
     timeout: float = 5.0,
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
+    run: RunMemo | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -48,6 +50,7 @@ async def audit_domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        run=run,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))
@@ -68,8 +71,13 @@ async def audit_domains(
     on_done: Callable[[Report], None] | None = None,
     **options,
 ) -> list[Report]:
-    """Several domains at once (bounded), reports in the order the domains were given."""
+    """Several domains at once (bounded), reports in the order the domains were given; one
+    DNS cache and one probe memo for all of them."""
+    from audit.net.dns_limits import shared_backend
+
     gate = asyncio.Semaphore(MAX_PARALLEL_DOMAINS)
+    backend = shared_backend(backend)
+    options.setdefault("run", RunMemo())
 
     async def one(domain: str) -> Report:
         async with gate:

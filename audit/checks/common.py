@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
+from audit.net.run_memo import RunMemo
 from audit.rules.dns import DNS_TEMPERROR
 
 T = TypeVar("T")
@@ -29,6 +30,7 @@ class DomainContext:
     timeout: float = 5.0  # per network operation
     smtp_port: int = 25  # --smtp-port, for tests: where the STARTTLS probes connect
     trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
+    run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
@@ -46,6 +48,20 @@ class DomainContext:
             task = asyncio.ensure_future(make())
             self._memo[key] = task
         return await asyncio.shield(task)
+
+
+    async def run_once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """Like `once`, but shared by every domain of the run when there is a run memo: for
+        facts about a destination (an MX address's STARTTLS), not about this domain."""
+        if self.run is None:
+            return await self.once(key, make)
+        return await self.run.once(key, make)
+
+    async def probe_once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """`run_once` for a network probe: also bounded by the run's probe slots."""
+        if self.run is None:
+            return await self.once(key, make)
+        return await self.run.probe(key, make)
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:
