@@ -141,6 +141,9 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     from audit.net.dns_limits import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE
     from audit.net.run_memo import DEFAULT_MAX_PROBES
 
+    fn = click.option("--scheduler", metavar="ADDRESS", default=None,
+                      help="Audit the list on a Dask distributed cluster (e.g. tcp://host:8786; "
+                      "needs pip install 'audit[distributed]').")(fn)  # fmt: skip
     fn = click.option("--max-probes", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PROBES,
                       show_default=True, help="SMTP probes at the same time in a run; each MX "
                       "address is probed once per run and shared by its domains.")(fn)  # fmt: skip
@@ -213,6 +216,7 @@ def domain(
     max_dns_in_flight: int,
     dns_rate: float,
     max_probes: int,
+    scheduler: str | None,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -240,7 +244,7 @@ def domain(
         selectors = [_selector(s) for s in dkim_selectors]
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    batch = from_file is not None or resume is not None or fmt == "jsonl"
+    batch = any((from_file, resume, scheduler)) or fmt == "jsonl"
     check_ca_file(ca_file)
     if trust_anchor_file:
         from audit.net.dnssec import TrustAnchorError, load_trust_anchors
@@ -272,6 +276,7 @@ def domain(
             names + (listed.names if listed else []), listed.bad if listed else [],
             from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
             output=output, resume=resume, fail_on=fail_on,
+            runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
         )  # fmt: skip
     progress = sys.stderr.isatty() and len(names) > 1
 

@@ -203,12 +203,16 @@ def run_domain_batch(
         progress.advance(code)
 
     run = runner or audit_batch
+    from audit.dask_run import DaskUnavailable
+
     try:
         summary.interrupted = asyncio.run(
             _until_interrupted(
                 lambda: run(names, backend, on_done, concurrency=concurrency, **audit_options)
             )
         )
+    except DaskUnavailable as exc:
+        raise BadInput(str(exc)) from None
     finally:
         progress.stop()
         if sink is not None:
@@ -263,3 +267,20 @@ def run_message_jobs(
     finally:
         sink.close()
     sys.exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+def dask_runner(
+    scheduler: str | None, dns: tuple[tuple[str, ...], Path | None, float]
+) -> Callable[..., Any] | None:
+    """The batch runner for --scheduler: chunks on a Dask cluster (None: this machine)."""
+    if scheduler is None:
+        return None
+    from audit.dask_run import audit_on_cluster
+
+    dns_servers, zone_dir, timeout = dns
+    spec = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
+
+    def run(names, backend, on_done, *, concurrency, **options):
+        return audit_on_cluster(scheduler, names, spec, on_done, concurrency=concurrency, **options)
+
+    return run
