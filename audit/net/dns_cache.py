@@ -23,7 +23,7 @@ from typing import Any
 from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, normalize_name
 
 FAILURE_TTL = 5.0
-DEFAULT_MAX_ENTRIES = 20_000
+DEFAULT_MAX_ENTRIES = 10_000
 
 
 class SharedCache:
@@ -48,6 +48,8 @@ class SharedCache:
         if entry is not None and entry[0] > self.clock():
             self._entries.move_to_end(key)
             self.hits += 1
+            if entry[1].done():
+                return entry[1].result()  # the common case: no task, no shield
             return await asyncio.shield(entry[1])
         self.misses += 1
         future = asyncio.ensure_future(ask())
