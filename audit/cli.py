@@ -272,6 +272,8 @@ def domain(
         listed = cli_batch.read_domain_list(from_file, tuple(names)) if from_file else None
         if resume is not None:
             output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
+            if fmt != "jsonl":
+                raise BadInput("--resume reads and extends a JSONL output: use --format jsonl")
         cli_batch.run_domain_batch(
             names + (listed.names if listed else []), listed.bad if listed else [],
             from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,

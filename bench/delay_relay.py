@@ -16,8 +16,11 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.infra.dns_proxy import LOOPBACK, _pipe  # noqa: E402 - TCP: the same piping
 
 
 class Relay:
@@ -76,18 +79,6 @@ class Back(asyncio.DatagramProtocol):
         self.relay.answer(data)
 
 
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, delay: float) -> None:
-    try:
-        while data := await asyncio.wait_for(src.read(65535), 30):
-            await asyncio.sleep(delay)
-            dst.write(data)
-            await dst.drain()
-    except (TimeoutError, OSError):
-        pass
-    finally:
-        dst.close()
-
-
 async def main(port: int, upstream: int, delay: float) -> None:
     loop = asyncio.get_running_loop()
     relay = Relay(upstream, delay)
@@ -100,7 +91,7 @@ async def main(port: int, upstream: int, delay: float) -> None:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer, 0), _pipe(up_reader, writer, delay))
+        await asyncio.gather(_pipe(reader, up_writer, 0, 30), _pipe(up_reader, writer, delay, 30))
 
     server = await asyncio.start_server(tcp, LOOPBACK, port)
     parent = os.getppid()

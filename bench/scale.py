@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000, help="signed messages (0 skips)")
     parser.add_argument("--baseline-tree", type=Path, default=None,
                         help="another source tree whose audit runs the same commands")  # fmt: skip
+    parser.add_argument("--flood", type=int, default=4000, help="queries to time the server")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", choices=("checkdmarc", "authheaders"), help=argparse.SUPPRESS)
@@ -282,7 +283,7 @@ def main() -> None:
     results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {}}
     try:
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
-        capacity = asyncio.run(_flood("127.0.0.1", port, 4000, 400, max(sizes)))
+        capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
         results["server"]["qps_capacity"] = capacity
         print(f"DNS server (Knot + {args.delay_ms:g} ms relay): {capacity:,.0f} queries/s "
               "at 400 in flight")  # fmt: skip

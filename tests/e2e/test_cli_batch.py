@@ -150,3 +150,12 @@ def test_progress_on_a_terminal_stderr_and_none_otherwise(tmp_path):
     assert "3/3" in shown and "1 failing" in shown
     quiet = audit(*args[3:])
     assert quiet.stderr == ""
+
+
+def test_resume_with_another_format_is_refused_and_the_file_untouched(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"target": "clean.test"}\n')
+    proc = audit("domain", "dmarc-none.test", "--zone-dir", str(ZONES), "--resume", str(out),
+                 "--format", "json")  # fmt: skip
+    assert proc.returncode == 2 and "use --format jsonl" in proc.stderr
+    assert out.read_text() == '{"target": "clean.test"}\n'
