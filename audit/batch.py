@@ -58,7 +58,9 @@ def read_domain_list(lines: Iterable[str], already: Iterable[str] = ()) -> Domai
         try:
             name = normalize_domain(text)
         except ValueError as exc:
-            bad.append(BadLine(number, text[:200], str(exc)))
+            reason = str(exc)
+            reason = reason if len(reason) <= 300 else reason[:300] + "..."  # a huge line
+            bad.append(BadLine(number, text[:200], reason))
             continue
         if name in seen:
             duplicates += 1

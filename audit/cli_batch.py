@@ -62,8 +62,13 @@ class Sink:
         else:
             body = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
             text = ("," if self.count else "") + "\n" + body
-        self.stream.write(text)  # one call per report: a signal cannot land inside it
-        self.stream.flush()
+        try:
+            self.stream.write(text)  # one call per report: a signal cannot land inside it
+            self.stream.flush()
+        except OSError as exc:  # disk full, a closed pipe: stop the run, say so in one line
+            from audit.cli import BadInput
+
+            raise BadInput(f"cannot write the output: {exc.strerror or exc}") from None
         self.count += 1
 
     def close(self) -> None:

@@ -159,3 +159,14 @@ def test_resume_with_another_format_is_refused_and_the_file_untouched(tmp_path):
                  "--format", "json")  # fmt: skip
     assert proc.returncode == 2 and "use --format jsonl" in proc.stderr
     assert out.read_text() == '{"target": "clean.test"}\n'
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path):
+    listing = tmp_path / "domains.txt"
+    listing.write_text("clean.test\n")
+    proc = audit("domain", "--from-file", str(listing), "--zone-dir", str(ZONES),
+                 "--format", "jsonl", "-o", "/dev/full")  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "audit: error: cannot write the output: No space left on device"
+    ]
