@@ -18,7 +18,12 @@ from audit import __version__
 from audit.domains import normalize_domain
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Backend
-from audit.net.dns_limits import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE, shared_backend
+from audit.net.dns_limits import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_RATE,
+    LimitedBackend,
+    shared_backend,
+)
 from audit.net.run_memo import DEFAULT_MAX_PROBES, RunMemo
 
 DEFAULT_CONCURRENCY = 50  # domains in flight: a laptop on a home resolver copes with this
@@ -150,9 +155,12 @@ async def audit_batch(
     from audit.domain_audit import audit_domain
 
     shared = shared_backend(backend, max_in_flight=max_in_flight, rate=dns_rate)
+    limiter = shared.inner if isinstance(shared.inner, LimitedBackend) else None
     run = RunMemo(max_probes=max_probes)
 
     async def one(name: str) -> Report:
+        if limiter is not None:
+            await limiter.admit()  # a new domain only when DNS has room
         return await audit_domain(name, shared, run=run, **options)
 
     return await stream_audits(names, one, on_done, concurrency)

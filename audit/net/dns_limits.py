@@ -17,6 +17,8 @@ from audit.net.dns_cache import CachingBackend, SharedCache
 
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_RATE = 2000.0  # queries a second to each DNS server (0: no limit)
+ADMIT_POLL = 0.005
+ADMIT_STEPS = 8  # event-loop steps for an admitted domain's first questions to reach the queue
 
 
 class TokenBucket:
@@ -54,13 +56,32 @@ class LimitedBackend:
     ) -> None:
         self.inner = inner
         self._slots = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        self.queued = 0
+        self._door = asyncio.Lock()
         self._bucket = TokenBucket(rate * max(1, servers)) if rate > 0 else None
         self.in_flight = self.peak_in_flight = self.sent = 0
         if getattr(inner, "lookup_dnssec", None) is None:
             self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
 
+    async def admit(self) -> None:
+        """Wait while more questions are queued than can be in flight: a batch starts its next
+        domain only when the DNS road has room, so a high --concurrency on a slow machine or
+        resolver queues domains, not questions (a question queued for long would eat into its
+        check's time limit and end as "did not finish", a failure the tool made itself)."""
+        async with self._door:  # one at a time
+            for _ in range(ADMIT_STEPS):  # the domain admitted last queues its first questions
+                await asyncio.sleep(0)
+            while self.queued >= self.max_in_flight:
+                await asyncio.sleep(ADMIT_POLL)
+
     async def _send(self, ask):
-        async with self._slots:
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        try:
             if self._bucket is not None:
                 await self._bucket.acquire()
             self.in_flight += 1
@@ -70,6 +91,8 @@ class LimitedBackend:
                 return await ask()
             finally:
                 self.in_flight -= 1
+        finally:
+            self._slots.release()
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         return await self._send(lambda: self.inner.lookup(name, rdtype))

@@ -151,3 +151,31 @@ def test_an_mx_address_shared_by_two_domains_is_probed_once(monkeypatch):
     assert calls == [("mx.provider.example", "192.0.2.25", 2525)]
     for result in results:  # both domains get the verdict on the shared host
         assert ("TLS301", "mx.provider.example") in {(f.rule.id, f.target) for f in result.findings}
+
+
+def test_new_domains_wait_while_the_dns_queue_is_full():
+    """--concurrency 40 over a DNS road of 4: domains are let in as the queue drains, so no
+    domain's questions sit behind forty domains' worth of others."""
+
+    class Slow:
+        async def lookup(self, name, rdtype):
+            await asyncio.sleep(0.003)
+            return _answer(name)
+
+    limited = LimitedBackend(Slow(), max_in_flight=4, rate=0)
+    running = peak = 0
+
+    async def domain(i: int) -> None:
+        nonlocal running, peak
+        await limited.admit()
+        running += 1
+        peak = max(peak, running)
+        await asyncio.gather(*(limited.lookup(f"q{j}.d{i}.example", "TXT") for j in range(10)))
+        running -= 1
+
+    async def scenario():
+        await asyncio.gather(*(domain(i) for i in range(40)))
+
+    asyncio.run(scenario())
+    assert limited.sent == 400
+    assert peak <= 2  # the queue (10 questions a domain) is full after one or two domains
