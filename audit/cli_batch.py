@@ -58,10 +58,13 @@ class Sink:
         if self.fmt == "jsonl":
             from reports.jsonl import jsonl_line
 
-            text = jsonl_line(report)
-        else:
-            body = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
-            text = ("," if self.count else "") + "\n" + body
+            self.write_line(jsonl_line(report))
+            return
+        body = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+        self.write_line(("," if self.count else "") + "\n" + body)
+
+    def write_line(self, text: str) -> None:
+        """Write one already rendered piece (a JSONL line, a JSON array element), flushed."""
         try:
             self.stream.write(text)  # one call per report: a signal cannot land inside it
             self.stream.flush()
@@ -252,7 +255,6 @@ def run_message_jobs(
     reports in input order at the end."""
     from audit.cli import _render_and_exit
     from audit.message_jobs import audit_messages_parallel
-    from audit.model import combined_exit_code
 
     dns_servers, zone_dir, timeout = dns
     common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
@@ -260,15 +262,16 @@ def run_message_jobs(
         reports = audit_messages_parallel(messages, **common, **options)
         _render_and_exit(reports, fmt, output, fail_on)
     sink = _open_sink(fmt, output, None)
-    codes: list[int] = []
-    threshold = Severity.parse(fail_on)
+    codes: set[int] = set()
 
-    def on_done(report: Report) -> None:
-        sink.write(report)
-        codes.append(combined_exit_code([report], threshold))
+    def on_line(code: int, line: str) -> None:
+        sink.write_line(line)
+        codes.add(code)
 
     try:
-        audit_messages_parallel(messages, **common, on_done=on_done, **options)
+        audit_messages_parallel(
+            messages, **common, on_line=on_line, fail_on=Severity.parse(fail_on), **options
+        )
     finally:
         sink.close()
     sys.exit(1 if 1 in codes else 3 if 3 in codes else 0)
