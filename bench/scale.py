@@ -146,6 +146,7 @@ def jsonl_stats(path: Path) -> dict:
     answers, so a timeout is the tool's own doing (a REFUSED from Knot for a name outside its
     zones, e.g. a public blocklist, is a DNS001 too, but not a self-inflicted one)."""
     lines = dns001 = timeouts = answers = 0
+    examples: list[str] = []
     with path.open() as stream:
         for line in stream:
             report = json.loads(line)
@@ -156,8 +157,10 @@ def jsonl_stats(path: Path) -> dict:
                     if finding["rule_id"] == "DNS001":
                         dns001 += 1
                         timeouts += "TIMEOUT" in finding["message"]
+                        if len(examples) < 5:
+                            examples.append(f"{report['target']}: {finding['message']}")
     return {"lines": lines, "dns001": dns001, "dns001_timeouts": timeouts,
-            "answers_per_domain": answers / max(1, lines)}  # fmt: skip
+            "answers_per_domain": answers / max(1, lines), "dns001_examples": examples}  # fmt: skip
 
 
 async def _flood(host: str, port: int, count: int, concurrency: int, names: int) -> float:
@@ -318,6 +321,8 @@ def main() -> None:
                 stats = jsonl_stats(out)
                 row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"]}
                 results["audit"].append(row)
+                for example in stats["dns001_examples"]:
+                    print(f"    DNS001 {example}")
                 print(f"audit N={n:<6} concurrency={conc:<8} {row['rate']:8.1f} domains/s  "
                       f"peak RSS {row['rss_mb']:6.1f} MB  DNS001 {row['dns001']} (timeouts "
                       f"{row['dns001_timeouts']})  lines "
