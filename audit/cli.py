@@ -130,7 +130,7 @@ def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_
     sys.exit(code)
 
 
-FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown")
+FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
 SEVERITY_CHOICES = tuple(s.value for s in Severity)
 
 
@@ -157,8 +157,8 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMAT_CHOICES),
         default="terminal",
         show_default=True,
-        help="Report format: terminal text, JSON, a self-contained HTML file, SARIF (code "
-        "scanning), JUnit XML or Markdown.",
+        help="Report format: terminal text, JSON, JSONL (one report per line as each target "
+        "finishes), a self-contained HTML file, SARIF (code scanning), JUnit XML or Markdown.",
     )(fn)
     return fn
 
@@ -198,8 +198,41 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.ensure_object(dict)["quiet"] = quiet
 
 
+def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--from-file, --concurrency, --resume: many domains in one run (audit/cli_batch.py)."""
+    from audit.batch import DEFAULT_CONCURRENCY
+    from audit.net.dns_limits import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE
+    from audit.net.run_memo import DEFAULT_MAX_PROBES
+
+    fn = click.option("--scheduler", metavar="ADDRESS", default=None,
+                      help="Audit the list on a Dask distributed cluster (e.g. tcp://host:8786; "
+                      "needs pip install 'audit[distributed]').")(fn)  # fmt: skip
+    fn = click.option("--max-probes", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PROBES,
+                      show_default=True, help="SMTP probes at the same time in a run; each MX "
+                      "address is probed once per run and shared by its domains.")(fn)  # fmt: skip
+    fn = click.option("--dns-rate", type=click.FloatRange(min=0), default=DEFAULT_RATE,
+                      show_default=True, metavar="QPS", help="At most QPS DNS queries a second "
+                      "to each DNS server (0: no limit).")(fn)  # fmt: skip
+    fn = click.option("--max-dns-in-flight", type=click.IntRange(1, 100000),
+                      default=DEFAULT_MAX_IN_FLIGHT, show_default=True, help="DNS queries "
+                      "waiting for an answer at the same time.")(fn)  # fmt: skip
+    fn = click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                      help="Skip domains already in this JSONL output and append the rest to it "
+                      "(implies --format jsonl -o FILE unless given).")(fn)  # fmt: skip
+    fn = click.option("--concurrency", type=click.IntRange(1, 10000), default=DEFAULT_CONCURRENCY,
+                      show_default=True, help="Domains audited at the same time (the default "
+                      "suits a laptop; raise it with a fast resolver).")(fn)  # fmt: skip
+    fn = click.option("--from-file", "from_file", metavar="FILE|-", default=None,
+                      help="Read domains from FILE (- for stdin), one a line; # comments and blank "
+                      "lines ignored, repeats audited once; a bad line is reported with its number "
+                      "and makes the exit code 2 after the run. Reports stream as each domain "
+                      "ends; terminal/HTML/Markdown show a summary.")(fn)  # fmt: skip
+    return fn
+
+
 @cli.command(short_help="Audit sending domains: SPF, DKIM, DMARC, MX, TLS, MTA-STS, BIMI...")
-@click.argument("domains", nargs=-1, required=True)
+@click.argument("domains", nargs=-1, required=False)
+@batch_options
 @dns_options
 @click.option(
     "--dkim-selector",
@@ -250,6 +283,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @history_options
 def domain(
     domains: tuple[str, ...],
+    from_file: str | None,
+    concurrency: int,
+    resume: Path | None,
+    max_dns_in_flight: int,
+    dns_rate: float,
+    max_probes: int,
+    scheduler: str | None,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -278,6 +318,8 @@ def domain(
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
+    if not domains and from_file is None:
+        raise BadInput("Missing argument 'DOMAINS...' (or give --from-file FILE)")
     profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
@@ -285,6 +327,7 @@ def domain(
         paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    batch = any((from_file, resume, scheduler)) or fmt == "jsonl"
     check_ca_file(ca_file)
     if trust_anchor_file:
         from audit.net.dnssec import TrustAnchorError, load_trust_anchors
@@ -294,6 +337,35 @@ def domain(
         except TrustAnchorError as exc:
             raise BadInput(str(exc)) from None
     backend = _backend(dns_servers, zone_dir, timeout)
+    options = dict(
+        dkim_selectors=selectors,
+        discover_dkim=not no_dkim_discovery,
+        blocklists=[_blocklist(z) for z in blocklists] or None,
+        probes=not no_probes and zone_dir is None,
+        https_port=https_port,
+        ca_file=ca_file,
+        timeout=timeout,
+        smtp_port=smtp_port,
+        trust_anchor_file=trust_anchor_file,
+        sending_paths=paths,
+        esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
+        allow_private_addresses=allow_private_addresses,
+    )
+    limits = dict(max_in_flight=max_dns_in_flight, dns_rate=dns_rate, max_probes=max_probes)
+    if batch:
+        from audit import cli_batch
+
+        listed = cli_batch.read_domain_list(from_file, tuple(names)) if from_file else None
+        if resume is not None:
+            output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
+            if fmt != "jsonl":
+                raise BadInput("--resume reads and extends a JSONL output: use --format jsonl")
+        cli_batch.run_domain_batch(
+            names + (listed.names if listed else []), listed.bad if listed else [],
+            from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
+            output=output, resume=resume, fail_on=fail_on,
+            runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
+        )  # fmt: skip
     progress = sys.stderr.isatty() and len(names) > 1
 
     def done(report: Report) -> None:
@@ -305,18 +377,7 @@ def domain(
             names,
             backend,
             on_done=done,
-            dkim_selectors=selectors,
-            discover_dkim=not no_dkim_discovery,
-            blocklists=[_blocklist(z) for z in blocklists] or None,
-            probes=not no_probes and zone_dir is None,
-            https_port=https_port,
-            ca_file=ca_file,
-            timeout=timeout,
-            smtp_port=smtp_port,
-            trust_anchor_file=trust_anchor_file,
-            sending_paths=paths,
-            esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
-            allow_private_addresses=allow_private_addresses,
+            **options,
         )
     )
     _render_and_exit(reports, fmt, output, fail_on)
@@ -423,10 +484,14 @@ def _parse_ip(text: str | None) -> str | None:
     metavar="MIB",
     help="Largest message accepted, in MiB.",
 )
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
+              "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
 @report_options
 @history_options
 def message(
     files: tuple[str, ...],
+    jobs: int,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
@@ -456,11 +521,20 @@ def message(
     except ValueError as exc:
         raise BadInput(f"--receiver-domain: {exc}") from None
     envelope = EnvelopeOptions(_parse_ip(ip), helo, mail_from, trusted_hops, domain)
+    from audit.message.maildir import expand_maildirs
+
     try:
-        messages = load_messages(list(files), max_size * 1024 * 1024)
+        messages = load_messages(expand_maildirs(list(files)), max_size * 1024 * 1024)
     except MessageInputError as exc:
         raise BadInput(str(exc)) from None
     backend = _backend(dns_servers, zone_dir, timeout)
+    if jobs > 1:
+        from audit.cli_batch import run_message_jobs
+
+        dns = (dns_servers, zone_dir, timeout)
+        limit = max(timeout * 10, 10.0)
+        run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
+                         check_timeout=limit)  # fmt: skip
     reports = asyncio.run(
         audit_messages(
             messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)

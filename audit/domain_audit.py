@@ -12,6 +12,7 @@ from audit.checks.domain import domain_checks
 from audit.facts.paths import SendingPath
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
+from audit.net.run_memo import RunMemo
 from audit.runner import run_checks
 
 MAX_PARALLEL_DOMAINS = 8
@@ -38,6 +39,7 @@ async def audit_domain(
     sending_paths: Sequence[SendingPath] = (),
     esp_profiles_dir: str | None = None,
     allow_private_addresses: bool = False,
+    run: RunMemo | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -55,6 +57,7 @@ async def audit_domain(
         sending_paths=list(sending_paths),
         esp_profiles_dir=esp_profiles_dir,
         allow_private_addresses=allow_private_addresses,
+        run=run,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))
@@ -75,8 +78,13 @@ async def audit_domains(
     on_done: Callable[[Report], None] | None = None,
     **options,
 ) -> list[Report]:
-    """Several domains at once (bounded), reports in the order the domains were given."""
+    """Several domains at once (bounded), reports in the order the domains were given; one
+    DNS cache and one probe memo for all of them."""
+    from audit.net.dns_limits import shared_backend
+
     gate = asyncio.Semaphore(MAX_PARALLEL_DOMAINS)
+    backend = shared_backend(backend)
+    options.setdefault("run", RunMemo())
 
     async def one(domain: str) -> Report:
         async with gate:

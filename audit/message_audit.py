@@ -90,4 +90,9 @@ async def audit_message(
 async def audit_messages(
     messages: Sequence[RawMessage], backend: Backend, **options
 ) -> list[Report]:
+    """One after another, over one DNS cache: messages from one sender ask the same questions
+    (each report still logs every answer it used)."""
+    from audit.net.dns_limits import shared_backend
+
+    backend = shared_backend(backend)
     return [await audit_message(m, backend, **options) for m in messages]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.model import Report, Severity
 
-FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown")
+FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
 
 
 def render(
@@ -24,6 +24,10 @@ def render(
         from reports.json_report import render_json
 
         return render_json(reports)
+    if fmt == "jsonl":
+        from reports.jsonl import render_jsonl
+
+        return render_jsonl(reports)
     if fmt == "html":
         from reports.html import render_html
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from audit.facts.paths import SendingPath
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
+from audit.net.run_memo import RunMemo
 from audit.rules.dns import DNS_TEMPERROR
 
 T = TypeVar("T")
@@ -33,6 +34,7 @@ class DomainContext:
     sending_paths: list[SendingPath] = field(default_factory=list)  # declared (--esp, --sending-ip)
     # --allow-private-addresses: probes may connect to non-public addresses DNS names (labs, tests)
     allow_private_addresses: bool = False
+    run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
@@ -51,6 +53,20 @@ class DomainContext:
             task = asyncio.ensure_future(make())
             self._memo[key] = task
         return await asyncio.shield(task)
+
+
+    async def run_once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """Like `once`, but shared by every domain of the run when there is a run memo: for
+        facts about a destination (an MX address's STARTTLS), not about this domain."""
+        if self.run is None:
+            return await self.once(key, make)
+        return await self.run.once(key, make)
+
+    async def probe_once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """`run_once` for a network probe: also bounded by the run's probe slots."""
+        if self.run is None:
+            return await self.once(key, make)
+        return await self.run.probe(key, make)
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:

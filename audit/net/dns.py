@@ -70,6 +70,7 @@ class DnsAnswer:
     cname_chain: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     error: str | None = None
+    ttl: int | None = None  # how long a cache may keep it (RFC 2308 for negatives); None: the run
 
     @property
     def temperror(self) -> bool:
@@ -287,6 +288,10 @@ class NetworkBackend:
         self._resolver.retry_servfail = False
         self._resolver.cache = None
 
+    @property
+    def server_count(self) -> int:
+        return len(self._resolver.nameservers)
+
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         """Ask, and finish a CNAME chain the server left incomplete.
 
@@ -300,9 +305,11 @@ class NetworkBackend:
         rdtype = rdtype.upper()
         chain: list[str] = []
         current = name
+        ttls: list[int] = []
         while True:
             step = await self._ask(current, rdtype)
             chain.extend(step.chain)
+            ttls += [step.ttl] if step.ttl is not None else []
             if len(chain) > MAX_CNAME_CHAIN:
                 status, rdata, error = DnsStatus.SERVFAIL, [], "CNAME chain too long"
                 del chain[MAX_CNAME_CHAIN + 1 :]
@@ -313,7 +320,8 @@ class NetworkBackend:
                 continue
             break
         elapsed = (time.perf_counter() - start) * 1000
-        return DnsAnswer(name, rdtype, status, tuple(rdata), tuple(chain), elapsed, error)
+        ttl = min(ttls) if ttls and not status.temperror else None
+        return DnsAnswer(name, rdtype, status, tuple(rdata), tuple(chain), elapsed, error, ttl)
 
     async def _ask(self, name: str, rdtype: str) -> _Step:
         """One question to the servers, its outcome as a status (never an exception)."""
@@ -329,7 +337,7 @@ class NetworkBackend:
         except dns.resolver.NXDOMAIN as exc:
             response = exc.responses().get(qname)
             chain = _cname_chain(response, qname, rdtype) if response is not None else []
-            return _Step(DnsStatus.NXDOMAIN, chain=chain)
+            return _Step(DnsStatus.NXDOMAIN, chain=chain, ttl=_negative_ttl(response))
         except (dns.resolver.LifetimeTimeout, dns.exception.Timeout) as exc:
             return _Step(DnsStatus.TIMEOUT, error=str(exc))
         except dns.resolver.NoNameservers as exc:
@@ -343,8 +351,9 @@ class NetworkBackend:
             # Without recursion the server answers only from its own zones: a chain it did not
             # finish (no data for its last name) may continue elsewhere.
             incomplete = not answer.response.flags & dns.flags.RA
-            return _Step(DnsStatus.NODATA, chain=chain, incomplete=incomplete)
-        return _Step(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain)
+            ttl = _negative_ttl(answer.response)
+            return _Step(DnsStatus.NODATA, chain=chain, incomplete=incomplete, ttl=ttl)
+        return _Step(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain, ttl=answer.rrset.ttl)
 
     async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
         """One question with the DO and CD bits: the sections as they came, RRSIGs included.
@@ -409,6 +418,15 @@ class _Step:
     chain: list[str] = field(default_factory=list)
     error: str | None = None
     incomplete: bool = False  # NODATA at the end of a chain the server may not have finished
+    ttl: int | None = None
+
+
+def _negative_ttl(response: dns.message.Message | None) -> int | None:
+    """RFC 2308 5: a NXDOMAIN/NODATA may be cached for min(SOA TTL, SOA MINIMUM)."""
+    for rrset in response.authority if response is not None else ():
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            return min(rrset.ttl, rrset[0].minimum)
+    return None
 
 
 def _server_failure(exc: dns.resolver.NoNameservers, qname: dns.name.Name, rdtype: str) -> _Step:

@@ -67,11 +67,49 @@ def test_no_discovery_tries_only_given(run_domain_check):
 
 
 def test_timeouts_are_inconclusive_not_missing():
+    names = [f"{sel}._domainkey.example.com" for sel in dkim.COMMON_SELECTORS]
     backend = memory_backend(
-        {f"{sel}._domainkey.example.com": [("TIMEOUT", "")] for sel in dkim.COMMON_SELECTORS}
-    )
+        {name: [("TIMEOUT", "")] for name in [*names, "_domainkey.example.com"]}
+    )  # the server times out for the whole subtree (its NXDOMAIN would end the guessing)
     ctx = DomainContext("example.com", Resolver(backend))
     result = asyncio.run(dkim.check(ctx))
     assert result.status is Status.INCONCLUSIVE
     assert {f.rule.id for f in result.findings} == {"DNS001"}
     assert pairs(result) >= {("DNS001", "default._domainkey.example.com")}
+
+
+class CountingBackend:
+    """The fixture zones, counting the questions that reach them."""
+
+    def __init__(self, inner):
+        self.inner, self.asked = inner, []
+
+    async def lookup(self, name, rdtype):
+        self.asked.append((name, rdtype))
+        return await self.inner.lookup(name, rdtype)
+
+
+def _dkim_queries(zone_data, domain, **options):
+    from audit.net.dns import StaticBackend
+
+    backend = CountingBackend(StaticBackend(zone_data))
+    ctx = DomainContext(domain, Resolver(backend), **options)
+    result = asyncio.run(dkim.check(ctx))
+    return result, [name for name, _ in backend.asked]
+
+
+def test_nxdomain_at_domainkey_ends_discovery_rfc8020(zone_data):
+    result, asked = _dkim_queries(zone_data, "dmarc-none.test", dkim_selectors=["custom"])
+    facts = result.facts["dkim"]
+    assert facts["selector_subtree"] == "NXDOMAIN"
+    assert asked == ["_domainkey.dmarc-none.test", "custom._domainkey.dmarc-none.test"]
+    assert facts["selectors_tried"] == ["custom"]  # the given one is still asked and judged
+    assert ("DKIM001", "custom._domainkey.dmarc-none.test") in pairs(result)
+
+
+def test_empty_non_terminal_domainkey_keeps_guessing(zone_data):
+    result, asked = _dkim_queries(zone_data, "dkim-good.test")
+    facts = result.facts["dkim"]
+    assert facts["selector_subtree"] == "NODATA"  # keys exist below: not a proof of absence
+    assert len(asked) == 1 + len(dkim.COMMON_SELECTORS)
+    assert [k["selector"] for k in facts["keys"]]  # the key below was found

@@ -57,7 +57,7 @@ def _now() -> dt.datetime:
 
 async def probe_mx_address(ctx: DomainContext, host: str, address: str) -> SmtpProbe:
     """The STARTTLS probe of one MX address, made once per run whoever asks first."""
-    return await ctx.once(
+    return await ctx.probe_once(
         ("smtp", host, address, ctx.smtp_port),
         lambda: probe_starttls(
             host,
@@ -79,7 +79,7 @@ async def certificate_of(ctx: DomainContext, probe: SmtpProbe) -> CertificateAna
         anchors = await asyncio.to_thread(load_trust_anchors, ctx.ca_file)
         return analyze_chain(probe.chain_der, probe.host, anchors=anchors, now=_now())
 
-    return await ctx.once(("certificate", probe.host, probe.address, probe.port), judge)
+    return await ctx.run_once(("certificate", probe.host, probe.address, probe.port), judge)
 
 
 async def check(ctx: DomainContext) -> CheckResult:

@@ -1,0 +1,294 @@
+"""`audit domain --from-file`: the batch mode's command-line side.
+
+Reads the list, skips what a --resume file already holds, streams each report to the output as
+it finishes (JSONL lines or a JSON array, flushed), shows a progress bar on a terminal's stderr,
+and ends with a summary (terminal, Markdown, HTML). Ctrl-C (or SIGTERM) stops the run between
+two writes, so the output keeps only whole lines; the run then exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
+from audit.batch import read_domain_list as parse_list
+from audit.model import Report, Severity
+
+EXIT_INTERRUPTED = 130
+STREAMED = ("jsonl", "json")
+SUMMARIZED = ("terminal", "html", "markdown")
+
+
+def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
+    """The list from FILE or `-` (stdin); names also given as arguments count once."""
+    from audit.cli import BadInput
+
+    if source == "-":
+        return parse_list(sys.stdin, given)
+    try:
+        with open(source, encoding="utf-8", errors="replace") as stream:
+            return parse_list(stream, given)
+    except FileNotFoundError:
+        raise BadInput(f"--from-file {source!r} does not exist") from None
+    except IsADirectoryError:
+        raise BadInput(f"--from-file {source!r} is a directory") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read --from-file {source!r}: {exc.strerror}") from None
+
+
+class Sink:
+    """Where reports go as they finish: JSONL lines or a JSON array, each write flushed."""
+
+    def __init__(self, fmt: str, stream: IO[str], close: bool) -> None:
+        self.fmt, self.stream, self.close_stream = fmt, stream, close
+        self.count = 0
+        if fmt == "json":
+            stream.write("[")
+
+    def write(self, report: Report) -> None:
+        if self.fmt == "jsonl":
+            from reports.jsonl import jsonl_line
+
+            self.write_line(jsonl_line(report))
+            return
+        body = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+        self.write_line(("," if self.count else "") + "\n" + body)
+
+    def write_line(self, text: str) -> None:
+        """Write one already rendered piece (a JSONL line, a JSON array element), flushed."""
+        try:
+            self.stream.write(text)  # one call per report: a signal cannot land inside it
+            self.stream.flush()
+        except OSError as exc:  # disk full, a closed pipe: stop the run, say so in one line
+            from audit.cli import BadInput
+
+            raise BadInput(f"cannot write the output: {exc.strerror or exc}") from None
+        self.count += 1
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.stream.write("\n]\n")
+        self.stream.flush()
+        if self.close_stream:
+            self.stream.close()
+
+
+def _open_sink(fmt: str, output: Path | None, resume: Path | None) -> Sink | None:
+    from audit.cli import BadInput
+
+    if fmt not in STREAMED:
+        return None
+    if output is None:
+        return Sink(fmt, sys.stdout, close=False)
+    try:
+        if resume is not None and output.resolve() == resume.resolve():
+            return Sink(fmt, open_for_append(output), close=True)
+        return Sink(fmt, output.open("w", encoding="utf-8"), close=True)
+    except OSError as exc:
+        raise BadInput(f"cannot write {str(output)!r}: {exc.strerror}") from None
+
+
+class Progress:
+    """done/total, rate, ETA and failures so far on stderr; nothing when stderr is no TTY."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = None
+        if not sys.stderr.isatty() or total == 0:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        self.bar = RichProgress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[failing]} failing, {task.fields[unknown]} inconclusive"),
+            console=Console(stderr=True),
+        )
+        self.task = self.bar.add_task("audit", total=total, rate="", failing=0, unknown=0)
+        self.failing = self.unknown = 0
+        self.bar.start()
+
+    def advance(self, code: int) -> None:
+        if self.bar is None:
+            return
+        self.failing += code == 1
+        self.unknown += code == 3
+        speed = self.bar.tasks[0].speed
+        rate = f"{speed:.1f}/s" if speed else ""
+        self.bar.update(self.task, advance=1, rate=rate, failing=self.failing, unknown=self.unknown)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+async def _until_interrupted(work: Callable[[], Any]) -> bool:
+    """Runs `work()`; SIGINT/SIGTERM cancel it between two event-loop steps (never inside a
+    write). Returns True when interrupted."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work())
+    interrupted = False
+
+    def stop() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return interrupted
+
+
+def run_domain_batch(
+    names: list[str],
+    bad: list[BadLine],
+    source: str,
+    backend,
+    audit_options: dict[str, Any],
+    *,
+    concurrency: int,
+    fmt: str,
+    output: Path | None,
+    resume: Path | None,
+    fail_on: str,
+    runner: Callable[..., Any] | None = None,
+) -> None:
+    """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
+    lines were skipped (after the run), 130 interrupted."""
+    from audit.cli import BadInput, _emit
+    from reports.batch import BatchSummary, render_batch
+
+    if fmt not in STREAMED + SUMMARIZED:
+        raise BadInput(
+            f"--format {fmt} needs every report in memory; for a domain list use jsonl, json, "
+            "terminal, html or markdown"
+        )
+    summary = BatchSummary(fail_on=Severity.parse(fail_on))
+    summary.bad_lines = [(b.line, b.text, b.reason) for b in bad]
+    for line in bad:
+        click.echo(f"audit: warning: {source}:{line.line}: {line.reason}", err=True)
+    if resume is not None:
+        done = done_targets(resume)
+        todo = [n for n in names if n not in done]
+        summary.skipped = len(names) - len(todo)
+        names = todo
+    sink = _open_sink(fmt, output, resume)
+    progress = Progress(len(names))
+
+    def on_done(report: Report) -> None:
+        code = summary.add(report)
+        if sink is not None:
+            sink.write(report)
+        progress.advance(code)
+
+    run = runner or audit_batch
+    from audit.dask_run import DaskUnavailable
+
+    try:
+        summary.interrupted = asyncio.run(
+            _until_interrupted(
+                lambda: run(names, backend, on_done, concurrency=concurrency, **audit_options)
+            )
+        )
+    except DaskUnavailable as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        progress.stop()
+        if sink is not None:
+            sink.close()
+    if sink is None:
+        color = output is None and fmt == "terminal" and sys.stdout.isatty()
+        _emit(render_batch(fmt, summary, color=color), output)
+    if summary.interrupted:
+        click.echo(
+            f"audit: interrupted after {summary.audited} of {len(names)} domains"
+            + (" (rerun with --resume on the JSONL output to go on)" if fmt == "jsonl" else ""),
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    if bad:
+        sys.exit(2)
+    if summary.verdicts["FAIL"]:
+        sys.exit(1)
+    sys.exit(3 if summary.verdicts["INCONCLUSIVE"] else 0)
+
+
+def run_message_jobs(
+    messages: list,
+    jobs: int,
+    dns: tuple[tuple[str, ...], Path | None, float],
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    **options: Any,
+) -> None:
+    """`audit message --jobs N`: JSONL streams as each chunk ends; other formats render the
+    reports in input order at the end."""
+    from audit.cli import _render_and_exit
+    from audit.message_jobs import audit_messages_parallel
+
+    dns_servers, zone_dir, timeout = dns
+    common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
+    if fmt != "jsonl":
+        reports = audit_messages_parallel(messages, **common, **options)
+        _render_and_exit(reports, fmt, output, fail_on)
+    sink = _open_sink(fmt, output, None)
+    codes: set[int] = set()
+
+    def on_line(code: int, line: str) -> None:
+        sink.write_line(line)
+        codes.add(code)
+
+    try:
+        audit_messages_parallel(
+            messages, **common, on_line=on_line, fail_on=Severity.parse(fail_on), **options
+        )
+    finally:
+        sink.close()
+    sys.exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+def dask_runner(
+    scheduler: str | None, dns: tuple[tuple[str, ...], Path | None, float]
+) -> Callable[..., Any] | None:
+    """The batch runner for --scheduler: chunks on a Dask cluster (None: this machine)."""
+    if scheduler is None:
+        return None
+    from audit.dask_run import audit_on_cluster
+
+    dns_servers, zone_dir, timeout = dns
+    spec = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
+
+    def run(names, backend, on_done, *, concurrency, **options):
+        return audit_on_cluster(scheduler, names, spec, on_done, concurrency=concurrency, **options)
+
+    return run

@@ -1,0 +1,118 @@
+"""Bounds on what a run sends to its DNS servers: queries in flight, and queries a second.
+
+A batch of thousands of domains must not flood the resolver it uses (a public resolver
+rate-limits, then drops: every drop would be a DNS001 the tool caused itself). The bounds sit in
+front of the network backend, *before* a question is sent: the wait in line is not counted in
+the question's timeout, which starts when the question really leaves (dnspython's lifetime),
+so a long queue never turns into timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, NetworkBackend
+from audit.net.dns_cache import CachingBackend, SharedCache
+
+DEFAULT_MAX_IN_FLIGHT = 256
+DEFAULT_RATE = 2000.0  # queries a second to each DNS server (0: no limit)
+ADMIT_POLL = 0.005
+ADMIT_STEPS = 8  # event-loop steps for an admitted domain's first questions to reach the queue
+
+
+class TokenBucket:
+    """At most `rate` acquisitions a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class LimitedBackend:
+    """A Backend that sends at most `max_in_flight` questions at a time and at most `rate` a
+    second per DNS server (`servers` of them: the total is rate x servers)."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        rate: float = DEFAULT_RATE,
+        servers: int = 1,
+    ) -> None:
+        self.inner = inner
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        self.queued = 0
+        self._door = asyncio.Lock()
+        self._bucket = TokenBucket(rate * max(1, servers)) if rate > 0 else None
+        self.in_flight = self.peak_in_flight = self.sent = 0
+        if getattr(inner, "lookup_dnssec", None) is None:
+            self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
+
+    async def admit(self) -> None:
+        """Wait while more questions are queued than can be in flight: a batch starts its next
+        domain only when the DNS road has room, so a high --concurrency on a slow machine or
+        resolver queues domains, not questions (a question queued for long would eat into its
+        check's time limit and end as "did not finish", a failure the tool made itself)."""
+        async with self._door:  # one at a time
+            for _ in range(ADMIT_STEPS):  # the domain admitted last queues its first questions
+                await asyncio.sleep(0)
+            while self.queued >= self.max_in_flight:
+                await asyncio.sleep(ADMIT_POLL)
+
+    async def _send(self, ask):
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        try:
+            if self._bucket is not None:
+                await self._bucket.acquire()
+            self.in_flight += 1
+            self.sent += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                return await ask()
+            finally:
+                self.in_flight -= 1
+        finally:
+            self._slots.release()
+
+    async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
+        return await self._send(lambda: self.inner.lookup(name, rdtype))
+
+    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:  # type: ignore[misc]
+        return await self._send(lambda: self.inner.lookup_dnssec(name, rdtype))
+
+
+def shared_backend(
+    backend: Backend,
+    *,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    rate: float = DEFAULT_RATE,
+    cache: SharedCache | None = None,
+) -> CachingBackend:
+    """The run's one road to DNS: a shared cache over (for the network) the in-flight and
+    rate bounds. Zone files and in-memory data need no bounds."""
+    if isinstance(backend, CachingBackend):
+        return backend
+    if isinstance(backend, NetworkBackend):
+        servers = backend.server_count
+        backend = LimitedBackend(backend, max_in_flight, rate, servers)
+    return CachingBackend(backend, cache)
