@@ -435,6 +435,7 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+cli.add_command(__import__("audit.cli_receive").cli_receive.receive, "receive")
 
 
 def main() -> None:

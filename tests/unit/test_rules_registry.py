@@ -9,7 +9,7 @@ from audit.rules import all_rules, documented_ids, rule_doc
 SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## Fix", "## References"]
 FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
-    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
+    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS", "RCV",
 }  # fmt: skip
 
 REQUIRED = {
@@ -25,6 +25,7 @@ REQUIRED = {
     "DMARC201": "dmarc-report-destination-unauthorized", "MX001": "mx-missing", "MX002": "mx-null",
     "MX003": "mx-host-unresolvable", "MX004": "mx-target-is-cname", "PTR001": "ptr-missing",
     "PTR002": "ptr-not-forward-confirmed", "DNS001": "dns-temperror",
+    "RCV301": "sent-without-tls", "RCV302": "envelope-differs-from-headers",
 }  # fmt: skip
 
 
