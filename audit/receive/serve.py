@@ -49,7 +49,6 @@ def _done(fail_on: Severity) -> Callable[[int, str, str, Report], None]:
 def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) -> None:
     """Run until SIGTERM/SIGINT. Raises OSError when an address cannot be bound."""
     store = InboxStore(options.state)
-    store.set_setting("domain", options.listener.domain)
     web = None
     if options.web is not None:
         web = InboxWeb(options.web[0], options.web[1], options.state, options.fail_on)
@@ -67,6 +66,7 @@ def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) 
             options.listen[0], options.listen[1], store, options.listener, worker.wake
         )
         bound = server.sockets[0].getsockname()
+        store.set_setting("domain", options.listener.domain)  # what `new` uses by default
         tls = (
             "STARTTLS offered"
             if options.listener.tls_context

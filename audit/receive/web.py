@@ -104,7 +104,8 @@ class InboxWeb:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
+            self.server.shutdown()
         self.server.server_close()
         self.store.close()
 

@@ -57,7 +57,8 @@ class AuditWorker:
         """Finish the audits in progress (others stay pending for the next start)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         asyncio.run(self._main())
