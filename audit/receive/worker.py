@@ -16,16 +16,12 @@ from pathlib import Path
 from audit.model import Report
 from audit.net.dns import Backend
 from audit.receive.audit import audit_arrival, error_report
-from audit.receive.envelope import TrueEnvelope, trace_headers
+from audit.receive.copy import delivered_copy
+from audit.receive.envelope import TrueEnvelope
 from audit.receive.store import AUDITED, ERROR, InboxStore
 from audit.receive.tokens import address_for
 
 Done = Callable[[int, str, str, Report], None]  # (message id, target, status, report)
-
-
-def delivered_bytes(envelope: TrueEnvelope, sent: bytes, domain: str, message_id: int) -> bytes:
-    """The message as the inbox delivers it: its Return-Path and Received on top."""
-    return trace_headers(envelope, domain, message_id) + sent
 
 
 class AuditWorker:
@@ -105,7 +101,7 @@ class AuditWorker:
             envelope = TrueEnvelope.from_dict(data)
             if tokens:
                 target = address_for(tokens[0], self.domain)
-            delivered = delivered_bytes(envelope, sent, self.domain, message_id)
+            delivered = delivered_copy(envelope, sent, self.domain, message_id, None)
             report = await asyncio.wait_for(
                 audit_arrival(
                     target,

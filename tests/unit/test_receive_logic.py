@@ -185,3 +185,67 @@ def test_a_crashed_audit_is_stored_as_an_error_result(tmp_path: Path) -> None:
         assert audited.status == AUDITED and store.pending_count() == 0
         assert {o.check for o in audited.report.outcomes} >= {"receive", "headers", "spf"}
         assert PENDING not in store.counts()
+
+
+# ---------------------------------------------------------------------------- the receive seed
+
+
+def test_receive_seed_in_the_seed_list(tmp_path: Path) -> None:
+    from audit.seed.config import SeedConfigError, parse_seeds, passwords_for
+
+    (seed,) = parse_seeds(
+        '[[seed]]\naddress = "t-abc@Inbox.test"\nreceive = "/tmp/inbox.sqlite3"\n', "s.toml"
+    )
+    assert (seed.receive, seed.authserv_id, seed.imap_host) == (
+        "/tmp/inbox.sqlite3",
+        "inbox.test",
+        "",
+    )
+    assert passwords_for([seed], env={}) == {}  # no IMAP: no password variable needed
+    (default,) = parse_seeds('[[seed]]\naddress = "t-abc@inbox.test"\nreceive = true\n')
+    assert default.receive and default.receive.endswith("audit/receive.sqlite3")
+    bad = {
+        '[[seed]]\naddress = "t-abc@inbox.test"\nreceive = "x"\nimap = "imaps://h"\n':
+            "s.toml:4: imap does not apply to a receive seed (no IMAP)",
+        '[[seed]]\naddress = "not an address"\nreceive = "x"\n':
+            "s.toml:2: address 'not an address' is not a test address",
+        '[[seed]]\naddress = "t-abc@inbox.test"\nreceive = 3\n':
+            "s.toml:3: receive must be the inbox state file (a path) or true",
+    }  # fmt: skip
+    for text, message in bad.items():
+        with pytest.raises(SeedConfigError) as error:
+            parse_seeds(text, "s.toml")
+        assert str(error.value).startswith(message)
+
+
+def test_inbox_copy_carries_our_authentication_results(tmp_path: Path) -> None:
+    from audit.model import CheckOutcome, Report, Status
+    from audit.receive.copy import delivered_copy
+    from audit.receive.seed import find_copy
+    from audit.receive.store import AUDITED
+
+    state = tmp_path / "inbox.sqlite3"
+    sent = b"X-Audit-Seed-Token: tok123\r\nFrom: a@x.test\r\nSubject: s\r\n\r\nbody\r\n"
+    facts = {
+        "spf": {"result": "pass", "identity": "mailfrom", "sender": "b@x.test; evil=1"},
+        "dkim": [{"result": "fail", "domain": "x.test", "selector": "s1"}],
+        "dmarc": {"result": "fail", "from_domain": "x.test"},
+    }
+    report = Report("message", TARGET, [CheckOutcome("spf", TARGET, Status.COMPLETED, facts)])
+    with InboxStore(state) as store:
+        store.add_test("t-abc", "inbox.test")
+        message_id = store.add_message(["t-abc"], envelope().to_dict(), sent)
+        assert find_copy(state, TARGET, "X-Audit-Seed-Token", "tok123") is None  # not audited
+        store.finish_message(message_id, AUDITED, report)
+    copy, arrived = find_copy(state, TARGET, "X-Audit-Seed-Token", "tok123")
+    assert arrived == "2026-12-04T10:00:00+00:00"
+    assert copy == delivered_copy(envelope(), sent, "inbox.test", message_id, report)
+    parsed = email.message_from_bytes(copy)
+    assert list(parsed.keys())[:3] == ["Return-Path", "Received", "Authentication-Results"]
+    assert " ".join(parsed["Authentication-Results"].split()) == (
+        "inbox.test; spf=pass smtp.mailfrom=b@x.testevil=1; dkim=fail header.d=x.test "
+        "header.s=s1; dmarc=fail header.from=x.test"
+    )
+    assert find_copy(state, TARGET, "X-Audit-Seed-Token", "other") is None
+    with pytest.raises(ValueError):
+        find_copy(state, "t-unissued@inbox.test", "X-Audit-Seed-Token", "tok123")
