@@ -311,10 +311,20 @@ def wait_command(
 @click.argument("token")
 @_state_option
 @report_options
-def show_command(token: str, state: Path | None, fmt: str, output: Path | None, fail_on: str):
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Print the latest message as delivered (.eml, with the inbox's Return-Path, Received "
+    "and Authentication-Results), e.g. for `audit message`, instead of the report.",
+)
+def show_command(
+    token: str, state: Path | None, raw: bool, fmt: str, output: Path | None, fail_on: str
+):
     """Print the report of every message received for TOKEN."""
     with _open(state, create=False) as store:
         key = _token(store, token)
+        if raw:
+            _show_raw(store, key, output)
         info, reports = _done_reports(store, key)
     if not reports:
         click.echo(
@@ -322,6 +332,27 @@ def show_command(token: str, state: Path | None, fmt: str, output: Path | None, 
         )
         sys.exit(EXIT_INCONCLUSIVE)
     _render_and_exit(reports, fmt, output, fail_on)
+
+
+def _show_raw(store, token: str, output: Path | None) -> None:
+    from audit.receive.copy import stored_copy
+
+    test = store.test(token)
+    copies = [stored_copy(store, m, test.domain) for m in store.messages(token)]
+    copies = [c for c in copies if c is not None]
+    if not copies:
+        click.echo(f"audit: {token}: no message stored", err=True)
+        sys.exit(EXIT_INCONCLUSIVE)
+    data = copies[-1][0]
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise BadInput(f"cannot write {str(output)!r}: {exc.strerror}") from None
+    sys.exit(0)
 
 
 @receive.command("list")

@@ -14,6 +14,7 @@ from typing import Any
 
 from audit.model import Report
 from audit.receive.envelope import TrueEnvelope, trace_headers
+from audit.receive.store import InboxStore, MessageRecord
 
 _VALUE = re.compile(r"[^A-Za-z0-9.@_+=-]")
 _RESULT = re.compile(r"[a-z]{2,12}\Z")
@@ -66,3 +67,14 @@ def delivered_copy(
     results = authentication_results(domain, report) if report is not None else None
     header = f"Authentication-Results: {results}\r\n".encode("ascii") if results else b""
     return trace_headers(envelope, domain, message_id) + header + sent
+
+
+def stored_copy(
+    store: InboxStore, record: MessageRecord, domain: str
+) -> tuple[bytes, TrueEnvelope] | None:
+    """The delivered copy of a stored message and its envelope (None: refused, no bytes)."""
+    loaded = store.raw(record.id)
+    if loaded is None or not loaded[1]:
+        return None
+    envelope = TrueEnvelope.from_dict(loaded[0])
+    return delivered_copy(envelope, loaded[1], domain, record.id, record.report), envelope

@@ -10,8 +10,7 @@ import email.policy
 import time
 from pathlib import Path
 
-from audit.receive.copy import delivered_copy
-from audit.receive.envelope import TrueEnvelope
+from audit.receive.copy import stored_copy
 from audit.receive.store import DONE, InboxStore
 from audit.receive.tokens import token_of
 
@@ -36,12 +35,9 @@ def find_copy(state: Path, address: str, header: str, token: str) -> tuple[bytes
         for record in store.messages(test_token):
             if record.status not in DONE:
                 continue
-            loaded = store.raw(record.id)
-            if loaded is None or not loaded[1] or not _carries(loaded[1], header, token):
-                continue
-            envelope = TrueEnvelope.from_dict(loaded[0])
-            copy = delivered_copy(envelope, loaded[1], test.domain, record.id, record.report)
-            return copy, envelope.arrived
+            found = stored_copy(store, record, test.domain)
+            if found is not None and _carries(found[0], header, token):
+                return found[0], found[1].arrived
     return None
 
 

@@ -108,13 +108,17 @@ class InboxHandler:
             return "501 5.1.3 Bad recipient address syntax"
         if domain != self.options.domain:
             return f"550 5.7.1 Relaying denied: this inbox takes mail for @{self.options.domain}"
-        if self.store.test(local) is None:
-            if not self.options.accept_any:
-                return "550 5.1.1 No such test address (issue one with `audit receive new`)"
-            try:
-                self.store.add_test(token_of(local), domain, issued=False)
-            except ValueError:
-                return "550 5.1.1 No such test address"
+        try:
+            known = await asyncio.to_thread(self.store.test, local)
+            if known is None:
+                if not self.options.accept_any:
+                    return "550 5.1.1 No such test address (issue one with `audit receive new`)"
+                await asyncio.to_thread(self.store.add_test, token_of(local), domain, issued=False)
+        except ValueError:
+            return "550 5.1.1 No such test address"
+        except Exception:  # noqa: BLE001 - a locked or broken state file: the sender retries
+            log.exception("cannot look up a test address")
+            return "451 4.3.0 Local error in processing; try again later"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"

@@ -68,6 +68,9 @@ class AuditWorker:
         try:
             while not self._stop.is_set():
                 await slots.acquire()
+                if self._stop.is_set():  # stopping: what is still pending waits for next start
+                    slots.release()
+                    break
                 self._wake.clear()
                 ids = await asyncio.to_thread(store.pending, len(in_flight) + 1)
                 fresh = [i for i in ids if i not in in_flight]

@@ -83,6 +83,21 @@ def test_new_send_wait_list_show_purge(tmp_path: Path, inbox: Inbox) -> None:
     assert shown.returncode == 0 and "RCV303" in shown.stdout
     assert f"{address}  " in inbox.cli("list").stdout
     assert "done  1 messages" in inbox.cli("list").stdout
+    eml = tmp_path / "copy.eml"
+    assert inbox.cli("show", token, "--raw", "--output", str(eml)).returncode == 0
+    data = eml.read_bytes()
+    assert data.startswith(
+        f"Return-Path: <bounce@{SENDER}>\r\nReceived: from {HELO} ([127.0.0.1])\r\n"
+        "\tby inbox.test (audit receive) with ESMTP\r\n".encode()
+    )
+    # the copy replayed by `audit message`: our Authentication-Results are the receiver's,
+    # and the replay (envelope read back from our Received) agrees with them
+    replay = audit("message", str(eml), "--zone-dir", str(ZONES), "--receiver-domain",
+                   "inbox.test", "--format", "json")  # fmt: skip
+    receiver = outcome(json.loads(replay.stdout), "receiver")["facts"]["receiver"]
+    assert [(c["method"], c["receiver"], c["agree"]) for c in receiver["comparison"]] == [
+        ("spf", "pass", True), ("dkim", "pass", True), ("dmarc", "pass", True),
+    ]  # fmt: skip
     purged = inbox.cli("purge", "--older-than", "1d")
     assert purged.stdout.strip() == "purged 0 tests"
     assert inbox.cli("show", token).returncode == 0

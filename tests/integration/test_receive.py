@@ -299,20 +299,55 @@ def test_30_mb_message_is_refused_with_552_and_recorded(inbox: Inbox) -> None:
     assert inbox.process.poll() is None
 
 
-def test_sessions_over_the_cap_get_421(tmp_path: Path, knot_server) -> None:
-    small = Inbox.start(tmp_path, "--max-sessions", "2", "--dns-server", knot_server.address)
+def test_session_cap_idle_timeout_and_accept_any(tmp_path: Path, knot_server) -> None:
+    small = Inbox.start(
+        tmp_path, "--max-sessions", "2", "--session-timeout", "1", "--accept-any",
+        "--dns-server", knot_server.address,
+    )  # fmt: skip
     try:
         held = [_connect(small), _connect(small)]
         third = socket.create_connection((small.host, small.port), timeout=10)
         assert third.recv(200).startswith(b"421 4.7.0")
         third.close()
-        held.pop().close()
-        time.sleep(0.3)
-        fourth = _connect(small)  # a slot is free again
+        time.sleep(1.5)  # both held sessions idle past --session-timeout: closed by the server
+        for sock in held:
+            assert sock.recv(200) == b""
+            sock.close()
+        fourth = _connect(small)  # the slots are free again
+        # --accept-any: any local part of --domain becomes a test; other domains still refused
+        assert _dialogue(fourth, f"MAIL FROM:<bounce@{SENDER}>\r\n".encode()).startswith(b"250")
+        assert _dialogue(fourth, b"RCPT TO:<Anything.Here@inbox.test>\r\n").startswith(b"250")
+        assert _dialogue(fourth, b"RCPT TO:<x@other.test>\r\n").startswith(b"550 5.7.1")
         fourth.close()
-        held[0].close()
+        listed = small.cli("list").stdout
+        assert "anything.here@inbox.test" in listed
     finally:
         small.stop()
+
+
+def test_messages_not_yet_audited_survive_a_restart(tmp_path: Path, knot_server, drop_proxy):
+    """Stopped while audits wait for a DNS server that never answers: the message in flight
+    is stored as inconclusive, the one still queued is audited at the next start."""
+    slow = Inbox.start(
+        tmp_path, "--workers", "1", "--dns-server", drop_proxy.address, "--timeout", "1"
+    )
+    first, second = slow.new(), slow.new()
+    try:
+        _send(slow, first, signed_message(first))
+        _send(slow, second, signed_message(second))
+    finally:
+        slow.stop()
+    assert slow.process.returncode == 0
+    pending = slow.cli("show", second.split("@")[0])
+    assert pending.returncode == 3 and "auditing" in pending.stderr
+    again = Inbox.start(tmp_path, "--dns-server", knot_server.address)
+    try:
+        code, (report,) = again.wait_report(second)
+        assert code == 0 and outcome(report, "spf")["facts"]["spf"]["result"] == "pass"
+        code, (report,) = again.wait_report(first)
+        assert code == 3  # audited while DNS did not answer: inconclusive, not lost
+    finally:
+        again.stop()
 
 
 # ---------------------------------------------------------------------------- load
