@@ -124,6 +124,18 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--max-size MIB: `audit message` and the `audit receive` inbox share limit and default."""
+    return click.option(
+        "--max-size",
+        type=click.IntRange(min=1, max=200),
+        default=25,
+        show_default=True,
+        metavar="MIB",
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
 def cli() -> None:
@@ -330,14 +342,7 @@ def _parse_ip(text: str | None) -> str | None:
 )
 @click.option("--receiver-domain", metavar="DOMAIN", help="The receiving domain's boundary.")
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
-@click.option(
-    "--max-size",
-    type=click.IntRange(min=1, max=200),
-    default=25,
-    show_default=True,
-    metavar="MIB",
-    help="Largest message accepted, in MiB.",
-)
+@max_size_option("Largest message accepted, in MiB.")
 @report_options
 def message(
     files: tuple[str, ...],

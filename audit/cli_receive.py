@@ -24,6 +24,7 @@ from audit.cli import (
     _positive_float,
     _render_and_exit,
     dns_options,
+    max_size_option,
     report_options,
 )
 
@@ -37,6 +38,29 @@ def _state_option(fn):
     return click.option(
         "--state", type=click.Path(dir_okay=False, path_type=Path), default=None, help=_STATE_HELP
     )(fn)
+
+
+def _count(name: str, default: int, most: int, help_text: str):
+    """A bounded positive integer option (a limit or a pool size)."""
+    return click.option(
+        name, type=click.IntRange(1, most), default=default, show_default=True, help=help_text
+    )
+
+
+def _seconds(name: str, default: float, help_text: str):
+    return click.option(
+        name,
+        type=float,
+        default=default,
+        show_default=True,
+        callback=_positive_float,
+        metavar="SECONDS",
+        help=help_text,
+    )
+
+
+def _pem_file(name: str, help_text: str):
+    return click.option(name, type=click.Path(exists=True, dir_okay=False), help=help_text)
 
 
 def _state_path(state: Path | None) -> Path:
@@ -119,62 +143,25 @@ def receive() -> None:
     help="Where the read-only web view listens (loopback: it lists every test).",
 )
 @click.option("--no-web", is_flag=True, help="No web view.")
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Certificate chain (PEM) for STARTTLS; without it STARTTLS is not offered.",
+@_pem_file(
+    "--tls-cert", "Certificate chain (PEM) for STARTTLS; without it STARTTLS is not offered."
 )
-@click.option(
-    "--tls-key",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="The certificate's private key (PEM).",
-)
+@_pem_file("--tls-key", "The certificate's private key (PEM).")
 @click.option(
     "--accept-any",
     is_flag=True,
     help="Accept any local part at --domain (a new test each), not only issued ones.",
 )
 @_state_option
-@click.option(
-    "--max-size",
-    type=click.IntRange(min=1, max=200),
-    default=25,
-    show_default=True,
-    metavar="MIB",
-    help="Largest message accepted, in MiB (SIZE; 552 above).",
-)
-@click.option(
-    "--max-sessions",
-    type=click.IntRange(min=1, max=10000),
-    default=50,
-    show_default=True,
-    help="Concurrent SMTP sessions; more get 421.",
-)
-@click.option(
-    "--max-recipients",
-    type=click.IntRange(min=1, max=1000),
-    default=100,
-    show_default=True,
-    help="RCPTs per message; more get 452.",
-)
-@click.option(
+@max_size_option("Largest message accepted, in MiB (SIZE; 552 above).")
+@_count("--max-sessions", 50, 10000, "Concurrent SMTP sessions; more get 421.")
+@_count("--max-recipients", 100, 1000, "RCPTs per message; more get 452.")
+@_seconds(
     "--session-timeout",
-    type=float,
-    default=300.0,
-    show_default=True,
-    callback=_positive_float,
-    metavar="SECONDS",
-    help="Close an SMTP session idle this long (RFC 5321 4.5.3.2: 5 minutes).",
+    300.0,
+    "Close an SMTP session idle this long (RFC 5321 4.5.3.2: 5 minutes).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1, max=64),
-    default=4,
-    show_default=True,
-    help="Messages audited at the same time.",
-)
+@_count("--workers", 4, 64, "Messages audited at the same time.")
 @click.option(
     "--fail-on",
     type=click.Choice(SEVERITY_CHOICES),
@@ -272,15 +259,7 @@ def _done_reports(store, token: str):
 @receive.command("wait")
 @click.argument("token")
 @_state_option
-@click.option(
-    "--timeout",
-    type=float,
-    default=300.0,
-    show_default=True,
-    callback=_positive_float,
-    metavar="SECONDS",
-    help="How long to wait for the message and its audit (then exit 3).",
-)
+@_seconds("--timeout", 300.0, "How long to wait for the message and its audit (then exit 3).")
 @report_options
 def wait_command(
     token: str, state: Path | None, timeout: float, fmt: str, output: Path | None, fail_on: str
