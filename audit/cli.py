@@ -442,6 +442,11 @@ from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers
 cli.add_command(_seed_group, "seed")
 cli.add_command(__import__("audit.cli_receive").cli_receive.receive, "receive")
 
+from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
+
+cli.add_command(dmarc_reports)
+cli.add_command(tls_reports)
+
 
 def main() -> None:
     """Entry point: click errors become one line and exit 2; never a traceback for bad input."""

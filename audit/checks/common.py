@@ -29,6 +29,7 @@ class DomainContext:
     timeout: float = 5.0  # per network operation
     smtp_port: int = 25  # --smtp-port, for tests: where the STARTTLS probes connect
     trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
+    esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
