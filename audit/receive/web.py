@@ -27,6 +27,7 @@ from audit.receive.store import DONE, InboxStore
 from audit.receive.tokens import token_of
 
 REFRESH_SECONDS = 2
+LIST_LIMIT = 200  # the newest tests on the list page
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
@@ -112,10 +113,11 @@ class InboxWeb:
     # --- pages ------------------------------------------------------------------------------
 
     def list_page(self) -> str:
-        tests = self.store.tests()
+        every = self.store.tests()
+        tests = every[:LIST_LIMIT]
         if not self.list_tokens:
             body = (
-                f"<h1>audit receive</h1><p>{len(tests)} tests. This inbox's web view is not "
+                f"<h1>audit receive</h1><p>{len(every)} tests. This inbox's web view is not "
                 "bound to loopback, so it lists no test: open <code>/t/TOKEN</code> with the "
                 "token <code>audit receive new</code> gave you.</p>"
             )
@@ -169,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
     web: InboxWeb
     server_version = "audit-receive"
     sys_version = ""
+    timeout = 30  # a client that stops sending is dropped: it must not hold a thread forever
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: request lines carry tokens, and tokens are secrets."""

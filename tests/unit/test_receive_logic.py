@@ -19,6 +19,7 @@ from audit.receive.tokens import PREFIX, new_token, token_of
 from audit.receive.verdict import ReceiveContext, check, envelope_mismatches
 from audit.receive.worker import AuditWorker
 from tests.conftest import ZONES
+from tests.unit.test_report_schema import VALIDATOR
 
 TARGET = "t-abc@inbox.test"
 
@@ -185,6 +186,8 @@ def test_a_crashed_audit_is_stored_as_an_error_result(tmp_path: Path) -> None:
         assert audited.status == AUDITED and store.pending_count() == 0
         assert {o.check for o in audited.report.outcomes} >= {"receive", "headers", "spf"}
         assert PENDING not in store.counts()
+        for report in (record.report, audited.report):  # both fit the published JSON schema
+            VALIDATOR.validate(report.to_dict())
 
 
 # ---------------------------------------------------------------------------- the receive seed
