@@ -183,6 +183,16 @@ def configure_logging(verbose: int, quiet: bool) -> None:
             raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
     logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
+def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--max-size MIB: `audit message` and the `audit receive` inbox share limit and default."""
+    return click.option(
+        "--max-size",
+        type=click.IntRange(min=1, max=200),
+        default=25,
+        show_default=True,
+        metavar="MIB",
+        help=help_text,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -476,14 +486,7 @@ def _parse_ip(text: str | None) -> str | None:
 )
 @click.option("--receiver-domain", metavar="DOMAIN", help="The receiving domain's boundary.")
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
-@click.option(
-    "--max-size",
-    type=click.IntRange(min=1, max=200),
-    default=25,
-    show_default=True,
-    metavar="MIB",
-    help="Largest message accepted, in MiB.",
-)
+@max_size_option("Largest message accepted, in MiB.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
               "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
@@ -639,6 +642,7 @@ cli.add_command(cli_history.diff, "diff")
 from audit.cli_fix import fix as _fix_command  # noqa: E402
 
 cli.add_command(_fix_command, "fix")
+cli.add_command(__import__("audit.cli_receive").cli_receive.receive, "receive")
 
 from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
 

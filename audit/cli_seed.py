@@ -174,7 +174,7 @@ def seed_run(
         raise BadInput(str(exc)) from None
     try:
         seeds = load_seeds(seeds_file)
-        passwords = {s.address: password_for(s, os.environ) for s in seeds}
+        passwords = {s.address: password_for(s, os.environ) for s in seeds if s.receive is None}
     except SeedConfigError as exc:
         raise BadInput(str(exc)) from None
     template_bytes = None

@@ -27,6 +27,7 @@ class EnvelopeOptions:
     mail_from: str | None = None
     trusted_hops: int | None = None
     receiver_domain: str | None = None
+    given_by: str | None = None  # where ip/helo/mail_from come from; None: the CLI options
 
 
 def make_context(
@@ -50,6 +51,7 @@ def make_context(
             mail_from=envelope.mail_from,
             trusted_hops=envelope.trusted_hops,
             receiver_domain=envelope.receiver_domain,
+            given_by=envelope.given_by,
         ),
         resolver=resolver,
         now=now or datetime.now(UTC),

@@ -10,7 +10,7 @@ SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## Fix", "#
 FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
     "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS", "CFG",
-    "ESP", "RP", "PATH", "SUB",
+    "ESP", "RP", "PATH", "SUB", "RCV",
     "NET",  # where the tool may connect (issue 10)
 }  # fmt: skip
 FAMILIES |= {"ESP"}
@@ -35,6 +35,7 @@ REQUIRED = {
     "ESP101": "esp-dkim-not-configured", "ESP102": "esp-default-return-path",
     "SUB301": "submission-auth-before-tls",
     "CFG001": "ignore-expired", "CFG002": "config-target-unreachable",
+    "RCV301": "sent-without-tls", "RCV302": "envelope-differs-from-headers",
 }  # fmt: skip
 
 
