@@ -30,7 +30,7 @@ CONFIG_NAME = "audit.toml"
 PYPROJECT = "pyproject.toml"
 # The report formats (reports.FORMATS; the engine does not import the renderers, a unit test
 # keeps the two equal).
-REPORT_FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown")
+REPORT_FORMATS = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 STDOUT = "-"
 

@@ -62,7 +62,11 @@ async def check_relay(ctx: DomainContext, relay: str) -> tuple[dict[str, Any], l
             return facts, [], True
     probe: SmtpProbe = await ctx.once(
         ("smtp", host, addresses[0], port),
-        lambda: probe_starttls(host, addresses[0], port, timeout=ctx.timeout, ca_file=ctx.ca_file),
+        # a relay the user named (--smtp-relay, [[path]] smtp): not DNS-derived, so the address
+        # guard does not apply (like seed relays and --dns-server)
+        lambda: probe_starttls(
+            host, addresses[0], port, timeout=ctx.timeout, ca_file=ctx.ca_file, allow_private=True
+        ),
     )
     analysis = await certificate_of(ctx, probe)
     findings = judge_probe(probe, analysis)
