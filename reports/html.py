@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
+from reports.analysis_view import AnalysisView, analysis_view
 from reports.verdict import SEVERITY_ORDER, as_severity, by_severity, ordered_counts, verdict
 from reports.visible import visible
 
@@ -97,6 +98,7 @@ class ReportView:
     contradictions: list[Finding] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     compared: int = 0
+    analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
     @property
     def total_findings(self) -> int:
@@ -261,6 +263,7 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],
         confirmed=confirmed_predictions(report),
         compared=_compared(report),
+        analysis=analysis_view(report),
     )
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from audit.model import CheckOutcome, Finding, Report, Severity, Status
+from reports.analysis_terminal import print_analysis
 from reports.verdict import as_severity, by_severity, ordered_counts, verdict
 from reports.visible import visible
 
@@ -34,7 +35,12 @@ STATUS_STYLE = {
     Status.SKIPPED: "dim",
 }
 NOTE_LABEL = {Status.ERROR: "error", Status.SKIPPED: "reason"}  # what outcome.error means
-VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+VERDICT_STYLE = {
+    "PASS": "bold green",
+    "FAIL": "bold red",
+    "INCONCLUSIVE": "bold yellow",
+    "ERROR": "bold white on red",
+}
 
 
 def render_terminal(
@@ -76,6 +82,7 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
     for outcome in report.outcomes:
         _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
     _seed_table(console, report)
+    print_analysis(console, report)
     for severity, findings in by_severity(report):
         console.print()
         console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
