@@ -249,7 +249,15 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
+    """A DKIM selector as typed; an internationalized one as A-labels (RFC 6376 3.1), refused
+    when IDNA would change it into another name (as domains are)."""
+    from audit.domains import to_a_labels
+
     selector = text.strip().lower().rstrip(".")
+    try:
+        selector = to_a_labels(text.strip(), selector) if selector else selector
+    except ValueError as exc:
+        raise ValueError(f"--dkim-selector: {exc}") from None
     if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
         raise ValueError(f"{text!r} is not a valid DKIM selector")
     if not all(c.isalnum() or c in "-_." for c in selector):

@@ -28,7 +28,7 @@ def normalize_domain(text: str) -> str:
         raise ValueError(f"{raw!r} looks like an email address; give the domain after the @")
     if "/" in name or ":" in name:
         raise ValueError(f"{raw!r} looks like a URL; give only the domain name")
-    name = _to_ascii(raw, name)
+    name = to_a_labels(raw, name)
     labels = name.split(".")
     for label in labels:
         if not _LABEL.match(label):
@@ -42,8 +42,9 @@ def normalize_domain(text: str) -> str:
     return name
 
 
-def _to_ascii(raw: str, name: str) -> str:
-    """The A-label form of `name` (already lower-cased), or ValueError saying why not."""
+def to_a_labels(raw: str, name: str) -> str:
+    """The A-label form of `name` (already lower-cased; `raw` as typed, for the message), or
+    ValueError saying why not: IDNA 2008 validity, and no UTS 46 mapping to another name."""
     if name.isascii():
         for label in name.split("."):
             if label.startswith("xn--"):
@@ -59,7 +60,7 @@ def _to_ascii(raw: str, name: str) -> str:
     if mapped != unicodedata.normalize("NFC", name):
         raise ValueError(
             f"{raw!r} maps to {mapped!r} under IDNA (UTS 46), not the name typed; "
-            f"give {mapped!r} if that is the domain you mean"
+            f"give {mapped!r} if that is the name you mean"
         )
     try:
         return idna.encode(mapped).decode("ascii")
