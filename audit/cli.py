@@ -74,8 +74,9 @@ def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--dns-server",
         "dns_servers",
         multiple=True,
-        metavar="HOST[:PORT]",
-        help="Ask this DNS server instead of the system resolver (repeatable).",
+        metavar="IP[:PORT]",
+        help="Ask this DNS server instead of the system resolver (repeatable): IP, IP:PORT, "
+        "IPv6 or [IPv6]:PORT.",
     )(fn)
     return fn
 

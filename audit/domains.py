@@ -28,7 +28,7 @@ def normalize_domain(text: str) -> str:
         raise ValueError(f"{raw!r} looks like an email address; give the domain after the @")
     if "/" in name or ":" in name:
         raise ValueError(f"{raw!r} looks like a URL; give only the domain name")
-    name = _to_ascii(raw, name)
+    name = to_a_labels(raw, name)
     labels = name.split(".")
     for label in labels:
         if not _LABEL.match(label):
@@ -43,16 +43,24 @@ def normalize_domain(text: str) -> str:
 
 
 def normalize_selector(text: str) -> str:
-    """A DKIM selector as typed (`S1.`) -> `s1`; ValueError for what cannot be one (RFC 6376 3.1:
-    dot-separated labels of letters, digits, '-' and '_')."""
+    """A DKIM selector as typed (`S1.`) -> `s1`; an internationalized one as A-labels, refused
+    when IDNA would change it into another name (as domains are); ValueError for what cannot be
+    one (RFC 6376 3.1: dot-separated labels of letters, digits, '-' and '_')."""
     selector = text.strip().lower().rstrip(".")
+    try:
+        selector = to_a_labels(text.strip(), selector) if selector else selector
+    except ValueError as exc:
+        raise ValueError(f"--dkim-selector: {exc}") from None
     if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
         raise ValueError(f"{text!r} is not a valid DKIM selector")
     if not all(c.isalnum() or c in "-_." for c in selector):
         raise ValueError(f"{text!r} is not a valid DKIM selector")
     return selector
-def _to_ascii(raw: str, name: str) -> str:
-    """The A-label form of `name` (already lower-cased), or ValueError saying why not."""
+
+
+def to_a_labels(raw: str, name: str) -> str:
+    """The A-label form of `name` (already lower-cased; `raw` as typed, for the message), or
+    ValueError saying why not: IDNA 2008 validity, and no UTS 46 mapping to another name."""
     if name.isascii():
         for label in name.split("."):
             if label.startswith("xn--"):
@@ -68,7 +76,7 @@ def _to_ascii(raw: str, name: str) -> str:
     if mapped != unicodedata.normalize("NFC", name):
         raise ValueError(
             f"{raw!r} maps to {mapped!r} under IDNA (UTS 46), not the name typed; "
-            f"give {mapped!r} if that is the domain you mean"
+            f"give {mapped!r} if that is the name you mean"
         )
     try:
         return idna.encode(mapped).decode("ascii")

@@ -40,7 +40,7 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
         target,
         result.status,
         facts=cap_facts(result.facts),
-        # one DNS001 per check, and hostile input multiplies items, not findings
+        # temperrors merged first, then hostile input multiplies items, not findings
         findings=cap_findings(collapse_temperrors(result.findings, target)),
         error=result.error,
         duration_ms=(time.perf_counter() - start) * 1000,

@@ -24,10 +24,11 @@ def _worst(findings: Sequence[Finding]) -> Severity:
     return max(f.effective_severity for f in findings)
 
 
-def cap_findings(findings: list[Finding], limit: int = MAX_FINDINGS_PER_RULE) -> list[Finding]:
+def cap_findings(findings: list[Finding], limit: int | None = None) -> list[Finding]:
     """`findings` with at most `limit` per rule id, in their order, plus one summary finding per
     rule that had more, placed after the last kept one of that rule; each finding's evidence
     capped at `limit` lines (a duplicated header listed 10,000 times is 20 lines and a count)."""
+    limit = MAX_FINDINGS_PER_RULE if limit is None else limit
     findings = [_cap_evidence(f, limit) for f in findings]
     counts: dict[str, int] = {}
     skipped: dict[str, list[Finding]] = {}
@@ -74,9 +75,10 @@ def _cap_evidence(finding: Finding, limit: int) -> Finding:
     return finding
 
 
-def cap_facts(facts: Any, limit: int = MAX_FACT_ITEMS) -> Any:
+def cap_facts(facts: Any, limit: int | None = None) -> Any:
     """`facts` with every list cut to `limit` entries, at any depth; a dict holding a cut list
     under `key` says how many entries were left out under `key_skipped`."""
+    limit = MAX_FACT_ITEMS if limit is None else limit
     if isinstance(facts, dict):
         out: dict[Any, Any] = {}
         for key, value in facts.items():

@@ -36,6 +36,23 @@ def _content_type(value: bytes) -> tuple[bytes, bytes | None]:
     return kind, boundary.encode("latin-1", "replace").rstrip() if boundary else None
 
 
+def _at_boundary(stack: list[bytes | None], line: bytes) -> bool | None:
+    """None when `line` is no delimiter of an open multipart; else closes what it ends and says
+    whether a part starts (True: `--b`) or the multipart ended (False: `--b--`)."""
+    line = line.rstrip(b" \t")
+    for index in range(len(stack) - 1, -1, -1):
+        boundary = stack[index]
+        if boundary is None:
+            continue
+        if line == b"--" + boundary + b"--":
+            del stack[index:]
+            return False
+        if line == b"--" + boundary:
+            del stack[index + 1 :]
+            return True
+    return None
+
+
 def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
     """How many multipart/* or message/* containers enclose the innermost part (a plain message
     is 0), found in one pass over the lines; the count stops at limit + 1.
@@ -44,7 +61,7 @@ def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
     `--boundary` line of an enclosing multipart starts its next part (closing anything opened
     inside the previous one), `--boundary--` closes it.
     """
-    if not re.search(rb"(?i)content-type[ \t]*:[^\n]*(multipart|message)/", raw):
+    if not _MAY_CONTAIN.search(raw):
         return 0  # no container can be declared: nothing to nest
     stack: list[bytes | None] = []  # boundaries of the open multiparts; None for message/*
     deepest = 0
@@ -52,47 +69,39 @@ def mime_depth(raw: bytes, limit: int = MAX_MIME_DEPTH) -> int:
     content_type: bytes | None = None
     last_was_content_type = False
     for line in raw.splitlines():  # CRLF, LF and a lone CR end a line, as in the stdlib parser
-        if in_headers:
-            if line[:1] in (b" ", b"\t") and line.strip():
-                if last_was_content_type and content_type is not None:
-                    content_type += b" " + line.strip()
-                continue
-            field = _HEADER.match(line)
-            if field:
-                last_was_content_type = field.group(1).lower() == b"content-type"
-                if last_was_content_type and content_type is None:
-                    content_type = field.group(2)
-                continue
-            # a blank line (or junk, which ends the header section too): the body starts
-            kind, boundary = (
-                _content_type(content_type)
-                if content_type and _MAY_CONTAIN.search(content_type)
-                else (b"", None)
-            )
-            content_type, last_was_content_type, in_headers = None, False, False
-            if kind.startswith(b"multipart/") and boundary:
-                stack.append(boundary)
-            elif _CONTAINER_MESSAGE.match(kind):
-                stack.append(None)
-                in_headers = True  # the enclosed message's header section follows at once
-            deepest = max(deepest, len(stack))
-            if deepest > limit:
-                return deepest
+        # a boundary of an open multipart ends the current part wherever it appears, even in a
+        # header section (the stdlib checks its boundary stack before anything else)
+        opened = _at_boundary(stack, line) if stack and line.startswith(b"--") else None
+        if opened is not None:
+            in_headers, content_type, last_was_content_type = opened, None, False
             continue
-        if not line.startswith(b"--") or not stack:
+        if not in_headers:
             continue
-        body = line.rstrip(b" \t")
-        for index in range(len(stack) - 1, -1, -1):
-            boundary = stack[index]
-            if boundary is None:
-                continue
-            if body == b"--" + boundary + b"--":
-                del stack[index:]
-                break
-            if body == b"--" + boundary:
-                del stack[index + 1 :]
-                in_headers = True
-                break
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if last_was_content_type and content_type is not None:
+                content_type += b" " + line.strip()
+            continue
+        field = _HEADER.match(line)
+        if field:
+            last_was_content_type = field.group(1).lower() == b"content-type"
+            if last_was_content_type and content_type is None:
+                content_type = field.group(2)
+            continue
+        # a blank line (or junk, which ends the header section too): the body starts
+        kind, boundary = (
+            _content_type(content_type)
+            if content_type and _MAY_CONTAIN.search(content_type)
+            else (b"", None)
+        )
+        content_type, last_was_content_type, in_headers = None, False, False
+        if kind.startswith(b"multipart/") and boundary:
+            stack.append(boundary)
+        elif _CONTAINER_MESSAGE.match(kind):
+            stack.append(None)
+            in_headers = True  # the enclosed message's header section follows at once
+        deepest = max(deepest, len(stack))
+        if deepest > limit:
+            return deepest
     return deepest
 
 

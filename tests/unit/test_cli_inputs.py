@@ -95,3 +95,26 @@ def test_protocol_values_pass_through(value):
 def test_protocol_values_no_command_line_can_carry(value):
     with pytest.raises(ValueError, match="NUL, CR or LF"):
         protocol_value(value, "--helo")
+
+
+@pytest.mark.parametrize(
+    ("typed", "selector"),
+    [("S1", "s1"), ("sél", "xn--sl-bja"), ("mail._x", "mail._x"), ("a..b", None)],
+)
+def test_dkim_selectors_as_a_labels(typed, selector):
+    from audit.cli import _selector
+
+    if selector is None:
+        with pytest.raises(ValueError, match="not a valid DKIM selector"):
+            _selector(typed)
+    else:
+        assert _selector(typed) == selector
+
+
+@pytest.mark.parametrize(("typed", "mapped"), [("s\u00b2", "s2"), ("sel\u200bx", "selx")])
+def test_dkim_selector_mapped_to_another_is_refused(typed, mapped):
+    from audit.cli import _selector
+
+    with pytest.raises(ValueError, match="--dkim-selector") as info:
+        _selector(typed)
+    assert repr(typed) in str(info.value) and repr(mapped) in str(info.value)

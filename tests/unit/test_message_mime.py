@@ -47,3 +47,24 @@ def test_over_the_cap_only_the_headers_are_parsed():
     assert message["Message-ID"] == "<deep@clean.test>" and not message.is_multipart()
     message, depth = parse_message(nested(3))
     assert depth == 3 and message.is_multipart()
+
+
+def test_the_scan_counts_what_the_stdlib_parser_would_recurse_into():
+    """Each of these made the stdlib recurse 3,000 deep while an earlier scan said less."""
+
+    def chain(line_end: bytes, content_type: bytes) -> bytes:
+        return (
+            content_type % 0
+            + line_end * 2
+            + b"".join(
+                b"--b%d" % i + line_end + content_type % (i + 1) + line_end * 2 for i in range(3000)
+            )
+        )
+
+    folded = b"Content-Type:\r\n multipart/x; boundary=b%d"
+    assert mime_depth(chain(b"\r\n", folded)) == MAX_MIME_DEPTH + 1
+    assert mime_depth(chain(b"\r", b"Content-Type: multipart/x; boundary=b%d")) == 101
+    assert mime_depth(chain(b"\n", b"Content-Type: multipart/x; boundary*=''b%d")) == 101
+    # a part whose header section runs straight into the next delimiter
+    raw = b"Content-Type: multipart/x; boundary=o\r\n\r\n--o\r\nX-A: 1\r\n--o\r\n\r\nx\r\n--o--\r\n"
+    assert mime_depth(raw) == 1
