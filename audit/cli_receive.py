@@ -2,8 +2,8 @@
 (wait, list, show, purge). The inbox's state is one SQLite file shared by all of them.
 
 Exit codes of `wait` and `show` are those of `audit message` (0 clean, 1 a finding at or above
---fail-on, 3 inconclusive); `wait` also exits 3 when nothing was audited before --timeout (a
-one-line message says so); 2 is bad input, such as an unknown token.
+--fail-on, 3 inconclusive, 4 the audit crashed); `wait` also exits 3 when nothing was audited
+before --timeout (a one-line message says so); 2 is bad input, such as an unknown token.
 """
 
 from __future__ import annotations
