@@ -98,6 +98,8 @@ class ReportView:
     contradictions: list[Finding] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     compared: int = 0
+    fix: Any = None  # audit.fix.FixPlan, for the "Fix it" section
+    fix_snippet: str = ""
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
     @property
@@ -264,7 +266,17 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         confirmed=confirmed_predictions(report),
         compared=_compared(report),
         analysis=analysis_view(report),
+        fix=report.fix_plan,
+        fix_snippet=_fix_snippet(report),
     )
+
+
+def _fix_snippet(report: Report) -> str:
+    if report.fix_plan is None or not report.fix_plan.changes:
+        return ""
+    from reports.fix import zone_snippet
+
+    return zone_snippet(report.fix_plan)
 
 
 def render_html(reports: list[Report], *, fail_on: Severity | str = Severity.HIGH) -> str:
