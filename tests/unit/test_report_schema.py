@@ -205,4 +205,4 @@ def test_ignored_finding_and_fingerprint_in_json_and_back():
     assert doc["summary"]["ignored"] == 1
     again = report_from_dict(doc)
     assert again.to_dict() == doc
-    assert again.exit_code(Severity.HIGH) == 3  # the critical finding is ignored: inconclusive
+    assert again.exit_code(Severity.HIGH) == 4  # the critical finding is ignored: the crash shows
