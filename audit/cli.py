@@ -391,6 +391,10 @@ def domain(
             **options,
         )
     )
+    if fmt == "html":  # the "Fix it" section: the records that clear the findings
+        from audit.cli_fix import attach_fix_plans
+
+        attach_fix_plans(reports, backend)
     _render_and_exit(reports, fmt, output, fail_on)
 
 

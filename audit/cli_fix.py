@@ -57,3 +57,22 @@ def fix(
         return await plan_fixes(report, Resolver(backend), parked=parked)
 
     _emit(render_fix(fmt, asyncio.run(run())), output)
+
+
+def attach_fix_plans(reports: list, backend) -> None:
+    """The HTML report's "Fix it" section: a FixPlan per domain report, computed over the same
+    DNS the audit used. A failure here never costs the report: the section is left out."""
+    from audit.fix import plan_fixes
+    from audit.model import Report
+    from audit.net.dns import Resolver
+
+    async def run(report: Report) -> None:
+        try:
+            report.fix_plan = await plan_fixes(report, Resolver(backend))
+        except Exception as exc:  # noqa: BLE001 - the report matters more than its fix section
+            click.echo(f"audit: warning: no Fix it section for {report.target}: {exc}", err=True)
+
+    async def all_of() -> None:
+        await asyncio.gather(*(run(r) for r in reports if r.kind == "domain"))
+
+    asyncio.run(all_of())

@@ -94,7 +94,9 @@ def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_pr
     from audit.gate import GateInputError, GateOptions, run_gate
     from audit.message.load import MessageInputError
 
-    backend = _backend(settings.dns_servers, zone_dir, settings.timeout)
+    # --zone-dir on the command line replaces the file's dns_servers (it overrides, not clashes)
+    servers = () if zone_dir is not None else settings.dns_servers
+    backend = _backend(servers, zone_dir, settings.timeout)
     options = GateOptions(
         probes=not no_probes and zone_dir is None and config.probes is not False,
         timeout=settings.timeout,

@@ -102,6 +102,8 @@ class ReportView:
     compared: int = 0
     paths: list[PathRow] = field(default_factory=list)
     path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
+    fix: Any = None  # audit.fix.FixPlan, for the "Fix it" section
+    fix_snippet: str = ""
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
     @property
@@ -274,7 +276,17 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         compared=_compared(report),
         paths=path_rows(report),
         analysis=analysis_view(report),
+        fix=report.fix_plan,
+        fix_snippet=_fix_snippet(report),
     )
+
+
+def _fix_snippet(report: Report) -> str:
+    if report.fix_plan is None or not report.fix_plan.changes:
+        return ""
+    from reports.fix import zone_snippet
+
+    return zone_snippet(report.fix_plan)
 
 
 def render_html(reports: list[Report], *, fail_on: Severity | str = Severity.HIGH) -> str:

@@ -166,3 +166,13 @@ def test_messages_globs_relative_to_the_config(knot_server, tmp_path: Path):
     assert none.stderr.strip() == (
         "audit: error: audit.toml: messages: 'nothing/*.eml' matches no file"
     )
+
+
+def test_zone_dir_on_the_command_line_overrides_dns_servers(tmp_path: Path):
+    from tests.conftest import ZONES
+
+    write_config(tmp_path, "192.0.2.53", 'domains = ["clean.test"]\n')  # never asked
+    proc = run_audit("check", "--zone-dir", str(ZONES), "--format", "json", cwd=tmp_path,
+                     state=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [r["target"] for r in json_reports(proc)] == ["clean.test", "audit.toml"]

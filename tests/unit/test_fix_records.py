@@ -65,3 +65,23 @@ def test_txt_presentation_and_back():
     assert text.count('" "') == 2  # three strings of at most 255 bytes
     assert text.replace('" "', "").strip('"').replace('\\"', '"').replace("\\\\", "\\") == long
     assert _txt_presentation("caf\u00e9") == '"caf\\195\\169"'
+
+
+def test_html_fix_it_section_escapes_dns_text():
+    from audit.fix import Change, FixPlan, PolicyFile
+    from audit.model import Report
+    from reports import render
+
+    evil = 'v=spf1 include:x.example <script>alert(1)</script> +all'
+    plan = FixPlan("x.example", [Change("x.example", "TXT", [evil], ["v=spf1 ~all"], ["SPF101"],
+                                        "note <b>bold</b>")],
+                   [PolicyFile("https://mta-sts.x.example/.well-known/mta-sts.txt",
+                               "version: STSv1\r\nmode: testing\r\n", [])])  # fmt: skip
+    report = Report("domain", "x.example", fix_plan=plan)
+    html = render("html", [report])
+    assert ">Fix it</h3>" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "note &lt;b&gt;bold&lt;/b&gt;" in html
+    assert '"v=spf1 ~all"' in html or "&#34;v=spf1 ~all&#34;" in html  # the zone snippet
+    assert "<pre>version: STSv1\nmode: testing</pre>" in html
+    assert "fix_plan" not in report.to_dict() and "fix" not in report.to_dict()

@@ -113,6 +113,8 @@ async def check(ctx: DomainContext) -> CheckResult:
                 message=f"no DKIM key found at any of {len(selectors)} common selectors of "
                 f"{domain}; discovery can miss a custom selector",
                 evidence=[f"tried: {', '.join(s for s, _ in selectors[:12])}, ..."],
+                # the tried list grows with the selectors given: not what identifies the case
+                fingerprint_key="no key at any selector tried",
                 fix=f"Give the selector you sign with (--dkim-selector NAME), or publish a key at "
                 f"<selector>._domainkey.{domain} and sign outgoing mail with d={domain}.",
             )
