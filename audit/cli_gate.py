@@ -90,7 +90,8 @@ def merged(
 
 
 def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_probes: bool,
-         baseline: set[str] | None = None, baseline_label: str = "") -> list[Report]:  # fmt: skip
+         baseline: set[str] | None = None, baseline_label: str = "",
+         allow_private: bool = False) -> list[Report]:  # fmt: skip
     from audit.gate import GateInputError, GateOptions, run_gate
     from audit.message.load import MessageInputError
 
@@ -102,6 +103,8 @@ def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_pr
         timeout=settings.timeout,
         baseline=baseline,
         baseline_label=baseline_label,
+        # the flag, else the file's allow_private_addresses key
+        allow_private_addresses=allow_private or bool(config.allow_private_addresses),
     )
     progress = sys.stderr.isatty()
 
@@ -122,6 +125,12 @@ def _baseline_path(config: ProjectConfig, given: Path | None) -> Path:
 
 
 def gate_options(fn):
+    fn = click.option(
+        "--allow-private-addresses",
+        is_flag=True,
+        help="Let probes connect to loopback/private addresses that DNS names (labs, tests); "
+        "also the config key allow_private_addresses.",
+    )(fn)
     fn = click.option(
         "--no-probes", is_flag=True, help="No network probes beyond DNS (never with --zone-dir)."
     )(fn)
@@ -156,6 +165,7 @@ def check(
     zone_dir: Path | None,
     timeout: float,
     no_probes: bool,
+    allow_private_addresses: bool,
     baseline_path: Path | None,
     since: str | None,
     fmt: str,
@@ -179,7 +189,7 @@ def check(
         except BaselineError as exc:
             raise BadInput(str(exc)) from None
         label = str(baseline_path) if baseline_path is not None else config.baseline or ""
-    reports = _run(config, settings, zone_dir, no_probes, accepted, label)
+    reports = _run(config, settings, zone_dir, no_probes, accepted, label, allow_private_addresses)
     render_outputs(reports, settings)
     code = combined_exit_code(reports, Severity.parse(settings.fail_on))
     source = str(config.source.resolve()) if config.source else None
@@ -225,6 +235,7 @@ def baseline_write(
     zone_dir: Path | None,
     timeout: float,
     no_probes: bool,
+    allow_private_addresses: bool,
     baseline_path: Path | None,
 ) -> None:
     """Run `audit check` and accept every finding it reports: write (or replace) the baseline
@@ -234,7 +245,7 @@ def baseline_write(
     config = load_project(config_path)
     settings = merged(ctx, config, fmt="terminal", output=None, fail_on="high", timeout=timeout,
                       dns_servers=dns_servers)  # fmt: skip
-    reports = _run(config, settings, zone_dir, no_probes)
+    reports = _run(config, settings, zone_dir, no_probes, allow_private=allow_private_addresses)
     path = _baseline_path(config, baseline_path)
     inconclusive = [r.target for r in reports if r.inconclusive]
     try:

@@ -42,6 +42,7 @@ class GateOptions:
     today: dt.date | None = None
     baseline: set[str] | None = None
     baseline_label: str = ""
+    allow_private_addresses: bool = False  # probes may reach non-public addresses DNS names
 
 
 def message_files(config: ProjectConfig) -> list[str]:
@@ -122,6 +123,7 @@ async def run_gate(
                 sending_paths=paths,
                 probes=options.probes,
                 timeout=options.timeout,
+                allow_private_addresses=options.allow_private_addresses,
             )
         if on_done:
             on_done(report)

@@ -279,3 +279,21 @@ def test_tls_reports_fresh_audit_is_guarded_too(knot, tmp_path):
     assert ("NET301", f"mx.{policy}") in transport()
     allowed = transport("--allow-private-addresses")  # probes 127.0.0.1 port 25: not refused
     assert not any(rule == "NET301" for rule, _ in allowed), allowed
+
+
+@pytest.mark.parametrize("how", ["none", "config", "flag"])
+def test_audit_check_takes_the_guard_from_config_or_flag(knot, tmp_path, how):
+    """`audit check`: the config key allow_private_addresses and the flag both turn the guard off
+    (probes then go to 127.0.0.1 port 25, where nothing listens: not NET301, not testable)."""
+    config = tmp_path / "audit.toml"
+    key = "allow_private_addresses = true\n" if how == "config" else ""
+    config.write_text(f'domains = ["mx-loopback.{ZONE}"]\ntimeout = 2\n{key}')
+    command = [sys.executable, "-m", "audit", "check", "--config", str(config), "--dns-server",
+               str(knot), "--format", "json", "--no-history"]  # fmt: skip
+    command += ["--allow-private-addresses"] if how == "flag" else []
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    reports = json.loads(proc.stdout)
+    (domain,) = [r for r in reports if r["kind"] == "domain"]
+    refused = [f["target"] for f in _net301(domain)]
+    assert refused == ([f"mx.mx-loopback.{ZONE}"] if how == "none" else [])
