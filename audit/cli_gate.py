@@ -174,7 +174,8 @@ def check(
 ) -> None:
     """Run everything the project config (audit.toml) declares: its domains through the domain
     audit, its messages through the message audit, its ignores and baseline applied. The exit
-    code is the gate: 0 pass, 1 a finding at or above fail_on not accepted, 3 inconclusive."""
+    code is the gate: 0 pass, 1 a finding at or above fail_on not accepted, 3 inconclusive,
+    4 internal error (a check crashed)."""
     from audit.suppress import BaselineError, load_baseline
 
     config = load_project(config_path)

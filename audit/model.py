@@ -222,9 +222,9 @@ class Report:
 
     @property
     def inconclusive(self) -> bool:
-        return any(o.status in (Status.INCONCLUSIVE, Status.ERROR) for o in self.outcomes) or any(
-            f.rule.temperror for f in self.findings()
-        )
+        """A check could not decide. A check whose only "could not tell" findings were all
+        accepted (ignored or in the baseline) counts as decided: the gate accepted it."""
+        return any(_undecided(o) for o in self.outcomes)
 
     def counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Severity}
@@ -328,6 +328,16 @@ def report_from_dict(data: dict[str, Any]) -> Report:
         tool_version=data.get("tool_version") or "",
         duration_ms=data.get("duration_ms") or 0.0,
     )
+
+
+def _undecided(outcome: CheckOutcome) -> bool:
+    if outcome.status is Status.ERROR:
+        return True
+    temperrors = [f for f in outcome.findings if f.rule.temperror]
+    open_ones = [f for f in temperrors if f.ignored is None]
+    if outcome.status is Status.INCONCLUSIVE:
+        return not temperrors or bool(open_ones)
+    return bool(open_ones)
 
 
 def combined_exit_code(reports: list[Report], fail_on: Severity) -> int:

@@ -41,7 +41,7 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
         result.status,
         facts=cap_facts(result.facts),
         # temperrors merged first, then hostile input multiplies items, not findings
-        findings=cap_findings(collapse_temperrors(result.findings, target)),
+        findings=cap_findings(collapse_temperrors(result.findings, target, name)),
         error=result.error,
         duration_ms=(time.perf_counter() - start) * 1000,
     )
@@ -57,10 +57,11 @@ async def run_checks(
 
 
 MAX_LISTED_LOOKUPS = 20
+COLLAPSED_RULE = "DNS001"  # only failed lookups are merged; BL001, STS301... keep their targets
 
 
-def collapse_temperrors(findings: list[Finding], target: str) -> list[Finding]:
-    """One "could not tell" finding per rule in a check, listing every failed lookup.
+def collapse_temperrors(findings: list[Finding], target: str, check: str = "") -> list[Finding]:
+    """One DNS001 per check, listing every failed lookup.
 
     A DNS server that stops answering fails every lookup a check makes (48 guessed DKIM
     selectors): one finding that names them all says the same, and keeps the real verdicts
@@ -68,31 +69,35 @@ def collapse_temperrors(findings: list[Finding], target: str) -> list[Finding]:
     """
     grouped: dict[str, list[Finding]] = {}
     for finding in findings:
-        if finding.rule.temperror:
+        if finding.rule.id == COLLAPSED_RULE:
             grouped.setdefault(finding.rule.id, []).append(finding)
     if all(len(group) == 1 for group in grouped.values()):
         return findings
     out: list[Finding] = []
     for finding in findings:
-        group = grouped.get(finding.rule.id) if finding.rule.temperror else None
+        group = grouped.get(finding.rule.id) if finding.rule.id == COLLAPSED_RULE else None
         if group is None or len(group) == 1:
             out.append(finding)
         elif finding is group[0]:
-            out.append(_merged(group, target))
+            out.append(_merged(group, target, check))
     return out
 
 
-def _merged(group: list[Finding], target: str) -> Finding:
+def _merged(group: list[Finding], target: str, check: str) -> Finding:
     first = group[0]
     targets = {f.target for f in group}
     listed = [f.message for f in group[:MAX_LISTED_LOOKUPS]]
     if len(group) > MAX_LISTED_LOOKUPS:
         listed.append(f"... and {len(group) - MAX_LISTED_LOOKUPS} more failed lookups")
+    worst = max((f.effective_severity for f in group), key=lambda s: s.rank)
     return Finding(
         first.rule,
         first.target if len(targets) == 1 else target,
         message=f"{len(group)} DNS lookups failed; the first: {first.message}",
         evidence=listed,
         fix=first.fix,
-        severity=first.severity,
+        severity=worst,
+        # stable across runs whatever lookups failed this time: baselines and drift see one
+        # "this check could not tell" finding, not a new one each run
+        fingerprint_key=f"{COLLAPSED_RULE}:{check}",
     )

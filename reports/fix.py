@@ -34,13 +34,18 @@ def _rdata(change: Change, value: str) -> str:
     return _txt_presentation(value) if change.rtype == "TXT" else value
 
 
+def _why(change) -> str:
+    """What a change is for when it clears no finding (a parked domain's null MX, say)."""
+    return change.note or "declares the domain's intent"
+
+
 def zone_snippet(plan: FixPlan) -> str:
     lines = [
         f"; audit fix {plan.domain}: each block is the WHOLE record set for its name and type",
         "; (replace what is published there; records kept unchanged are repeated)",
     ]
     for change in plan.changes:
-        lines.append(f"; clears {', '.join(change.clears) or '-'}")
+        lines.append(f"; clears {', '.join(change.clears) or '(no finding: ' + _why(change) + ')'}")
         for value in change.new:
             lines.append(f"{change.name}. {TTL} IN {change.rtype} {_rdata(change, value)}")
     return "\n".join(lines) + "\n"
@@ -59,7 +64,7 @@ def render_fix(fmt: str, plan: FixPlan) -> str:
         out += ["", "RECORDS (name, type, old -> new)"]
         for c in plan.changes:
             out += [
-                visible(f"  {c.name} {c.rtype}   clears {', '.join(c.clears) or '-'}"),
+                visible(f"  {c.name} {c.rtype}   clears {', '.join(c.clears) or _why(c)}"),
                 visible(f"    old: {c.old_value}"),
                 visible(f"    new: {c.new_value}"),
             ]

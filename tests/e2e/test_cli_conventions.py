@@ -124,3 +124,32 @@ def test_collapse_keeps_single_temperrors_and_verdicts() -> None:
     merged = collapse_temperrors([one, verdict, two], "a.test")
     assert [f.rule.id for f in merged] == ["DNS001", "SPF001"]
     assert merged[0].target == "a.test" and merged[0].evidence == [one.message, two.message]
+
+
+def test_collapsed_dns001_is_stable_per_check_and_other_temperrors_stay() -> None:
+    from audit.fingerprint import fingerprint
+
+    bl = all_rules()["BL001"]
+    a = Finding(DNS_TEMPERROR, "x.a.test", "x TXT lookup gave TIMEOUT")
+    b = Finding(DNS_TEMPERROR, "y.a.test", "y TXT lookup gave TIMEOUT")
+    c = Finding(DNS_TEMPERROR, "z.a.test", "z TXT lookup gave SERVFAIL")
+    one_run = collapse_temperrors([a, b], "a.test", "dkim")[0]
+    next_run = collapse_temperrors([a, b, c], "a.test", "dkim")[0]
+    other_check = collapse_temperrors([a, b], "a.test", "dnsbl")[0]
+    assert fingerprint(one_run, "a.test") == fingerprint(next_run, "a.test")
+    assert fingerprint(one_run, "a.test") != fingerprint(other_check, "a.test")
+    lists = [Finding(bl, "zen.example", "zone 1 timed out"), Finding(bl, "dbl.example", "2")]
+    assert collapse_temperrors(lists, "a.test", "dnsbl") == lists  # not DNS001: kept as they are
+
+
+def test_an_accepted_dns001_does_not_keep_the_gate_inconclusive() -> None:
+    from audit.model import Suppression
+
+    lookup = Finding(DNS_TEMPERROR, "a.test", "a TXT lookup gave REFUSED")
+    report = Report("domain", "a.test", [CheckOutcome("spf", "a.test", Status.INCONCLUSIVE,
+                                                      findings=[lookup])])  # fmt: skip
+    assert report.exit_code(Severity.HIGH) == 3
+    lookup.ignored = Suppression("config", "the blocklist refuses our resolver", None)
+    assert report.exit_code(Severity.HIGH) == 0
+    timed_out = Report("domain", "b.test", [CheckOutcome("mx", "b.test", Status.INCONCLUSIVE)])
+    assert timed_out.exit_code(Severity.HIGH) == 3  # no finding explains it: still undecided

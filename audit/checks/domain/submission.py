@@ -61,7 +61,7 @@ async def check_relay(ctx: DomainContext, relay: str) -> tuple[dict[str, Any], l
             facts["reason"] = found.absence
             return facts, [], True
     probe: SmtpProbe = await ctx.once(
-        ("smtp", host, addresses[0], port),
+        ("submission", host, addresses[0], port),  # never shared with a guarded MX probe
         # a relay the user named (--smtp-relay, [[path]] smtp): not DNS-derived, so the address
         # guard does not apply (like seed relays and --dns-server)
         lambda: probe_starttls(
