@@ -16,7 +16,7 @@ from typing import Any
 from audit import __version__
 from audit.checks.domain.ptr import forward_confirm
 from audit.dmarc_reports import judge, tls
-from audit.dmarc_reports.attribution import Attribution, attribute
+from audit.dmarc_reports.attribution import Attribution, attribute, spf_reach
 from audit.dmarc_reports.reading import ParsedReport, ReadResult
 from audit.dmarc_reports.sources import aggregate
 from audit.esp.profiles import EspProfile
@@ -57,6 +57,25 @@ async def _ptr_names(resolver: Resolver, ips: list[str]) -> tuple[dict[str, list
     return dict(pairs), sorted(unknown)
 
 
+async def _by_spf_reach(
+    resolver: Resolver, attributions: dict[str, Attribution], profiles: Mapping[str, EspProfile]
+) -> None:
+    """Sources nothing else attributed: does a provider's SPF include authorize the IP?"""
+    gate = asyncio.Semaphore(MAX_PARALLEL_PTR)
+    unknown = [ip for ip, a in attributions.items() if a.kind == "unknown"]
+
+    async def one(ip: str) -> None:
+        async with gate:
+            try:
+                found = await spf_reach(resolver, ip, profiles)
+            except ValueError:  # not an IP address (a reporter's typo)
+                return
+        if found is not None:
+            attributions[ip] = found
+
+    await asyncio.gather(*(one(ip) for ip in unknown))
+
+
 async def analyse_dmarc(
     read: ReadResult,
     domain: str,
@@ -72,6 +91,7 @@ async def analyse_dmarc(
     attributions: dict[str, Attribution] = {
         ip: attribute(src, domain, profiles, ptr.get(ip, [])) for ip, src in agg.sources.items()
     }
+    await _by_spf_reach(resolver, attributions, profiles)
     judged = judge.judge_sources(agg, attributions, ptr, profiles)
     ready = judge.readiness(agg, judged, tolerance)
     found = judge.findings(domain, judged, ready)

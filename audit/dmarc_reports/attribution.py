@@ -1,15 +1,19 @@
 """Which provider (ESP profile) or infrastructure a reported source belongs to, and on what
-evidence: a DKIM d= or envelope domain that is the provider's own, or a forward-confirmed
-reverse DNS name under one of the provider's domains."""
+evidence: a DKIM d= or envelope domain that is the provider's own, a forward-confirmed reverse
+DNS name under one of the provider's domains, or (last) the provider's SPF include authorizing
+the source's IP (check_host against the include domain: the provider says the IP is its own)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from audit.dmarc_reports.sources import Source
 from audit.esp.profiles import EspProfile
+from audit.net.dns import Resolver
 from audit.psl import organizational_domain
+from audit.spf.evaluator import check_host
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,29 @@ def attribute(
         if org == own_org:
             return Attribution("own", None, None, f"reverse DNS {name} (forward-confirmed)")
     return UNKNOWN
+
+
+def include_domains(profiles: Mapping[str, EspProfile]) -> list[tuple[str, str]]:
+    """(profile id, include domain) for every concrete (pattern-free) SPF include."""
+    return [
+        (p.id, include)
+        for p in profiles.values()
+        for include in p.spf_includes
+        if not any(c in include for c in "*?[")
+    ]
+
+
+async def spf_reach(
+    resolver: Resolver, ip: str, profiles: Mapping[str, EspProfile]
+) -> Attribution | None:
+    """The first provider whose SPF include passes for `ip` (RFC 7208 check_host on the include
+    domain itself). A temperror or permerror decides nothing: the next include is tried."""
+    candidates = include_domains(profiles)
+    results = await asyncio.gather(
+        *(check_host(resolver, ip, include, f"postmaster@{include}") for _, include in candidates)
+    )
+    for (pid, include), result in zip(candidates, results, strict=True):
+        if result.result == "pass":
+            profile = profiles[pid]
+            return Attribution("provider", pid, profile.name, f"SPF of {include} authorizes {ip}")
+    return None

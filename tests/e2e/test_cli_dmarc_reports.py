@@ -37,7 +37,7 @@ FORWARDED = {  # a mailing list re-sent our mail: the reporter says so
     "auth_dkim": [(DOMAIN, "fail", "s1")], "auth_spf": [("lists.example", "pass")],
 }  # fmt: skip
 IMPOSTOR = {  # PTR says mail.reports-own.test, but that name does not resolve back to it
-    "ip": "203.0.113.66", "count": 3, "dkim": "fail", "spf": "fail",
+    "ip": "203.0.113.230", "count": 3, "dkim": "fail", "spf": "fail",
     "auth_dkim": [], "auth_spf": [(DOMAIN, "fail")],
 }  # fmt: skip
 
@@ -93,9 +93,9 @@ def test_sources_judged_across_reporters(mixed_reports: list[Path]) -> None:
     assert sources["149.72.1.2"]["reporters"] == {"google.com": 500, "outlook.com": 20}
     assert sources["198.18.7.9"]["category"] == "spoofing"
     assert sources["192.0.2.200"]["category"] == "forwarded"
-    # the PTR name does not resolve back to 203.0.113.66: not attributed to the domain
-    assert sources["203.0.113.66"]["ptr"] == []
-    assert sources["203.0.113.66"]["category"] == "spoofing"
+    # the PTR name does not resolve back to 203.0.113.230: not attributed to the domain
+    assert sources["203.0.113.230"]["ptr"] == []
+    assert sources["203.0.113.230"]["category"] == "spoofing"
 
     found = _findings(report)
     (failing,) = found["DMARC401"]
@@ -211,3 +211,20 @@ def test_html_has_charts_and_escapes_reporter_text(tmp_path: Path) -> None:
     assert html.count("<svg") == 3
     assert "Policy readiness" in html and "stay at p=none" in html
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_a_source_the_providers_spf_authorizes_is_that_provider(tmp_path: Path) -> None:
+    """No d=, envelope or PTR of SendGrid's, but sendgrid.net's SPF (the fake provider zone:
+    ip4:203.0.113.0/25) authorizes the IP: the source is SendGrid's, legitimate but failing."""
+    row = {"ip": "203.0.113.77", "count": 12, "dkim": "fail", "spf": "fail",
+           "auth_dkim": [], "auth_spf": [(DOMAIN, "softfail")]}  # fmt: skip
+    near_miss = dict(row, ip="203.0.113.240")  # outside the /25: nobody's
+    code, report, _ = _run(str(_write(tmp_path, "google", [OWN, row, near_miss])))
+    sources = {s["ip"]: s for s in _facts(report, "sources")["sources"]}
+    assert sources["203.0.113.77"]["provider"] == "sendgrid"
+    assert sources["203.0.113.77"]["attribution_evidence"] == (
+        "SPF of sendgrid.net authorizes 203.0.113.77"
+    )
+    assert sources["203.0.113.77"]["category"] == "legitimate-failing"
+    assert sources["203.0.113.240"]["category"] == "spoofing"
+    assert [f["target"] for f in _findings(report)["DMARC401"]] == [DOMAIN]
