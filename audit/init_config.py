@@ -3,8 +3,9 @@
 What is filled in: the domains, the DKIM selectors found (the given ones and the common names
 discovery tried; a custom selector DNS cannot reveal stays a commented placeholder), the DNS
 servers asked, and today's findings as commented-out `[[ignore]]` examples so accepting one is
-an uncomment plus a reason. Provider (ESP) detection is not part of this yet: selectors that are
-CNAMEs into another domain are shown with their target, which usually names the provider.
+an uncomment plus a reason. Each provider the audit detected (ESP001) becomes a commented
+`[[path]]` table with the DKIM selectors and return path the detection saw, and the records it
+rests on. Selectors that are CNAMEs into another domain are shown with their target.
 Everything taken from DNS is attacker controlled: it only ever appears in comments, with control
 characters replaced, and the text is parsed back by the config loader before it is written.
 """
@@ -39,6 +40,46 @@ def found_selectors(report: Report) -> list[tuple[str, list[str]]]:
             if key.get("record"):
                 out.append((key["selector"], [str(c) for c in key.get("cname_chain") or []]))
     return out
+
+
+def detected_paths(report: Report) -> dict[str, dict[str, list[str]]]:
+    """provider id -> {"selectors", "return_paths", "records"} from the esp check's facts."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for outcome in report.outcomes:
+        if outcome.check != "esp" or not isinstance(outcome.facts, dict):
+            continue
+        for item in outcome.facts.get("providers") or []:
+            if not isinstance(item, dict) or not item.get("profile_id"):
+                continue
+            entry = out.setdefault(
+                str(item["profile_id"]), {"selectors": [], "return_paths": [], "records": []}
+            )
+            detail = item.get("detail") if isinstance(item.get("detail"), dict) else {}
+            for key, field in (("selector", "selectors"), ("return_path", "return_paths")):
+                value = detail.get(key)
+                if value and str(value) not in entry[field]:
+                    entry[field].append(str(value))
+            entry["records"].append(str(item.get("record") or item.get("name") or ""))
+    return out
+
+
+def _path_lines(domain: str, provider: str, seen: dict[str, list[str]]) -> list[str]:
+    lines = [f"# Provider detected for {domain}: {_comment(provider)}, from:"]
+    lines += [f"#   {_comment(record)}" for record in seen["records"][:5]]
+    lines += [
+        "# [[path]]",
+        f"# name = {_string(_comment(provider + '-' + domain, 120))}",
+        f"# esp = {_string(_comment(provider))}",
+    ]
+    if seen["selectors"]:
+        names = ", ".join(_string(_comment(s)) for s in seen["selectors"])
+        lines.append(f"# dkim_selectors = [{names}]")
+    if seen["return_paths"]:
+        lines.append(f"# return_path = {_string(_comment(seen['return_paths'][0]))}")
+    else:
+        placeholder = _string(_comment(f"bounces.{domain}", 200))
+        lines.append(f"# return_path = {placeholder}   # the custom return path set up there")
+    return lines
 
 
 def render_config(reports: Sequence[Report], dns_servers: Sequence[str] = ()) -> str:
@@ -86,6 +127,9 @@ def render_config(reports: Sequence[Report], dns_servers: Sequence[str] = ()) ->
                 '# dkim_selectors = ["selector1"]',
             ]
         lines.append("")
+    for report in reports:
+        for provider, seen in detected_paths(report).items():
+            lines += [*_path_lines(report.target, provider, seen), ""]
     lines += [
         "# Accepted findings: each needs a reason; `until` makes it expire (then CFG001).",
         "# Today's findings, ready to accept by uncommenting one:",
