@@ -128,6 +128,12 @@ class Discovery:
         """Several DMARC records at the policy name: no DMARC policy applies."""
         return len(self.records_at(self.policy_at)) > 1
 
+    def discarded_set(self) -> tuple[str, int] | None:
+        """(policy name, number of records) when the set there is discarded, else None."""
+        if not self.discarded or self.policy_at is None:
+            return None
+        return self.policy_at, len(self.records_at(self.policy_at))
+
     @property
     def record(self) -> DmarcRecord | None:
         raw = self.records_at(self.policy_at)

@@ -90,7 +90,10 @@ class PathFacts:
     from_domain: str
     envelope: str
     envelope_source: str  # declared | detected | provider default | from domain
-    temperror: DnsAnswer | None = None
+    temperror: DnsAnswer | None = None  # the path itself could not be read
+    # failed SPF / DKIM-key lookups: their identifier is "temperror" and the shared
+    # prediction decides whether that leaves DMARC undecided (RFC 9989 5.3.6)
+    lookup_errors: list[DnsAnswer] = field(default_factory=list)
     exists: bool | None = None  # the envelope domain exists (None: not judged)
     spf_records: list[str] = field(default_factory=list)
     spf_result: str = "unknown"  # for the path's senders
@@ -103,7 +106,8 @@ class PathFacts:
     bounce_ok: bool | None = None
     bounce_route: list[str] = field(default_factory=list)
     dkim_keys: list[DkimKeyState] = field(default_factory=list)
-    dkim_state: str = "unknown"  # ok | missing | provider-signs | not declared | unknown
+    # ok | missing | provider-signs | temperror | not declared | unknown
+    dkim_state: str = "unknown"
     spf_aligned: dict[str, bool] = field(default_factory=dict)  # rfc7489 / rfc9989
     dkim: list[DkimOutcome] = field(default_factory=list)
     dmarc: DmarcPrediction | None = None
@@ -160,12 +164,11 @@ async def gather_path(
     facts.dkim_keys = list(keys)
     ips = list(path.ips) or helo_ips[0]
     await _spf(resolver, facts, ips)
-    if facts.temperror:
-        return facts
-    temp = next((k for k in facts.dkim_keys if k.state == "temperror"), None)
-    if temp is not None:
-        facts.temperror = DnsAnswer(temp.name, "TXT", DnsStatus.TIMEOUT, error=temp.detail)
-        return facts
+    facts.lookup_errors += [
+        DnsAnswer(k.name, "TXT", DnsStatus.TIMEOUT, error=k.detail)
+        for k in facts.dkim_keys
+        if k.state == "temperror"
+    ]
     _dkim(facts)
     _alignment(facts, policy, env_policy)
     spf = SpfOutcome(facts.spf_result, envelope)
@@ -176,6 +179,7 @@ async def gather_path(
         spf,
         facts.dkim,
         exists=policy.discovery.exists(),
+        discarded=policy.discovery.discarded_set(),
     )
     facts.gmail = gmail_display(from_domain, spf, facts.dkim)
     return facts
@@ -274,9 +278,10 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
         facts.senders = [SenderSpf(r.ip, r.result, r.matched, r.reason) for r in results]
         temp = next((r for r in results if r.result == "temperror"), None)
         if temp is not None:
-            facts.temperror = DnsAnswer(envelope, "TXT", DnsStatus.TIMEOUT, error=temp.reason)
-            return
-        worst = next((r for r in results if r.result != "pass"), None)
+            facts.lookup_errors.append(
+                DnsAnswer(envelope, "TXT", DnsStatus.TIMEOUT, error=temp.reason)
+            )
+        worst = temp or next((r for r in results if r.result != "pass"), None)
         facts.spf_result = "pass" if worst is None else worst.result
         facts.spf_basis = "; ".join(
             f"{r.ip}: {r.result}" + (f" ({r.matched})" if r.matched else "") for r in results
@@ -301,7 +306,9 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
     domains = [n.domain for n in tree.nodes if n is not tree.root] + facts.cname
     reached = next((d for d in domains if _under_any(d, profile.spf_includes)), None)
     if reached is None and failed:
-        facts.temperror = failed[0][1]
+        facts.lookup_errors.append(failed[0][1])
+        facts.spf_result = "temperror"
+        facts.spf_basis = f"a lookup in {envelope}'s SPF tree failed: {failed[0][1].describe()}"
         return
     facts.include_reached = reached is not None
     if reached:
@@ -346,6 +353,10 @@ def _dkim(facts: PathFacts) -> None:
         # the provider's selectors are per account (SES tokens): nothing could be tried
         facts.dkim_state = "unknown"
         facts.dkim = own
+    elif any(k.state == "temperror" for k in facts.dkim_keys):
+        # a key that could not be read may still verify: the signature's result is temperror
+        facts.dkim_state = "temperror"
+        facts.dkim = [DkimOutcome("temperror", facts.from_domain), *own]
     elif own:
         facts.dkim_state = "provider-signs"
         facts.dkim = own
@@ -390,6 +401,16 @@ def rfc9989_org_domain(found: Discovery | None, domain: str) -> str:
     return org or organizational_domain(domain)
 
 
+def _inconclusive(facts: PathFacts) -> str | None:
+    """Why the path's verdict is unknown: the path's own lookup, or an identifier's that
+    leaves DMARC at temperror."""
+    if facts.temperror is not None:
+        return facts.temperror.describe()
+    if facts.lookup_errors and facts.dmarc and facts.dmarc.result == "temperror":
+        return facts.lookup_errors[0].describe()
+    return None
+
+
 def path_summary(facts: PathFacts, fixes: list[str]) -> dict[str, Any]:
     """The report row: what the Sending paths section shows for this path."""
     return {
@@ -401,7 +422,7 @@ def path_summary(facts: PathFacts, fixes: list[str]) -> dict[str, Any]:
         "envelope_source": facts.envelope_source,
         "ips": list(facts.path.ips) or [s.ip for s in facts.senders],
         "helo": facts.path.helo,
-        "inconclusive": facts.temperror.describe() if facts.temperror else None,
+        "inconclusive": _inconclusive(facts),
         "spf": {
             "result": facts.spf_result,
             "basis": facts.spf_basis,
