@@ -13,8 +13,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.checks.domain.dmarc import Discovery, discover_policy
 from audit.esp.profiles import EspProfile, matches
+from audit.facts.dmarc_policy import Discovery, discover_policy
 from audit.facts.paths import SendingPath
 from audit.facts.prediction import (
     DkimOutcome,
@@ -26,9 +26,8 @@ from audit.facts.prediction import (
     predict_dmarc,
 )
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver
-from audit.psl import organizational_domain, tree_walk_names
 from audit.records.dkim_key import looks_like_dkim_key, parse_dkim_key
-from audit.records.dmarc import DmarcRecord, parse_dmarc
+from audit.records.dmarc import DmarcRecord
 from audit.spf import check_host, is_spf_record, parse_record
 from audit.spf.parser import SpfSyntaxError
 from audit.spf.tree import walk_tree
@@ -195,7 +194,7 @@ async def _helo_addresses(resolver: Resolver, path: SendingPath) -> tuple[list[s
 
 async def _envelope_policy(
     resolver: Resolver, envelope: str, from_domain: str, policy: Policy
-) -> Discovery | None:
+) -> Discovery:
     """The envelope domain's DMARC tree walk, for the RFC 9989 organizational domain."""
     if envelope == from_domain:
         return policy.discovery
@@ -368,37 +367,17 @@ def _dkim(facts: PathFacts) -> None:
         facts.dkim_state = "not declared"
 
 
-def _alignment(facts: PathFacts, policy: Policy, env_policy: Discovery | None) -> None:
+def _alignment(facts: PathFacts, policy: Policy, env_policy: Discovery) -> None:
+    """SPF alignment both ways: RFC 7489 by the Public Suffix List, RFC 9989 by the DNS tree
+    walk's organizational domain (the one discover_policy computes for every check)."""
     aspf = policy.record.aspf if policy.record else "r"
     facts.spf_aligned = {
         "rfc7489": aligned(facts.envelope, facts.from_domain, aspf),
         "rfc9989": aspf == "s"
         and facts.envelope == facts.from_domain
         or aspf != "s"
-        and rfc9989_org_domain(env_policy, facts.envelope)
-        == rfc9989_org_domain(policy.discovery, facts.from_domain),
+        and env_policy.rfc9989_org == policy.discovery.rfc9989_org,
     }
-
-
-def rfc9989_org_domain(found: Discovery | None, domain: str) -> str:
-    """RFC 9989 organizational domain by DNS tree walk: the name whose record says psd=n, the
-    one below a psd=y record, else the record with the fewest labels; without any record, the
-    Public Suffix List answer (what RFC 7489 uses)."""
-    if found is None:
-        return organizational_domain(domain)
-    walk = tree_walk_names(domain)
-    org = None
-    for index, name in enumerate(walk):
-        lookup = found.lookups.get(name)
-        if lookup is None or len(lookup.records) != 1:
-            continue
-        psd = parse_dmarc(lookup.records[0]).psd
-        if psd == "n":
-            return name
-        if psd == "y":
-            return walk[index - 1] if index else name
-        org = name
-    return org or organizational_domain(domain)
 
 
 def _inconclusive(facts: PathFacts) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.dmarc_readings import (
     DECIDING_TEXT,
     alignment_differences,
@@ -18,6 +17,7 @@ from audit.checks.domain.dmarc_readings import (
 )
 from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.dmarc_policy import discover_policy
 from audit.facts.prediction import (
     DISPOSITION_TEXT,
     DkimOutcome,
