@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.domains import normalize_domain, normalize_selector
+from audit.domains import normalize_domain, normalize_host_port, normalize_selector
 from audit.tomlfile import KeyLines, KeyPath, decode_error, toml_type
 
 CONFIG_NAME = "audit.toml"
@@ -522,18 +522,4 @@ def _dns_server(text: str) -> str:
 
 def _host_port(text: str) -> str:
     """`smtp.example.com:587` or `[2001:db8::1]:587` (the port is required)."""
-    value = text.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        host = str(ipaddress.IPv6Address(host))
-        shown = f"[{host}]"
-    else:
-        host, _, port = value.rpartition(":")
-        try:
-            shown = host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            shown = host = normalize_domain(host) if host else ""
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("give HOST:PORT with a port from 1 to 65535, e.g. smtp.example.com:587")
-    return f"{shown}:{int(port)}"
+    return normalize_host_port(text)
