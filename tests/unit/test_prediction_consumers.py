@@ -19,8 +19,10 @@ from audit.checks.message import dmarc, via
 from audit.facts.paths import SendingPath
 from audit.message.load import RawMessage
 from audit.message_audit import make_context
+from audit.model import CheckOutcome, Report
 from audit.net.dns import Resolver, memory_backend
 from tests.unit.prediction_cases import CASES, IP, ORG, OTHER, Case
+from tests.unit.test_report_schema import VALIDATOR  # the committed schema
 
 KEYS = Path(__file__).resolve().parents[2] / "fixtures" / "keys"
 SIGNING_KEY = (KEYS / "clean.test.s2048.pem").read_bytes()
@@ -156,6 +158,9 @@ def test_domain_sending_path_reaches_the_table_verdict(case: Case, tmp_path):
     dns001 = {f.rule.id for f in result.findings} & {"DNS001"}
     temperror = case.spf == "temperror" or any(r == "temperror" for r, _ in case.dkim)
     assert dns001 == ({"DNS001"} if temperror else set())
+    outcome = CheckOutcome("sending_paths", case.from_domain, result.status, result.facts,
+                           result.findings)  # fmt: skip
+    VALIDATOR.validate(Report("domain", case.from_domain, [outcome]).to_dict())
     gmail = row["gmail"]
     assert (gmail["mailed_by"], gmail["signed_by"], gmail["via"]) == (
         case.mailed_by,
