@@ -16,6 +16,12 @@ from audit.cli import BadInput, _backend, _emit, dns_options
 @click.option("--no-probes", is_flag=True,
               help="No network probes beyond DNS (never with --zone-dir).")  # fmt: skip
 @click.option(
+    "--allow-private-addresses",
+    is_flag=True,
+    help="Let the probes connect to loopback, private, link-local and other non-public "
+    "addresses that DNS names (refused by default: DNS data is not trusted). For labs and tests.",
+)
+@click.option(
     "--parked",
     is_flag=True,
     help="The domain sends and receives no mail: propose null MX, v=spf1 -all, DMARC reject.",
@@ -31,6 +37,7 @@ def fix(
     zone_dir: Path | None,
     timeout: float,
     no_probes: bool,
+    allow_private_addresses: bool,
     parked: bool,
     fmt: str,
     output: Path | None,
@@ -52,7 +59,11 @@ def fix(
 
     async def run():
         report = await audit_domain(
-            name, backend, probes=not no_probes and zone_dir is None, timeout=timeout
+            name,
+            backend,
+            probes=not no_probes and zone_dir is None,
+            timeout=timeout,
+            allow_private_addresses=allow_private_addresses,
         )
         return await plan_fixes(report, Resolver(backend), parked=parked)
 

@@ -277,6 +277,12 @@ def baseline_write(
     help='Where to write the config ("-" for standard output).',
 )
 @click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option(
+    "--allow-private-addresses",
+    is_flag=True,
+    help="Let the probes connect to loopback/private addresses that DNS names (labs, tests); "
+    "not written to the config (add allow_private_addresses = true there if you want it).",
+)
 def init(
     domains: tuple[str, ...],
     dns_servers: tuple[str, ...],
@@ -285,6 +291,7 @@ def init(
     no_probes: bool,
     output: Path,
     force: bool,
+    allow_private_addresses: bool,
 ) -> None:
     """Write a commented audit.toml for DOMAINS, pre-filled from what the audit detects (the
     DKIM selectors found; today's findings as ready-to-uncomment ignores)."""
@@ -301,7 +308,13 @@ def init(
         raise BadInput(f"{output} exists: give --force to replace it, or --output FILE")
     backend = _backend(dns_servers, zone_dir, timeout)
     reports = asyncio.run(
-        audit_domains(names, backend, probes=not no_probes and zone_dir is None, timeout=timeout)
+        audit_domains(
+            names,
+            backend,
+            probes=not no_probes and zone_dir is None,
+            timeout=timeout,
+            allow_private_addresses=allow_private_addresses,
+        )
     )
     text = render_config(reports, dns_servers)
     _emit(text, None if to_stdout else output)

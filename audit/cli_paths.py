@@ -104,18 +104,12 @@ def build_paths(
 
 
 def parse_relay(text: str) -> str:
-    """HOST:PORT (or [IPv6]:PORT) of a submission relay, normalized."""
-    from audit.domains import normalize_domain
+    """HOST:PORT (or [IPv6]:PORT) of a submission relay, in the one written form."""
+    from audit.domains import normalize_host_port
 
-    host, colon, port = text.strip().rpartition(":")
-    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--smtp-relay {text!r} must be HOST:PORT (e.g. smtp.example.com:587)")
-    host = host.strip("[]")
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            host = normalize_domain(host)
-        except ValueError as exc:
-            raise ValueError(f"--smtp-relay {text!r}: {exc}") from None
-    return f"{host}:{int(port)}"
+        return normalize_host_port(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"--smtp-relay {text!r} must be HOST:PORT (e.g. smtp.example.com:587): {exc}"
+        ) from None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.domains import normalize_domain, normalize_selector
+from audit.domains import normalize_domain, normalize_host_port, normalize_selector
 from audit.tomlfile import KeyLines, KeyPath, decode_error, toml_type
 
 CONFIG_NAME = "audit.toml"
@@ -47,9 +47,10 @@ TOP_KEYS = (
     "probes",
     "ignore",
     "baseline",
+    "esp_profiles",
 )
 DOMAIN_KEYS = ("dkim_selectors",)
-PATH_KEYS = ("name", "esp", "ips", "helo", "return_path", "dkim_selectors", "smtp")
+PATH_KEYS = ("name", "esp", "ips", "helo", "return_path", "dkim_selectors", "smtp", "domains")
 IGNORE_KEYS = ("rule", "target", "reason", "until")
 
 
@@ -64,6 +65,10 @@ class PathConfig:
     return_path: str | None
     dkim_selectors: tuple[str, ...]
     smtp: str | None  # "host:port" submission relay
+    domains: tuple[str, ...] = ()  # the declared domains this path sends for (empty: all)
+
+    def sends_for(self, domain: str) -> bool:
+        return not self.domains or domain in self.domains
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,11 @@ class ProjectConfig:
     probes: bool | None = None  # false: DNS only (CI runners often block outbound port 25)
     ignores: tuple[Ignore, ...] = ()
     baseline: str | None = None
+    esp_profiles: str | None = None  # a directory of extra ESP profiles, relative to the file
+
+    @property
+    def esp_profiles_dir(self) -> Path | None:
+        return self.resolve(self.esp_profiles) if self.esp_profiles else None
 
     @property
     def base_dir(self) -> Path:
@@ -235,7 +245,7 @@ class _Parser:
         return ProjectConfig(
             source=self.path,
             domains=domains,
-            paths=self.paths(doc),
+            paths=self.paths(doc, domains),
             dkim_selectors=selectors,
             messages=tuple(self.strings(doc, ("messages",))),
             fail_on=fail_on,
@@ -246,7 +256,24 @@ class _Parser:
             probes=self.boolean(doc, ("probes",)),
             ignores=self.ignores(doc),
             baseline=self.string(doc, ("baseline",), non_empty=True),
+            esp_profiles=self.esp_profiles(doc),
         )
+
+    def esp_profiles(self, doc: Mapping[str, Any]) -> str | None:
+        """The `esp_profiles` directory: it must hold profiles that load (what `audit domain
+        --esp-profiles` requires of its directory)."""
+        from audit.esp.profiles import ProfileError, load_profiles
+
+        raw = self.string(doc, ("esp_profiles",), non_empty=True)
+        if raw is None:
+            return None
+        base = self.path.parent if self.path is not None else Path.cwd()
+        directory = Path(raw).expanduser()
+        try:
+            load_profiles(directory if directory.is_absolute() else base / directory)
+        except ProfileError as exc:
+            raise self.fail(("esp_profiles",), str(exc)) from None
+        return raw
 
     # -- generic values --
 
@@ -355,7 +382,7 @@ class _Parser:
             out[name] = tuple(dict.fromkeys(found))
         return out
 
-    def paths(self, doc: Mapping[str, Any]) -> tuple[PathConfig, ...]:
+    def paths(self, doc: Mapping[str, Any], domains: tuple[str, ...]) -> tuple[PathConfig, ...]:
         out: list[PathConfig] = []
         seen: set[str] = set()
         for index, table in enumerate(self.tables(doc, "path")):
@@ -369,6 +396,16 @@ class _Parser:
                 raise self.fail((*at, "name"), f"duplicate path name {name!r}")
             seen.add(name)
             esp = self.string(table, (*at, "esp"), non_empty=True)
+            sends_for = tuple(
+                dict.fromkeys(
+                    self.names(table, (*at, "domains"), normalize_domain, "a domain name")
+                )
+            )
+            stray = [d for d in sends_for if d not in domains]
+            if stray:
+                raise self.fail(
+                    (*at, "domains"), f"{stray[0]} is not in `domains` (add it there to audit it)"
+                )
             out.append(
                 PathConfig(
                     name=name,
@@ -384,6 +421,7 @@ class _Parser:
                         )
                     ),
                     smtp=self.name(table, (*at, "smtp"), _host_port, "HOST:PORT"),
+                    domains=sends_for,
                 )
             )
         return tuple(out)
@@ -484,18 +522,4 @@ def _dns_server(text: str) -> str:
 
 def _host_port(text: str) -> str:
     """`smtp.example.com:587` or `[2001:db8::1]:587` (the port is required)."""
-    value = text.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        host = str(ipaddress.IPv6Address(host))
-        shown = f"[{host}]"
-    else:
-        host, _, port = value.rpartition(":")
-        try:
-            shown = host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            shown = host = normalize_domain(host) if host else ""
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("give HOST:PORT with a port from 1 to 65535, e.g. smtp.example.com:587")
-    return f"{shown}:{int(port)}"
+    return normalize_host_port(text)

@@ -84,3 +84,42 @@ def to_a_labels(raw: str, name: str) -> str:
         raise ValueError(
             f"{raw!r} is not a valid internationalized domain name (IDNA 2008: {exc})"
         ) from None
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """`smtp.example.com:587`, `192.0.2.1:587` or `[2001:db8::1]:587` -> (host, port): the host
+    an IP address in its compressed form or a normalized domain name, the port 1 to 65535
+    (required). An IPv6 address needs its brackets: without them the port cannot be told
+    from the address. ValueError in words otherwise."""
+    import ipaddress
+
+    value = text.strip()
+    usage = "give HOST:PORT with a port from 1 to 65535, e.g. smtp.example.com:587"
+    if value.startswith("["):
+        inside, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        try:
+            host = str(ipaddress.IPv6Address(inside))
+        except ValueError:
+            raise ValueError(f"[{inside}] is not an IPv6 address; {usage}") from None
+    else:
+        host, _, port = value.rpartition(":")
+        if ":" in host:
+            raise ValueError(f"an IPv6 address needs brackets: [ADDRESS]:PORT; {usage}")
+        try:
+            host = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            host = normalize_domain(host) if host else ""
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(usage)
+    return host, int(port)
+
+
+def format_host_port(host: str, port: int) -> str:
+    """The one written form: `[2001:db8::1]:587` for IPv6, else `host:587`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def normalize_host_port(text: str) -> str:
+    """HOST:PORT in its one written form (parse_host_port, then format_host_port)."""
+    return format_host_port(*parse_host_port(text))

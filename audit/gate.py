@@ -108,11 +108,16 @@ async def run_gate(
     files = message_files(config)
     messages = load_messages(files)  # MessageInputError for unreadable ones: bad input
     try:
-        paths = config_paths(config.paths, load_profiles())
-    except ValueError as exc:
+        extra = config.esp_profiles_dir
+        paths = config_paths(config.paths, load_profiles(extra))
+    except ValueError as exc:  # ProfileError too: the directory changed since the config loaded
         where = display_path(config.source) if config.source else "config"
         raise GateInputError(f"{where}: {exc}") from None
     gate = asyncio.Semaphore(MAX_PARALLEL_DOMAINS)
+
+    def paths_for(domain: str) -> list:
+        """The paths declared for `domain` (a [[path]] without `domains` sends for all)."""
+        return [p for p, t in zip(paths, config.paths, strict=True) if t.sends_for(domain)]
 
     async def one(domain: str) -> Report:  # each domain with its own selectors, all at once
         async with gate:
@@ -120,7 +125,8 @@ async def run_gate(
                 domain,
                 backend,
                 dkim_selectors=config.selectors_for(domain),
-                sending_paths=paths,
+                sending_paths=paths_for(domain),
+                esp_profiles_dir=str(extra) if extra else None,
                 probes=options.probes,
                 timeout=options.timeout,
                 allow_private_addresses=options.allow_private_addresses,

@@ -114,9 +114,11 @@ def predict_dmarc(
     spf: SpfOutcome,
     dkim: Sequence[DkimOutcome],
     exists: bool | None = None,
+    discarded: tuple[str, int] | None = None,
 ) -> DmarcPrediction:
     """DMARC for `from_domain` given the record that applies (None: no policy). `exists`: does
-    the From domain exist (RFC 9989 3.2.13), when np= could apply; None when not asked."""
+    the From domain exist (RFC 9989 3.2.13), when np= could apply; None when not asked.
+    `discarded`: (name, count) when several records at the policy name were discarded."""
     reading = record.reading() if record is not None else None
     if record is None or policy_domain is None or reading is None or not reading.applies:
         return DmarcPrediction(
@@ -127,9 +129,7 @@ def predict_dmarc(
                 d.domain or "" for d in dkim if d.passed and aligned(d.domain, from_domain, "r")
             ],
             spf_aligned=spf.passed and aligned(spf.domain, from_domain, "r"),
-            reason=f"no DMARC record for {from_domain}"
-            if reading is None
-            else f"DMARC is not applied: {reading.fallback}",
+            reason=_no_policy_reason(from_domain, reading, discarded),
         )
     policy = applicable_policy(record, from_domain, policy_domain, exists)
     dkim_ok = [
@@ -174,6 +174,24 @@ def predict_dmarc(
         )
     found.reason = fail_reason(dkim, spf, from_domain, record.adkim, record.aspf)
     return found
+
+
+def _no_policy_reason(
+    from_domain: str, reading: Any, discarded: tuple[str, int] | None
+) -> str:
+    if discarded is not None:
+        # RFC 7489 6.6.3 step 5: "If the remaining set contains multiple records or no
+        # records, policy discovery terminates and DMARC processing is not applied to this
+        # message"; RFC 9989 4.10 step 2: "If multiple DMARC Policy Records are returned, they
+        # are all discarded." No policy is kept from any of them.
+        name, count = discarded
+        return (
+            f"{count} DMARC records at _dmarc.{name}: the set is discarded and DMARC is not "
+            "applied"
+        )
+    if reading is None:
+        return f"no DMARC record for {from_domain}"
+    return f"DMARC is not applied: {reading.fallback}"
 
 
 def unfinished_aligned(

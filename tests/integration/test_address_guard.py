@@ -297,3 +297,18 @@ def test_audit_check_takes_the_guard_from_config_or_flag(knot, tmp_path, how):
     (domain,) = [r for r in reports if r["kind"] == "domain"]
     refused = [f["target"] for f in _net301(domain)]
     assert refused == ([f"mx.mx-loopback.{ZONE}"] if how == "none" else [])
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_audit_init_takes_the_flag(knot, allow):
+    """`audit init` audits the domains with probes to pre-fill the config: the guard applies
+    and --allow-private-addresses turns it off (its NET301 ignore example then is absent;
+    the probe goes to 127.0.0.1 port 25, where nothing listens)."""
+    command = [sys.executable, "-m", "audit", "init", f"mx-loopback.{ZONE}", "-o", "-",
+               "--dns-server", str(knot), "--timeout", "2"]  # fmt: skip
+    command += ["--allow-private-addresses"] if allow else []
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    refused = f'# rule = "NET301"\n# target = "mx.mx-loopback.{ZONE}"' in proc.stdout
+    assert refused is not allow
+    assert '# rule = "DMARC001"' in proc.stdout  # the rest of the audit ran either way

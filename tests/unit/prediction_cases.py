@@ -5,6 +5,10 @@ zones, and the `audit domain` sending-path evaluation of the same situation.
 A case names the From domain, the DMARC record at _dmarc.pred.test, the SPF result for the
 envelope domain ("from": the From domain itself, "sub": bounces.<from>, "other": a bounce
 domain in another organization), and the DKIM signatures as (result, "from" | "other").
+
+"temperror" for SPF: the envelope's record includes a name whose lookup times out; for DKIM:
+the signature's key lookup times out. `extra_dmarc`: a second record at _dmarc.pred.test (the
+set is discarded). `reason`: words all three consumers must give for the verdict.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ IP = "192.0.2.55"
 class Case:
     id: str
     dmarc: str | None
-    spf: str  # pass | fail | softfail | none: what the envelope domain's SPF gives IP
+    spf: str  # pass | fail | softfail | none | temperror: what the envelope's SPF gives IP
     envelope: str  # from | sub | other
-    dkim: tuple[tuple[str, str], ...]  # (pass | fail, from | other)
+    dkim: tuple[tuple[str, str], ...]  # (pass | fail | temperror, from | other)
     result: str  # expected DMARC result
     disposition: str
     mailed_by: str | None
@@ -30,6 +34,8 @@ class Case:
     via: str | None
     from_domain: str = ORG
     domain_path: bool = True  # expressible as a declared sending path of `audit domain`
+    extra_dmarc: str | None = None
+    reason: str | None = None
 
     @property
     def envelope_domain(self) -> str:
@@ -85,5 +91,33 @@ CASES = [
     Case(
         "esp-signature-fails", REJECT, "pass", "other", (("fail", "other"),),
         "fail", "reject", BOUNCE_OTHER, None, BOUNCE_OTHER, domain_path=False,
+    ),
+    # RFC 9989 5.3.6 (the path prediction once made any lookup failure temperror, unlike the
+    # message verdict): an aligned pass still passes; an aligned identifier whose lookup
+    # failed, with nothing else passing aligned, leaves DMARC at temperror
+    Case(
+        "dkim-aligned-pass-spf-temperror", REJECT, "temperror", "sub", (("pass", "from"),),
+        "pass", "none", None, ORG, None, reason="aligned pass through DKIM d=pred.test",
+    ),
+    Case(
+        "spf-temperror-nothing-else-aligned", REJECT, "temperror", "sub", (),
+        "temperror", "none", None, None, None,
+        reason="SPF for bounces.pred.test could still pass aligned",
+    ),
+    Case(
+        "dkim-key-temperror-spf-aligned-pass", REJECT, "pass", "sub", (("temperror", "from"),),
+        "pass", "none", SUB, None, None, reason="aligned pass through SPF bounces.pred.test",
+    ),
+    Case(
+        "dkim-key-temperror-nothing-else", REJECT, "fail", "sub", (("temperror", "from"),),
+        "temperror", "none", None, None, None,
+        reason="DKIM d=pred.test could still pass aligned",
+    ),
+    # several records (fixture dmarc-multiple.test does the same): the path check once said
+    # "no DMARC record", the domain check DMARC002 and the message "the set is discarded"
+    Case(
+        "several-dmarc-records", REJECT, "pass", "other", (), "none", "none", BOUNCE_OTHER,
+        None, BOUNCE_OTHER, extra_dmarc="v=DMARC1; p=none",
+        reason="2 DMARC records at _dmarc.pred.test: the set is discarded",
     ),
 ]  # fmt: skip

@@ -17,10 +17,13 @@ from tests.unit.prediction_cases import CASES, ORG, Case
 
 
 def predicted(case: Case):
-    record = parse_dmarc(case.dmarc) if case.dmarc else None
+    record = parse_dmarc(case.dmarc) if case.dmarc and not case.extra_dmarc else None
     spf = SpfOutcome(case.spf, case.envelope_domain)
     dkim = [DkimOutcome(result, case.d(who)) for result, who in case.dkim]
-    dmarc = predict_dmarc(case.from_domain, record, ORG if record else None, spf, dkim)
+    discarded = (ORG, 2) if case.extra_dmarc else None
+    dmarc = predict_dmarc(
+        case.from_domain, record, ORG if record else None, spf, dkim, discarded=discarded
+    )
     return dmarc, gmail_display(case.from_domain, spf, dkim)
 
 
@@ -28,6 +31,7 @@ def predicted(case: Case):
 def test_shared_prediction(case: Case):
     dmarc, gmail = predicted(case)
     assert (dmarc.result, dmarc.disposition) == (case.result, case.disposition)
+    assert case.reason is None or case.reason in dmarc.reason
     assert (gmail.mailed_by, gmail.signed_by, gmail.via) == (
         case.mailed_by,
         case.signed_by,

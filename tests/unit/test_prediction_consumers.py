@@ -19,8 +19,10 @@ from audit.checks.message import dmarc, via
 from audit.facts.paths import SendingPath
 from audit.message.load import RawMessage
 from audit.message_audit import make_context
+from audit.model import CheckOutcome, Report
 from audit.net.dns import Resolver, memory_backend
 from tests.unit.prediction_cases import CASES, IP, ORG, OTHER, Case
+from tests.unit.test_report_schema import VALIDATOR  # the committed schema
 
 KEYS = Path(__file__).resolve().parents[2] / "fixtures" / "keys"
 SIGNING_KEY = (KEYS / "clean.test.s2048.pem").read_bytes()
@@ -37,17 +39,22 @@ def dkim_txt(pem: bytes) -> str:
     return " ".join(f'"{text[i : i + 200]}"' for i in range(0, len(text), 200))
 
 
+SPF_DOWN = f"spf-down.{OTHER}"  # its TXT lookup times out
+
+
 def spf_txt(result: str) -> str | None:
     return {
         "pass": f'"v=spf1 ip4:{IP} -all"',
         "fail": '"v=spf1 -all"',
         "softfail": '"v=spf1 ~all"',
+        "temperror": f'"v=spf1 include:{SPF_DOWN} -all"',
         "none": None,
     }[result]
 
 
-def zones(case: Case, *, keys: dict[str, bytes]) -> dict[str, list[tuple[str, str]]]:
-    """The From domain, its policy, the envelope domain's SPF, and DKIM keys by d=."""
+def zones(case: Case, *, keys: dict[str, bytes | None]) -> dict[str, list[tuple[str, str]]]:
+    """The From domain, its policy, the envelope domain's SPF, and DKIM keys by d= (None: the
+    key lookup times out)."""
     records: dict[str, list[tuple[str, str]]] = {
         ORG: [("MX", f"10 mx.{ORG}.")],
         f"mx.{ORG}": [("A", "192.0.2.1")],
@@ -56,14 +63,18 @@ def zones(case: Case, *, keys: dict[str, bytes]) -> dict[str, list[tuple[str, st
         OTHER: [("MX", f"10 mx.{OTHER}.")],
         f"mx.{OTHER}": [("A", "192.0.2.2")],
         f"bounces.{OTHER}": [("MX", f"10 mx.{OTHER}.")],
+        SPF_DOWN: [("TIMEOUT", "")],
     }
     if case.dmarc:
         records[f"_dmarc.{ORG}"] = [("TXT", f'"{case.dmarc}"')]
+    if case.extra_dmarc:
+        records[f"_dmarc.{ORG}"].append(("TXT", f'"{case.extra_dmarc}"'))
     spf = spf_txt(case.spf)
     if spf:
         records.setdefault(case.envelope_domain, []).append(("TXT", spf))
     for domain, pem in keys.items():
-        records[f"{SELECTOR}._domainkey.{domain}"] = [("TXT", dkim_txt(pem))]
+        key = ("TXT", dkim_txt(pem)) if pem else ("TIMEOUT", "")
+        records[f"{SELECTOR}._domainkey.{domain}"] = [key]
     return records
 
 
@@ -88,7 +99,10 @@ def message(case: Case) -> bytes:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_message_audit_reaches_the_table_verdict(case: Case):
     # a failing signature: the d= publishes a key the signer does not hold
-    keys = {case.d(who): SIGNING_KEY if r == "pass" else OTHER_KEY for r, who in case.dkim}
+    keys = {
+        case.d(who): None if r == "temperror" else SIGNING_KEY if r == "pass" else OTHER_KEY
+        for r, who in case.dkim
+    }
     resolver = Resolver(memory_backend(zones(case, keys=keys)))
     ctx = make_context(RawMessage(f"{case.id}.eml", message(case)), resolver)
 
@@ -97,6 +111,7 @@ def test_message_audit_reaches_the_table_verdict(case: Case):
 
     verdict, shown = asyncio.run(both())
     assert (verdict.result, verdict.disposition) == (case.result, case.disposition)
+    assert case.reason is None or case.reason in verdict.reason
     assert (shown["mailed_by"], shown["signed_by"], shown["via"]) == (
         case.mailed_by,
         case.signed_by,
@@ -110,7 +125,9 @@ def test_domain_sending_path_reaches_the_table_verdict(case: Case, tmp_path):
     (whose key is published only when the case's own signature passes), and for a provider
     signature a profile whose provider signs with its own domain."""
     own = [r for r, who in case.dkim if who == "from"]
-    keys = {case.from_domain: SIGNING_KEY} if own == ["pass"] else {}
+    keys: dict[str, bytes | None] = {case.from_domain: SIGNING_KEY} if own == ["pass"] else {}
+    if own == ["temperror"]:
+        keys = {case.from_domain: None}
     esp = None
     if any(who == "other" for _, who in case.dkim):
         esp = "pred-esp"
@@ -136,6 +153,14 @@ def test_domain_sending_path_reaches_the_table_verdict(case: Case, tmp_path):
     rows = {row["name"]: row for row in result.facts["sending_paths"]["paths"]}
     row = rows["table"]
     assert (row["dmarc"], row["disposition"]) == (case.result, case.disposition)
+    assert case.reason is None or case.reason in row["dmarc_reason"]
+    # the failed lookup is still reported, whatever the verdict
+    dns001 = {f.rule.id for f in result.findings} & {"DNS001"}
+    temperror = case.spf == "temperror" or any(r == "temperror" for r, _ in case.dkim)
+    assert dns001 == ({"DNS001"} if temperror else set())
+    outcome = CheckOutcome("sending_paths", case.from_domain, result.status, result.facts,
+                           result.findings)  # fmt: skip
+    VALIDATOR.validate(Report("domain", case.from_domain, [outcome]).to_dict())
     gmail = row["gmail"]
     assert (gmail["mailed_by"], gmail["signed_by"], gmail["via"]) == (
         case.mailed_by,

@@ -10,6 +10,7 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import sending_paths
+from audit.facts.dmarc_policy import discover_policy
 from audit.facts.paths import declared_paths
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Resolver, memory_backend
@@ -299,3 +300,51 @@ def test_rp004_where_rfc7489_and_rfc9989_readings_differ(audit_paths):
     row = rows["own-mta"]
     assert row["alignment"]["spf"] == {"rfc7489": True, "rfc9989": False}
     assert row["dmarc"] == "pass"  # the prediction follows RFC 7489, what receivers run today
+
+
+def _spf_alignment(records: dict, from_domain: str, envelope: str) -> tuple[dict, str | None]:
+    resolver = Resolver(memory_backend(records))
+    ctx = DomainContext(
+        from_domain,
+        resolver,
+        sending_paths=declared_paths(ips=["192.0.2.1"], return_path=envelope),
+    )
+    row = asyncio.run(sending_paths.check(ctx)).facts["sending_paths"]["paths"][0]
+    return row["alignment"]["spf"], asyncio.run(discover_policy(resolver, envelope)).rfc9989_org
+
+
+@pytest.mark.parametrize(
+    ("dmarc", "from_domain", "expect"),
+    [
+        # RFC 9989 4.10.2: the walk finds no record, so the initial target domain is the
+        # Organizational Domain: bounces.nr.test is its own, not nr.test (the path check once
+        # fell back to the Public Suffix List here and called it aligned; the DMARC check's
+        # walk did not: one walk now, facts/dmarc_policy.tree_walk_org)
+        ({}, "nr.test", {"rfc7489": True, "rfc9989": False}),
+        # psd=y at nr.test: the organizational domain is the name one label below it
+        (
+            {"_dmarc.nr.test": [("TXT", '"v=DMARC1; p=reject; psd=y"')]},
+            "shop.nr.test",
+            {"rfc7489": True, "rfc9989": False},
+        ),
+        # near miss: the record at nr.test is the organizational domain of both
+        (
+            {"_dmarc.nr.test": [("TXT", '"v=DMARC1; p=reject"')]},
+            "nr.test",
+            {"rfc7489": True, "rfc9989": True},
+        ),
+    ],
+)
+def test_rfc9989_alignment_uses_the_one_tree_walk(dmarc, from_domain, expect):
+    spf = ("TXT", '"v=spf1 ip4:192.0.2.1 -all"')
+    records = {
+        "nr.test": [("MX", "10 mx.nr.test.")],
+        from_domain: [("MX", "10 mx.nr.test.")],
+        "mx.nr.test": [("A", "192.0.2.1")],
+        "bounces.nr.test": [("MX", "10 mx.nr.test."), spf],
+        **dmarc,
+    }
+    envelope = "bounces.nr.test"
+    aligned_by, env_org = _spf_alignment(records, from_domain, envelope)
+    assert aligned_by == expect
+    assert env_org == ("nr.test" if expect["rfc9989"] else envelope)

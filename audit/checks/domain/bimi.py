@@ -14,7 +14,7 @@ from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.bimi_assets import NOT_FETCHED, check_assets
-from audit.checks.domain.dmarc import Discovery, discover_policy
+from audit.facts.dmarc_policy import Discovery, discover_policy
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, Resolver
 from audit.psl import organizational_domain

@@ -100,7 +100,7 @@ async def alignment_differences(
     """Passing identifiers, as (label, domain, mode), whose relaxed alignment with the From
     domain is not the same by RFC 9989's tree-walk organizational domains (4.10.2) as by the
     Public Suffix List (RFC 7489 3.2), which the verdict follows."""
-    from audit.checks.domain.dmarc import tree_walk_organizational_domain
+    from audit.facts.dmarc_policy import tree_walk_organizational_domain
 
     relaxed = [
         (label, ident.lower().rstrip("."), mode)

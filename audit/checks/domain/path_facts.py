@@ -13,8 +13,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.checks.domain.dmarc import Discovery, discover_policy
 from audit.esp.profiles import EspProfile, matches
+from audit.facts.dmarc_policy import Discovery, discover_policy
 from audit.facts.paths import SendingPath
 from audit.facts.prediction import (
     DkimOutcome,
@@ -26,9 +26,8 @@ from audit.facts.prediction import (
     predict_dmarc,
 )
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver
-from audit.psl import organizational_domain, tree_walk_names
 from audit.records.dkim_key import looks_like_dkim_key, parse_dkim_key
-from audit.records.dmarc import DmarcRecord, parse_dmarc
+from audit.records.dmarc import DmarcRecord
 from audit.spf import check_host, is_spf_record, parse_record
 from audit.spf.parser import SpfSyntaxError
 from audit.spf.tree import walk_tree
@@ -90,7 +89,10 @@ class PathFacts:
     from_domain: str
     envelope: str
     envelope_source: str  # declared | detected | provider default | from domain
-    temperror: DnsAnswer | None = None
+    temperror: DnsAnswer | None = None  # the path itself could not be read
+    # failed SPF / DKIM-key lookups: their identifier is "temperror" and the shared
+    # prediction decides whether that leaves DMARC undecided (RFC 9989 5.3.6)
+    lookup_errors: list[DnsAnswer] = field(default_factory=list)
     exists: bool | None = None  # the envelope domain exists (None: not judged)
     spf_records: list[str] = field(default_factory=list)
     spf_result: str = "unknown"  # for the path's senders
@@ -103,7 +105,8 @@ class PathFacts:
     bounce_ok: bool | None = None
     bounce_route: list[str] = field(default_factory=list)
     dkim_keys: list[DkimKeyState] = field(default_factory=list)
-    dkim_state: str = "unknown"  # ok | missing | provider-signs | not declared | unknown
+    # ok | missing | provider-signs | temperror | not declared | unknown
+    dkim_state: str = "unknown"
     spf_aligned: dict[str, bool] = field(default_factory=dict)  # rfc7489 / rfc9989
     dkim: list[DkimOutcome] = field(default_factory=list)
     dmarc: DmarcPrediction | None = None
@@ -160,12 +163,11 @@ async def gather_path(
     facts.dkim_keys = list(keys)
     ips = list(path.ips) or helo_ips[0]
     await _spf(resolver, facts, ips)
-    if facts.temperror:
-        return facts
-    temp = next((k for k in facts.dkim_keys if k.state == "temperror"), None)
-    if temp is not None:
-        facts.temperror = DnsAnswer(temp.name, "TXT", DnsStatus.TIMEOUT, error=temp.detail)
-        return facts
+    facts.lookup_errors += [
+        DnsAnswer(k.name, "TXT", DnsStatus.TIMEOUT, error=k.detail)
+        for k in facts.dkim_keys
+        if k.state == "temperror"
+    ]
     _dkim(facts)
     _alignment(facts, policy, env_policy)
     spf = SpfOutcome(facts.spf_result, envelope)
@@ -176,6 +178,7 @@ async def gather_path(
         spf,
         facts.dkim,
         exists=policy.discovery.exists(),
+        discarded=policy.discovery.discarded_set(),
     )
     facts.gmail = gmail_display(from_domain, spf, facts.dkim)
     return facts
@@ -191,7 +194,7 @@ async def _helo_addresses(resolver: Resolver, path: SendingPath) -> tuple[list[s
 
 async def _envelope_policy(
     resolver: Resolver, envelope: str, from_domain: str, policy: Policy
-) -> Discovery | None:
+) -> Discovery:
     """The envelope domain's DMARC tree walk, for the RFC 9989 organizational domain."""
     if envelope == from_domain:
         return policy.discovery
@@ -274,9 +277,10 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
         facts.senders = [SenderSpf(r.ip, r.result, r.matched, r.reason) for r in results]
         temp = next((r for r in results if r.result == "temperror"), None)
         if temp is not None:
-            facts.temperror = DnsAnswer(envelope, "TXT", DnsStatus.TIMEOUT, error=temp.reason)
-            return
-        worst = next((r for r in results if r.result != "pass"), None)
+            facts.lookup_errors.append(
+                DnsAnswer(envelope, "TXT", DnsStatus.TIMEOUT, error=temp.reason)
+            )
+        worst = temp or next((r for r in results if r.result != "pass"), None)
         facts.spf_result = "pass" if worst is None else worst.result
         facts.spf_basis = "; ".join(
             f"{r.ip}: {r.result}" + (f" ({r.matched})" if r.matched else "") for r in results
@@ -301,7 +305,9 @@ async def _spf(resolver: Resolver, facts: PathFacts, ips: list[str]) -> None:
     domains = [n.domain for n in tree.nodes if n is not tree.root] + facts.cname
     reached = next((d for d in domains if _under_any(d, profile.spf_includes)), None)
     if reached is None and failed:
-        facts.temperror = failed[0][1]
+        facts.lookup_errors.append(failed[0][1])
+        facts.spf_result = "temperror"
+        facts.spf_basis = f"a lookup in {envelope}'s SPF tree failed: {failed[0][1].describe()}"
         return
     facts.include_reached = reached is not None
     if reached:
@@ -346,6 +352,10 @@ def _dkim(facts: PathFacts) -> None:
         # the provider's selectors are per account (SES tokens): nothing could be tried
         facts.dkim_state = "unknown"
         facts.dkim = own
+    elif any(k.state == "temperror" for k in facts.dkim_keys):
+        # a key that could not be read may still verify: the signature's result is temperror
+        facts.dkim_state = "temperror"
+        facts.dkim = [DkimOutcome("temperror", facts.from_domain), *own]
     elif own:
         facts.dkim_state = "provider-signs"
         facts.dkim = own
@@ -357,37 +367,27 @@ def _dkim(facts: PathFacts) -> None:
         facts.dkim_state = "not declared"
 
 
-def _alignment(facts: PathFacts, policy: Policy, env_policy: Discovery | None) -> None:
+def _alignment(facts: PathFacts, policy: Policy, env_policy: Discovery) -> None:
+    """SPF alignment both ways: RFC 7489 by the Public Suffix List, RFC 9989 by the DNS tree
+    walk's organizational domain (the one discover_policy computes for every check)."""
     aspf = policy.record.aspf if policy.record else "r"
     facts.spf_aligned = {
         "rfc7489": aligned(facts.envelope, facts.from_domain, aspf),
         "rfc9989": aspf == "s"
         and facts.envelope == facts.from_domain
         or aspf != "s"
-        and rfc9989_org_domain(env_policy, facts.envelope)
-        == rfc9989_org_domain(policy.discovery, facts.from_domain),
+        and env_policy.rfc9989_org == policy.discovery.rfc9989_org,
     }
 
 
-def rfc9989_org_domain(found: Discovery | None, domain: str) -> str:
-    """RFC 9989 organizational domain by DNS tree walk: the name whose record says psd=n, the
-    one below a psd=y record, else the record with the fewest labels; without any record, the
-    Public Suffix List answer (what RFC 7489 uses)."""
-    if found is None:
-        return organizational_domain(domain)
-    walk = tree_walk_names(domain)
-    org = None
-    for index, name in enumerate(walk):
-        lookup = found.lookups.get(name)
-        if lookup is None or len(lookup.records) != 1:
-            continue
-        psd = parse_dmarc(lookup.records[0]).psd
-        if psd == "n":
-            return name
-        if psd == "y":
-            return walk[index - 1] if index else name
-        org = name
-    return org or organizational_domain(domain)
+def _inconclusive(facts: PathFacts) -> str | None:
+    """Why the path's verdict is unknown: the path's own lookup, or an identifier's that
+    leaves DMARC at temperror."""
+    if facts.temperror is not None:
+        return facts.temperror.describe()
+    if facts.lookup_errors and facts.dmarc and facts.dmarc.result == "temperror":
+        return facts.lookup_errors[0].describe()
+    return None
 
 
 def path_summary(facts: PathFacts, fixes: list[str]) -> dict[str, Any]:
@@ -401,7 +401,7 @@ def path_summary(facts: PathFacts, fixes: list[str]) -> dict[str, Any]:
         "envelope_source": facts.envelope_source,
         "ips": list(facts.path.ips) or [s.ip for s in facts.senders],
         "helo": facts.path.helo,
-        "inconclusive": facts.temperror.describe() if facts.temperror else None,
+        "inconclusive": _inconclusive(facts),
         "spf": {
             "result": facts.spf_result,
             "basis": facts.spf_basis,

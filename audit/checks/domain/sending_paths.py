@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
 from audit.checks.domain.submission import check_relay
 from audit.esp.detect import detect, run_profiles
+from audit.facts.dmarc_policy import discover_policy
 from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
-from audit.records.dmarc import parse_dmarc, with_tags
+from audit.records.dmarc import with_tags
 from audit.rules.esp_paths import ESP_DEFAULT_RETURN_PATH, ESP_DKIM_NOT_CONFIGURED
 from audit.rules.path import PATH_DMARC_FAILS, PATH_VIA_SHOWN
 from audit.rules.rp import (
@@ -70,10 +70,9 @@ async def check(ctx: DomainContext) -> CheckResult:
             ],
             status=Status.INCONCLUSIVE,
         )
-    policy_at = found.rfc7489_at or found.rfc9989_at
-    records = found.records_at(policy_at)
-    record = parse_dmarc(records[0]) if len(records) == 1 else None
-    policy = Policy(record, policy_at if record else None, found)
+    records = found.records_at(found.policy_at)
+    record = found.record
+    policy = Policy(record, found.policy_at if record else None, found)
     gathered, relays = await asyncio.gather(
         asyncio.gather(
             *(
@@ -94,7 +93,8 @@ async def check(ctx: DomainContext) -> CheckResult:
         findings += path_findings
         fixes = list(dict.fromkeys(f.fix for f in path_findings if f.fix))
         rows.append(path_summary(facts, fixes) | {"smtp": relay[0] if relay else None})
-    inconclusive = any(f.temperror for f in gathered) or any(r[2] for r in relays)
+    inconclusive = any(f.temperror or f.lookup_errors for f in gathered)
+    inconclusive = inconclusive or any(r[2] for r in relays)
     return CheckResult(
         facts={
             "sending_paths": {
@@ -123,7 +123,16 @@ def judge(facts: PathFacts, policy: Policy) -> list[Finding]:
                 f"sending path {name} could not be evaluated: inconclusive, not missing",
             )
         ]
-    findings = _return_path(facts) + _spf(facts) + _alignment(facts, policy) + _esp(facts)
+    findings = [
+        temperror_finding(
+            answer,
+            facts.envelope,
+            f"sending path {name}: that identifier's result is temperror; the DMARC verdict "
+            "is unknown unless another aligned identifier passes",
+        )
+        for answer in facts.lookup_errors
+    ]
+    findings += _return_path(facts) + _spf(facts) + _alignment(facts, policy) + _esp(facts)
     findings += _verdict(facts)
     return findings
 
@@ -250,8 +259,8 @@ def _spf(facts: PathFacts) -> list[Finding]:
                 fix=f'Publish {env} TXT "{_spf_record_for(facts, None)}"',
             )
         ]
-    if facts.spf_result in ("pass", "unknown"):
-        return []
+    if facts.spf_result in ("pass", "unknown", "temperror"):
+        return []  # temperror: DNS001 says the lookup failed, not that SPF refuses
     current = facts.spf_records[0] if len(facts.spf_records) == 1 else None
     return [
         Finding(
@@ -370,7 +379,8 @@ def _verdict(facts: PathFacts) -> list[Finding]:
         return []  # which key signs is unknown: no verdict to predict
     out = []
     nothing_aligned = not dmarc.dkim_aligned and not dmarc.spf_aligned
-    if dmarc.result == "fail" or (dmarc.result == "none" and nothing_aligned):
+    undecided = bool(facts.lookup_errors)  # an identifier's lookup failed: DNS001 says so
+    if dmarc.result == "fail" or (dmarc.result == "none" and nothing_aligned and not undecided):
         notes = f" ({'; '.join(dmarc.notes)})" if dmarc.notes else ""
         message = (
             f"{_label(facts)}: mail fails DMARC ({dmarc.reason}); the policy asks receivers to "

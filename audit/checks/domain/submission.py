@@ -10,6 +10,7 @@ from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.starttls import certificate_of, judge_probe
+from audit.domains import parse_host_port
 from audit.model import Finding
 from audit.net.dns import is_ip_literal
 from audit.net.smtp import SmtpProbe, probe_starttls
@@ -20,8 +21,8 @@ IMPLICIT_TLS_PORT = 465
 
 
 def split_relay(relay: str) -> tuple[str, int]:
-    host, _, port = relay.rpartition(":")
-    return host.strip("[]"), int(port)
+    """(host, port) of a relay already checked by the CLI or the config (parse_host_port)."""
+    return parse_host_port(relay)
 
 
 def auth_mechanisms(extensions: list[str]) -> list[str]:

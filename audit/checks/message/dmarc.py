@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.checks.domain.dmarc import discover_policy
 from audit.checks.domain.dmarc_readings import (
     DECIDING_TEXT,
     alignment_differences,
@@ -18,6 +17,7 @@ from audit.checks.domain.dmarc_readings import (
 )
 from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.dmarc_policy import discover_policy
 from audit.facts.prediction import (
     DISPOSITION_TEXT,
     DkimOutcome,
@@ -67,6 +67,7 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
         SpfOutcome(spf.result, spf.domain),
         [DkimOutcome(v.result, v.domain) for v in dkim],
         exists=found.exists(),
+        discarded=found.discarded_set(),
     )
     verdict = DmarcVerdict(
         predicted.result,
@@ -81,15 +82,6 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
         aspf=predicted.aspf,
         reason=predicted.reason,
     )
-    if found.discarded:
-        # RFC 7489 6.6.3 step 5: "If the remaining set contains multiple records or no records,
-        # policy discovery terminates and DMARC processing is not applied to this message";
-        # RFC 9989 4.10 step 2: "If multiple DMARC Policy Records are returned, they are all
-        # discarded." No policy is kept from any of them.
-        verdict.reason = (
-            f"{len(found.records_at(policy_at))} DMARC records at _dmarc.{policy_at}: the set "
-            "is discarded and DMARC is not applied"
-        )
     notes = [*discovery_differences(found), *(record_differences(found, record) if record else [])]
     if record is not None:
         passing = [("DKIM d=", v.domain or "", record.adkim) for v in dkim if v.passed]
