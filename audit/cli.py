@@ -1,5 +1,6 @@
 """The `audit` command line. Exit codes: 0 clean, 1 findings at or above --fail-on,
-2 bad input or usage (one line on stderr), 3 inconclusive (a temperror kept a verdict away)."""
+2 bad input or usage (one line on stderr), 3 inconclusive (a temperror kept a verdict away),
+4 internal error (a check crashed or the tool hit a bug: report it)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any
 import click
 
 from audit import __version__
-from audit.model import Report, Severity, combined_exit_code
+from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
+DEFAULT_WIDTH = 100  # terminal text when stdout is not a terminal and COLUMNS is not set
+MIN_WIDTH = 40
 
 
 class BadInput(click.ClickException):
@@ -94,11 +97,26 @@ def _emit(text: str, output: Path | None) -> None:
         raise BadInput(f"cannot write {str(output)!r}: {exc.strerror}") from None
 
 
+def output_width(to_terminal: bool) -> int:
+    """COLUMNS when set (as ls and git honour it), else the terminal's width, else 100."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), MIN_WIDTH)
+    if to_terminal:
+        return max(shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, MIN_WIDTH)
+    return DEFAULT_WIDTH
+
+
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
     from reports import render
 
-    color = output is None and fmt == "terminal" and sys.stdout.isatty()
-    _emit(render(fmt, reports, color=color, fail_on=fail_on), output)
+    to_terminal = output is None and sys.stdout.isatty()
+    color = to_terminal and fmt == "terminal"
+    width = output_width(to_terminal)
+    _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
     sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
 
 
@@ -116,7 +134,12 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="Exit 1 when a finding is at or above this severity.",
     )(fn)
     fn = click.option(
-        "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help="Write the report to FILE instead of standard output.",
     )(fn)
     fn = click.option(
         "--format",
@@ -124,15 +147,45 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMAT_CHOICES),
         default="terminal",
         show_default=True,
-        help="Output format; jsonl writes one report per line as each target finishes.",
+        help="Report format: terminal text, JSON, a self-contained HTML file, SARIF (code "
+        "scanning), JUnit XML, Markdown, or JSONL (one report per line, as each finishes).",
     )(fn)
     return fn
 
 
+LOG_LEVEL_ENV = "AUDIT_LOG_LEVEL"
+
+
+def configure_logging(verbose: int, quiet: bool) -> None:
+    """Log lines go to stderr: warnings by default, -v info, -vv debug, -q errors only;
+    AUDIT_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) when neither flag is given."""
+    import logging
+    import os
+
+    if quiet:
+        level = logging.ERROR
+    elif verbose:
+        level = logging.INFO if verbose == 1 else logging.DEBUG
+    else:
+        named = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
+        level = getattr(logging, named, None) if named else logging.WARNING
+        if not isinstance(level, int):
+            raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
+    logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", count=True, help="More log lines on stderr (-v info, -vv debug)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress lines.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Email deliverability audit: what receivers will conclude about your mail."""
+    configure_logging(verbose, quiet)
+    ctx.ensure_object(dict)["quiet"] = quiet
 
 
 def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -167,7 +220,7 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@cli.command()
+@cli.command(short_help="Audit sending domains: SPF, DKIM, DMARC, MX, TLS, MTA-STS, BIMI...")
 @click.argument("domains", nargs=-1, required=False)
 @batch_options
 @dns_options
@@ -183,15 +236,16 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )
 @click.option("--https-port", type=click.IntRange(1, 65535), default=443, show_default=True,
-              help="Port for HTTPS fetches (MTA-STS policy), for tests.")  # fmt: skip
+              hidden=True, help="Port for HTTPS fetches (MTA-STS policy), for tests.")  # fmt: skip
 @click.option(
     "--ca-file",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
+    hidden=True,
     help="Trust this CA bundle (PEM) instead of the system store, for tests.",
 )
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=25, show_default=True,
-              help="Port for the STARTTLS probes of MX hosts, for tests.")  # fmt: skip
+              hidden=True, help="Port for the STARTTLS probes of MX hosts, for tests.")  # fmt: skip
 @click.option(
     "--trust-anchor",
     "trust_anchor_file",
@@ -378,7 +432,7 @@ def _parse_ip(text: str | None) -> str | None:
         raise BadInput(f"{text!r} is not an IPv4 or IPv6 address") from None
 
 
-@cli.command()
+@cli.command(short_help="Audit sent messages (.eml, .mbox) as a receiver would.")
 @click.argument("files", nargs=-1, required=True)
 @dns_options
 @click.option("--ip", "ip", metavar="ADDRESS", help="The connecting IP (default: from Received).")
@@ -462,7 +516,7 @@ def message(
     _render_and_exit(reports, fmt, output, fail_on)
 
 
-@cli.command()
+@cli.command(short_help="Evaluate SPF for an IP and envelope sender, with the trace.")
 @click.argument("ip")
 @click.argument("mail_from")
 @click.option("--helo", default="", metavar="NAME", help="The HELO/EHLO name.")
@@ -488,10 +542,40 @@ def spf(
 
 
 @cli.command()
-def rules() -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("terminal", "json")),
+    default="terminal",
+    show_default=True,
+    help="A line per rule, or a JSON array (id, name, family, severity, summary, doc).",
+)
+def rules(fmt: str) -> None:
     """List every rule id with its severity and summary."""
-    from audit.rules import all_rules
+    import json
 
+    from audit.rules import all_rules, rule_doc
+
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "family": r.family,
+                        "severity": r.severity.value,
+                        "summary": r.summary,
+                        "temperror": r.temperror,
+                        "retired": r.retired,
+                        "doc": rule_doc(r.id),
+                    }
+                    for r in all_rules().values()
+                ],
+                indent=2,
+            )
+        )
+        return
     for rule in all_rules().values():
         retired = " (retired)" if rule.retired else ""
         click.echo(
@@ -499,7 +583,7 @@ def rules() -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="Print the documentation of a rule id.")
 @click.argument("rule_id")
 def rule(rule_id: str) -> None:
     """Print the documentation of RULE_ID (e.g. SPF201)."""
@@ -536,6 +620,16 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("audit: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and exit 4, the trace with -vv
+        import logging
+
+        logging.getLogger("audit").debug("internal error", exc_info=True)
+        click.echo(
+            f"audit: internal error: {type(exc).__name__}: {exc} (a bug in audit: please "
+            "report it; -vv shows the traceback)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL_ERROR)
     sys.exit(0)
 
 

@@ -36,7 +36,7 @@ def _store(state: Path | None, *, create: bool = True):
         raise BadInput(f"cannot open the run state {str(path)!r}: {exc}") from None
 
 
-@click.group()
+@click.group(short_help="Send test mail to seed mailboxes and confirm what receivers did.")
 def seed() -> None:
     """Send a test message to seed mailboxes, read the copies back, confirm the findings."""
 
@@ -100,7 +100,8 @@ def seed_init(path: Path | None) -> None:
     default=None,
     help="Trust this CA (PEM) for IMAP and SMTP, for tests.",
 )
-@click.option("--dkim-selector", "dkim_selectors", multiple=True, metavar="SELECTOR")
+@click.option("--dkim-selector", "dkim_selectors", multiple=True, metavar="SELECTOR",
+              help="A DKIM selector the path signs with (repeatable).")  # fmt: skip
 @dns_options
 @report_options
 def seed_run(
@@ -223,7 +224,8 @@ def _check_resumable(store, run_id: str, from_addr: str, via: str, seeds) -> Non
 
 @seed.command("report")
 @click.argument("run_id")
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run state database (SQLite; default in ~/.local/state/audit).")  # fmt: skip
 @report_options
 def seed_report(
     run_id: str, state: Path | None, fmt: str, output: Path | None, fail_on: str
@@ -243,7 +245,8 @@ def seed_report(
 
 
 @seed.command("list")
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Run state database (SQLite; default in ~/.local/state/audit).")  # fmt: skip
 def seed_list(state: Path | None) -> None:
     """List the runs in the state database."""
     store = _store(state, create=False)

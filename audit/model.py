@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
+EXIT_INTERNAL_ERROR = 4  # a crashed check or an unexpected exception: a bug to report
 
 
 class Severity(enum.Enum):
@@ -199,10 +200,18 @@ class Report:
             counts[f.effective_severity.value] += 1
         return counts
 
+    @property
+    def crashed(self) -> bool:
+        """A check raised instead of returning a result: a bug in the tool, not in the target."""
+        return any(o.status is Status.ERROR for o in self.outcomes)
+
     def exit_code(self, fail_on: Severity) -> int:
-        """0 clean, 1 a finding at or above `fail_on`, 3 inconclusive and nothing else failed."""
+        """0 clean, 1 a finding at or above `fail_on`, 4 a check crashed (an internal error),
+        3 inconclusive; the first that applies wins."""
         if any(f.effective_severity >= fail_on for f in self.verdict_findings()):
             return 1
+        if self.crashed:
+            return EXIT_INTERNAL_ERROR
         if self.inconclusive:
             return 3
         return 0
@@ -282,10 +291,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
 
 
 def combined_exit_code(reports: list[Report], fail_on: Severity) -> int:
-    """The gate for several targets in one run: any failure wins, then any inconclusive."""
+    """The gate for several targets in one run: any failure wins, then a crash, then any
+    inconclusive."""
     codes = [r.exit_code(fail_on) for r in reports]
-    if 1 in codes:
-        return 1
-    if 3 in codes:
-        return 3
+    for code in (1, EXIT_INTERNAL_ERROR, 3):
+        if code in codes:
+            return code
     return 0

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from audit.model import CheckOutcome, CheckResult, Status
+from audit.model import CheckOutcome, CheckResult, Finding, Status
 
 C = TypeVar("C")
 Check = Callable[[C], Awaitable[CheckResult]]
@@ -39,7 +39,7 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
         target,
         result.status,
         facts=result.facts,
-        findings=result.findings,
+        findings=collapse_temperrors(result.findings, target),
         error=result.error,
         duration_ms=(time.perf_counter() - start) * 1000,
     )
@@ -51,4 +51,46 @@ async def run_checks(
     """All checks at once; outcomes come back in the order the checks were given."""
     return list(
         await asyncio.gather(*(run_check(name, target, fn, ctx, timeout) for name, fn in checks))
+    )
+
+
+MAX_LISTED_LOOKUPS = 20
+
+
+def collapse_temperrors(findings: list[Finding], target: str) -> list[Finding]:
+    """One "could not tell" finding per rule in a check, listing every failed lookup.
+
+    A DNS server that stops answering fails every lookup a check makes (48 guessed DKIM
+    selectors): one finding that names them all says the same, and keeps the real verdicts
+    visible. It takes the place of the first; its target is the common one, else the check's.
+    """
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.rule.temperror:
+            grouped.setdefault(finding.rule.id, []).append(finding)
+    if all(len(group) == 1 for group in grouped.values()):
+        return findings
+    out: list[Finding] = []
+    for finding in findings:
+        group = grouped.get(finding.rule.id) if finding.rule.temperror else None
+        if group is None or len(group) == 1:
+            out.append(finding)
+        elif finding is group[0]:
+            out.append(_merged(group, target))
+    return out
+
+
+def _merged(group: list[Finding], target: str) -> Finding:
+    first = group[0]
+    targets = {f.target for f in group}
+    listed = [f.message for f in group[:MAX_LISTED_LOOKUPS]]
+    if len(group) > MAX_LISTED_LOOKUPS:
+        listed.append(f"... and {len(group) - MAX_LISTED_LOOKUPS} more failed lookups")
+    return Finding(
+        first.rule,
+        first.target if len(targets) == 1 else target,
+        message=f"{len(group)} DNS lookups failed; the first: {first.message}",
+        evidence=listed,
+        fix=first.fix,
+        severity=first.severity,
     )

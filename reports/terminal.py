@@ -35,7 +35,12 @@ STATUS_STYLE = {
     Status.SKIPPED: "dim",
 }
 NOTE_LABEL = {Status.ERROR: "error", Status.SKIPPED: "reason"}  # what outcome.error means
-VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+VERDICT_STYLE = {
+    "PASS": "bold green",
+    "FAIL": "bold red",
+    "INCONCLUSIVE": "bold yellow",
+    "ERROR": "bold white on red",
+}
 
 
 def render_terminal(

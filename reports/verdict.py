@@ -9,7 +9,7 @@ from __future__ import annotations
 from audit.model import Finding, Report, Severity
 
 SEVERITY_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
-VERDICTS = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}
+VERDICTS = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE", 4: "ERROR"}  # ERROR: a check crashed
 
 
 def as_severity(value: Severity | str) -> Severity:
@@ -17,7 +17,8 @@ def as_severity(value: Severity | str) -> Severity:
 
 
 def verdict(report: Report, fail_on: Severity = Severity.HIGH) -> str:
-    """PASS, FAIL (a finding at or above `fail_on`) or INCONCLUSIVE (a check could not decide)."""
+    """PASS, FAIL (a finding at or above `fail_on`), ERROR (a check crashed: a bug in the tool)
+    or INCONCLUSIVE (a check could not decide)."""
     return VERDICTS[report.exit_code(fail_on)]
 
 

@@ -251,7 +251,7 @@ def test_verdicts_and_threshold():
     errored = Report("domain", "b.test", [CheckOutcome("mx", "b.test", Status.ERROR,
                                                        error="RuntimeError: boom")])  # fmt: skip
     html = render("html", [errored])
-    assert '<div class="verdict INCONCLUSIVE"' in html
+    assert '<div class="verdict ERROR"' in html  # a crashed check: exit 4, not inconclusive
     assert '<span class="status error">error</span>' in html
     assert '<span class="check-note error">RuntimeError: boom</span>' in html
     skipped = Report("message", "m.eml", [CheckOutcome("spf", "m.eml", Status.SKIPPED,

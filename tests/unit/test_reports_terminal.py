@@ -81,8 +81,11 @@ def test_verdict_follows_fail_on():
 def test_inconclusive_and_error_checks_say_so():
     report = one_check_report(status=Status.ERROR, error="RuntimeError: boom")
     text = render("terminal", [report])
-    assert text.splitlines()[1].startswith("INCONCLUSIVE  no findings")
+    # a crashed check is a bug in the tool, told apart from "could not decide" (exit 4)
+    assert text.splitlines()[1].startswith("ERROR  no findings")
     assert "  spf          error        error: RuntimeError: boom" in text.splitlines()
+    timed_out = render("terminal", [one_check_report(status=Status.INCONCLUSIVE, error="t/o")])
+    assert timed_out.splitlines()[1].startswith("INCONCLUSIVE  no findings")
     skipped = render("terminal", [one_check_report(status=Status.SKIPPED, error="no IP given")])
     assert "  spf          skipped      reason: no IP given" in skipped.splitlines()
     assert skipped.splitlines()[1].startswith("PASS")

@@ -1,0 +1,126 @@
+"""Conventions CI users bring from ruff, bandit and pip-audit (issue 13): output width from the
+terminal or COLUMNS, a distinct exit code for internal errors, -q/-v, help on every option with
+test-only flags hidden, rules as JSON, and one DNS001 per check when a server stops answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+
+from audit.cli import cli
+from audit.model import CheckOutcome, Finding, Report, Severity, Status, combined_exit_code
+from audit.rules import all_rules
+from audit.rules.dns import DNS_TEMPERROR
+from audit.runner import collapse_temperrors
+from tests.conftest import ZONES
+from tests.e2e.test_cli import audit
+from tests.infra.netutil import free_port
+
+
+def _audit_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, **env),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [60, 200])
+def test_width_follows_columns(columns: int) -> None:
+    proc = _audit_env("domain", "spf-too-many.test", "dmarc-none.test", "--zone-dir", str(ZONES),
+                      COLUMNS=str(columns))  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    if columns == 200:  # a wide pane is used: some line is longer than the old fixed 100
+        assert max(len(line) for line in lines) > 100
+
+
+def test_piped_output_without_columns_is_100_wide() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "domain", "spf-too-many.test", "--zone-dir", str(ZONES)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    widest = max(len(line) for line in proc.stdout.splitlines())
+    assert 90 < widest <= 100
+
+
+def test_a_crashed_check_is_exit_4_not_inconclusive() -> None:
+    crashed = Report("domain", "a.test", [CheckOutcome("mx", "a.test", Status.ERROR, error="boom")])
+    timed_out = Report("domain", "b.test", [CheckOutcome("mx", "b.test", Status.INCONCLUSIVE)])
+    failing = Report("domain", "c.test", [CheckOutcome("spf", "c.test", Status.COMPLETED,
+                     findings=[Finding(all_rules()["SPF001"], "c.test", "no SPF")])])  # fmt: skip
+    assert crashed.exit_code(Severity.HIGH) == 4
+    assert timed_out.exit_code(Severity.HIGH) == 3
+    assert combined_exit_code([timed_out, crashed], Severity.HIGH) == 4
+    # a real failure still decides the gate
+    assert combined_exit_code([crashed, failing], Severity.LOW) == 1
+
+
+def test_help_on_every_option_and_test_flags_hidden() -> None:
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{path} {param.opts} has no help text"
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "audit")
+    shown = audit("domain", "--help").stdout
+    for flag in ("--smtp-port", "--https-port", "--ca-file"):
+        assert flag not in shown
+    assert "--format" in shown and "Write the report to FILE" in shown
+    summary = audit("--help").stdout
+    assert "Print the documentation of a rule id." in summary  # not cut at "(e.g."
+    # hidden, still accepted
+    proc = audit("domain", "clean.test", "--zone-dir", str(ZONES), "--smtp-port", "2525")
+    assert proc.returncode in (0, 1) and "No such option" not in proc.stderr
+
+
+def test_rules_as_json() -> None:
+    proc = audit("rules", "--format", "json")
+    assert proc.returncode == 0
+    rules = {r["id"]: r for r in json.loads(proc.stdout)}
+    assert set(rules) == set(all_rules())
+    assert rules["SPF001"]["family"] == "SPF" and rules["SPF001"]["doc"].startswith("# SPF001")
+    assert rules["DNS001"]["temperror"] is True
+
+
+def test_quiet_verbose_and_log_level() -> None:
+    assert audit("-q", "rules").returncode == 0
+    assert audit("-vv", "rules").returncode == 0
+    proc = _audit_env("rules", AUDIT_LOG_LEVEL="LOUD")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "audit: error: AUDIT_LOG_LEVEL='LOUD': use DEBUG, INFO, WARNING or ERROR"
+    )
+
+
+def test_an_unanswering_server_gives_one_dns001_per_check() -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    proc = audit("domain", "clean.test", "--dns-server", dead, "--timeout", "0.5", "--no-probes",
+                 "--format", "json")  # fmt: skip
+    assert proc.returncode == 3
+    report = json.loads(proc.stdout)
+    for outcome in report["outcomes"]:
+        dns001 = [f for f in outcome["findings"] if f["rule_id"] == "DNS001"]
+        assert len(dns001) <= 1, outcome["check"]
+    (dkim,) = next(o for o in report["outcomes"] if o["check"] == "dkim")["findings"]
+    assert dkim["target"] == "clean.test"
+    assert dkim["message"].startswith("48 DNS lookups failed; the first: ")
+    assert len(dkim["evidence"]) == 21 and dkim["evidence"][-1] == "... and 28 more failed lookups"
+
+
+def test_collapse_keeps_single_temperrors_and_verdicts() -> None:
+    verdict = Finding(all_rules()["SPF001"], "a.test", "no SPF")
+    one = Finding(DNS_TEMPERROR, "x.a.test", "x TXT lookup gave TIMEOUT")
+    assert collapse_temperrors([verdict, one], "a.test") == [verdict, one]
+    two = Finding(DNS_TEMPERROR, "y.a.test", "y TXT lookup gave SERVFAIL")
+    merged = collapse_temperrors([one, verdict, two], "a.test")
+    assert [f.rule.id for f in merged] == ["DNS001", "SPF001"]
+    assert merged[0].target == "a.test" and merged[0].evidence == [one.message, two.message]
