@@ -14,6 +14,10 @@ from typing import Any
 import click
 
 from audit import __version__
+from audit.cli_esp import esp as _esp_group
+from audit.cli_esp import esp_profiles_option
+from audit.cli_history import history_options
+from audit.cli_paths import build_paths, path_options
 from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
 
 EXIT_BAD_INPUT = 2
@@ -70,19 +74,23 @@ def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--dns-server",
         "dns_servers",
         multiple=True,
-        metavar="HOST[:PORT]",
-        help="Ask this DNS server instead of the system resolver (repeatable).",
+        metavar="IP[:PORT]",
+        help="Ask this DNS server instead of the system resolver (repeatable): IP, IP:PORT, "
+        "IPv6 or [IPv6]:PORT.",
     )(fn)
     return fn
 
 
 def _backend(dns_servers: tuple[str, ...], zone_dir: Path | None, timeout: float):
+    from audit.cli_inputs import dns_server
     from audit.net.dns import build_backend
 
     if zone_dir is not None and dns_servers:
         raise BadInput("give either --zone-dir or --dns-server, not both")
     try:
-        return build_backend(dns_servers, zone_dir, timeout)
+        checked = [dns_server(text) for text in dns_servers]  # strict: '[' is not a server
+        servers = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in checked]
+        return build_backend(servers, zone_dir, timeout)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 
@@ -111,13 +119,16 @@ def output_width(to_terminal: bool) -> int:
 
 
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
+    from audit.cli_history import record_run
     from reports import render
 
     to_terminal = output is None and sys.stdout.isatty()
     color = to_terminal and fmt == "terminal"
     width = output_width(to_terminal)
     _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
-    sys.exit(combined_exit_code(reports, Severity.parse(fail_on)))
+    code = combined_exit_code(reports, Severity.parse(fail_on))
+    record_run(reports, code, fail_on)  # when the command takes --history; never fails the run
+    sys.exit(code)
 
 
 FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
@@ -147,8 +158,8 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMAT_CHOICES),
         default="terminal",
         show_default=True,
-        help="Report format: terminal text, JSON, a self-contained HTML file, SARIF (code "
-        "scanning), JUnit XML, Markdown, or JSONL (one report per line, as each finishes).",
+        help="Report format: terminal text, JSON, JSONL (one report per line as each target "
+        "finishes), a self-contained HTML file, SARIF (code scanning), JUnit XML or Markdown.",
     )(fn)
     return fn
 
@@ -173,6 +184,16 @@ def configure_logging(verbose: int, quiet: bool) -> None:
             raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
     logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
+def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--max-size MIB: `audit message` and the `audit receive` inbox share limit and default."""
+    return click.option(
+        "--max-size",
+        type=click.IntRange(min=1, max=200),
+        default=25,
+        show_default=True,
+        metavar="MIB",
+        help=help_text,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -254,6 +275,12 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="DNSSEC trust anchors (DS or DNSKEY records, master-file format) instead of the root's.",
 )
 @click.option(
+    "--allow-private-addresses",
+    is_flag=True,
+    help="Let the probes connect to loopback, private, link-local and other non-public "
+    "addresses that DNS names (refused by default: DNS data is not trusted). For labs and tests.",
+)
+@click.option(
     "--blocklist",
     "blocklists",
     multiple=True,
@@ -261,7 +288,10 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="DNSBL zone to check MX addresses against (repeatable; replaces the default list). "
     "Prefix rhsbl: for a domain list, e.g. rhsbl:dbl.example.",
 )
+@path_options
+@esp_profiles_option
 @report_options
+@history_options
 def domain(
     domains: tuple[str, ...],
     from_file: str | None,
@@ -282,20 +312,30 @@ def domain(
     ca_file: str | None,
     smtp_port: int,
     trust_anchor_file: str | None,
+    esp_profiles_dir: Path | None,
+    allow_private_addresses: bool,
     fmt: str,
     output: Path | None,
     fail_on: str,
+    **path_flags: Any,
 ) -> None:
     """Audit sending DOMAINS: SPF, DKIM, DMARC, MX, reverse DNS, STARTTLS and certificates,
-    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI and blocklists."""
+    MTA-STS, TLS-RPT, DNSSEC, DANE, BIMI, blocklists, and the sending paths.
+
+    Sending paths: each --esp NAME declares a path through that provider (with --return-path
+    and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
+    declare your own MTA or relay. Providers detected in DNS are paths too."""
+    from audit.cli_esp import load_or_fail
     from audit.domain_audit import audit_domains
     from audit.domains import normalize_domain
 
     if not domains and from_file is None:
         raise BadInput("Missing argument 'DOMAINS...' (or give --from-file FILE)")
+    profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
     try:
         names = list(dict.fromkeys(normalize_domain(d) for d in domains))
         selectors = [_selector(s) for s in dkim_selectors]
+        paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     batch = any((from_file, resume, scheduler)) or fmt == "jsonl"
@@ -318,6 +358,9 @@ def domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        sending_paths=paths,
+        esp_profiles_dir=str(esp_profiles_dir) if esp_profiles_dir else None,
+        allow_private_addresses=allow_private_addresses,
     )
     limits = dict(max_in_flight=max_dns_in_flight, dns_rate=dns_rate, max_probes=max_probes)
     if batch:
@@ -365,12 +408,9 @@ def _blocklist(text: str) -> str:
 
 
 def _selector(text: str) -> str:
-    selector = text.strip().lower().rstrip(".")
-    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    if not all(c.isalnum() or c in "-_." for c in selector):
-        raise ValueError(f"{text!r} is not a valid DKIM selector")
-    return selector
+    from audit.domains import normalize_selector
+
+    return normalize_selector(text)
 
 
 def _parse_now(text: str | None):
@@ -389,36 +429,33 @@ def _parse_now(text: str | None):
 
 
 def _envelope_sender(text: str, what: str) -> str:
-    """MAIL FROM as given: "" or <> for the null sender, else local@domain (RFC 5321)."""
-    from audit.domains import normalize_domain
+    """MAIL FROM as a receiver would see it: "" or <> for the null sender, else passed through.
 
-    value = text.strip()
+    A malformed address (no local part, empty labels, a domain literal) is still a value an SMTP
+    client can send, and RFC 7208 gives it a result (4.3: "none" for a domain that is not a
+    valid FQDN): check_host() judges it, not the command line (issue 10).
+    """
+    value = _protocol_value(text, what)
     if value in ("", "<>"):
         return ""
-    value = value.strip("<>")
-    local, at, domain = value.rpartition("@")
-    try:
-        if not at or not local:
-            raise ValueError("not local-part@domain")
-        normalize_domain(domain)
-    except ValueError as exc:
-        raise BadInput(f"{what} {text!r} is not an envelope sender address: {exc}") from None
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1]
     return value
 
 
 def _helo_name(text: str) -> str:
-    """A HELO name: a domain, or an address literal like [192.0.2.1]."""
-    from audit.domains import normalize_domain
+    """A HELO/EHLO name as the client sent it: bare names (OEMCOMPUTER), literals and junk are
+    evaluated by check_host() (RFC 7208 2.3, 4.3), never refused."""
+    return _protocol_value(text, "--helo")
 
-    value = text.strip()
-    if value.startswith("[") and value.endswith("]"):
-        _parse_ip(value[1:-1].removeprefix("IPv6:"))
-        return value
+
+def _protocol_value(text: str, what: str) -> str:
+    from audit.cli_inputs import protocol_value
+
     try:
-        normalize_domain(value)
+        return protocol_value(text, what)
     except ValueError as exc:
-        raise BadInput(f"--helo {text!r} is not a host name: {exc}") from None
-    return value
+        raise BadInput(str(exc)) from None
 
 
 def _parse_ip(text: str | None) -> str | None:
@@ -450,18 +487,12 @@ def _parse_ip(text: str | None) -> str | None:
 )
 @click.option("--receiver-domain", metavar="DOMAIN", help="The receiving domain's boundary.")
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
-@click.option(
-    "--max-size",
-    type=click.IntRange(min=1, max=200),
-    default=25,
-    show_default=True,
-    metavar="MIB",
-    help="Largest message accepted, in MiB.",
-)
+@max_size_option("Largest message accepted, in MiB.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
               "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
 @report_options
+@history_options
 def message(
     files: tuple[str, ...],
     jobs: int,
@@ -533,7 +564,8 @@ def spf(
     from audit.net.dns import Resolver
     from audit.spf import render_trace, spf_query
 
-    address = _parse_ip(ip)
+    _parse_ip(ip)  # an IP that is not an IP is the one bad input here
+    address = ip.strip().strip("[]")  # as typed: %{i} of CAFE:BABE::1 keeps its case (suite)
     sender = _envelope_sender(mail_from, "MAIL_FROM")
     helo = _helo_name(helo) if helo else helo
     resolver = Resolver(_backend(dns_servers, zone_dir, timeout))
@@ -598,6 +630,20 @@ def rule(rule_id: str) -> None:
 from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
 
 cli.add_command(_seed_group, "seed")
+from audit import cli_gate  # noqa: E402
+
+cli.add_command(cli_gate.check, "check")
+cli.add_command(cli_gate.baseline, "baseline")
+cli.add_command(_esp_group, "esp")
+cli.add_command(cli_gate.init, "init")
+from audit import cli_history  # noqa: E402
+
+cli.add_command(cli_history.history, "history")
+cli.add_command(cli_history.diff, "diff")
+from audit.cli_fix import fix as _fix_command  # noqa: E402
+
+cli.add_command(_fix_command, "fix")
+cli.add_command(__import__("audit.cli_receive").cli_receive.receive, "receive")
 
 from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
 

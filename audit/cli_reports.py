@@ -129,10 +129,14 @@ def dmarc_reports(files, domain, imap_url, folder, ca_file, esp_profiles, tolera
               help="Do not run a fresh domain audit to explain the failures.")  # fmt: skip
 @click.option("--no-probes", is_flag=True,
               help="The fresh domain audit asks DNS only (no SMTP/HTTPS probes).")  # fmt: skip
+@click.option("--allow-private-addresses", is_flag=True,
+              help="Let the fresh audit's probes connect to non-public addresses DNS names "
+              "(refused by default: DNS data is not trusted). For labs and tests.")  # fmt: skip
 @dns_options
 @report_options
-def tls_reports(files, domain, imap_url, folder, ca_file, no_audit, no_probes, dns_servers,
-                zone_dir, timeout, fmt, output, fail_on) -> None:  # fmt: skip
+def tls_reports(files, domain, imap_url, folder, ca_file, no_audit, no_probes,
+                allow_private_addresses, dns_servers, zone_dir, timeout, fmt, output,
+                fail_on) -> None:  # fmt: skip
     """Analyse TLS-RPT reports (FILES: .json, .json.gz, .zip or the report e-mails; or --imap):
     failed sessions per policy and failure type, tied back to what a fresh domain audit finds on
     the MX hosts and the MTA-STS policy."""
@@ -152,7 +156,8 @@ def tls_reports(files, domain, imap_url, folder, ca_file, no_audit, no_probes, d
 
     async def fresh_audit(name: str):
         return await audit_domain(name, backend, probes=not no_probes and zone_dir is None,
-                                  timeout=timeout)  # fmt: skip
+                                  timeout=timeout,
+                                  allow_private_addresses=allow_private_addresses)  # fmt: skip
 
     reports = asyncio.run(analyse_tls(read, wanted, None if no_audit else fresh_audit))
     _render_and_exit(reports, fmt, output, fail_on)

@@ -70,10 +70,25 @@ def seed_init(path: Path | None) -> None:
 @click.option("--from", "from_addr", required=True, metavar="ADDRESS", help="The From address.")
 @click.option(
     "--via",
-    required=True,
+    default=None,
     metavar="URL",
     help="Sending path: smtp://[user@]host:port (STARTTLS when offered), smtps://host:465, "
-    "or an HTTP API (sendgrid://, postmark://, mailgun://DOMAIN).",
+    "or an HTTP API (sendgrid://, postmark://, mailgun://DOMAIN). Default with --path/--esp: "
+    "the path's smtp relay or the provider's API.",
+)
+@click.option(
+    "--path",
+    "path_name",
+    default=None,
+    metavar="NAME",
+    help="Send through this [[path]] of the project config (audit.toml) and check its "
+    "prediction (DMARC, SPF, aligned DKIM) against what each receiver wrote.",
+)
+@click.option(
+    "--esp",
+    default=None,
+    metavar="NAME",
+    help="Send through this provider's path (see 'audit esp list') and check its prediction.",
 )
 @click.option(
     "--message",
@@ -107,7 +122,9 @@ def seed_init(path: Path | None) -> None:
 def seed_run(
     seeds_file: Path,
     from_addr: str,
-    via: str,
+    via: str | None,
+    path_name: str | None,
+    esp: str | None,
     template: Path | None,
     rate: float,
     wait: float,
@@ -125,6 +142,7 @@ def seed_run(
     """Send one tokened test message per seed and report what each receiver concluded."""
     from audit.message.addresses import domain_of
     from audit.seed.config import SeedConfigError, load_seeds, password_for
+    from audit.seed.paths import via_for
     from audit.seed.run import SeedPreflightError, SeedRunOptions, run_seed
     from audit.seed.send.via import make_sender
 
@@ -135,6 +153,14 @@ def seed_run(
     if not domain_of(from_addr):
         raise BadInput(f"--from {from_addr!r} is not an email address")
     check_ca_file(ca_file)
+    path = _seed_path(path_name, esp)
+    if via is None:
+        if path is None:
+            raise BadInput("give --via URL, or --path NAME / --esp NAME to send through a path")
+        try:
+            via = via_for(path, domain_of(from_addr) or "")
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     from audit.net.dns import Resolver
 
     # The relay and the IMAP servers are real hosts: with --zone-dir (offline predictions) they
@@ -148,7 +174,7 @@ def seed_run(
         raise BadInput(str(exc)) from None
     try:
         seeds = load_seeds(seeds_file)
-        passwords = {s.address: password_for(s, os.environ) for s in seeds}
+        passwords = {s.address: password_for(s, os.environ) for s in seeds if s.receive is None}
     except SeedConfigError as exc:
         raise BadInput(str(exc)) from None
     template_bytes = None
@@ -175,6 +201,7 @@ def seed_run(
         ca_file=ca_file,
         timeout=timeout,
         dkim_selectors=dkim_selectors,
+        path=path,
     )
 
     def progress(text: str) -> None:
@@ -201,6 +228,21 @@ def seed_run(
         raise BadInput(str(exc)) from None
     progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")
     _render_and_exit([result.report], fmt, output, fail_on)
+
+
+def _seed_path(path_name: str | None, esp: str | None):
+    """--path (a [[path]] of the project config) or --esp, as a SendingPath; exit 2 if unknown."""
+    if not path_name and not esp:
+        return None
+    from audit.config import ConfigError, load_config
+    from audit.esp.profiles import ProfileError, load_profiles
+    from audit.seed.paths import resolve_path
+
+    try:
+        config = load_config() if path_name else None
+        return resolve_path(path_name, esp, config, list(load_profiles()))
+    except (ConfigError, ProfileError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _check_resumable(store, run_id: str, from_addr: str, via: str, seeds) -> None:

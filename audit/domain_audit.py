@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from audit import __version__
 from audit.checks.common import DomainContext
 from audit.checks.domain import domain_checks
+from audit.facts.paths import SendingPath
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
 from audit.net.run_memo import RunMemo
@@ -35,6 +36,9 @@ async def audit_domain(
     timeout: float = 5.0,
     smtp_port: int = 25,
     trust_anchor_file: str | None = None,
+    sending_paths: Sequence[SendingPath] = (),
+    esp_profiles_dir: str | None = None,
+    allow_private_addresses: bool = False,
     run: RunMemo | None = None,
 ) -> Report:
     resolver = Resolver(backend)
@@ -50,6 +54,9 @@ async def audit_domain(
         timeout=timeout,
         smtp_port=smtp_port,
         trust_anchor_file=trust_anchor_file,
+        sending_paths=list(sending_paths),
+        esp_profiles_dir=esp_profiles_dir,
+        allow_private_addresses=allow_private_addresses,
         run=run,
     )
     start = time.perf_counter()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+
+import idna
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -10,7 +13,12 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 def normalize_domain(text: str) -> str:
     """`Example.COM.` -> `example.com`; internationalized names become A-labels.
 
-    Raises ValueError with a one-line reason for anything that cannot be a mail domain.
+    IDNA 2008 (the `idna` package) decides what a valid internationalized name is. A name that
+    UTS 46 maps to another name than the one typed (a zero-width space dropped, a full-width
+    letter or dot folded, a compatibility character replaced) is refused naming both forms:
+    auditing a different domain than the one typed would be a silent lie. Case folding is not
+    such a change. Raises ValueError with a one-line reason for anything that cannot be a mail
+    domain.
     """
     raw = text.strip()
     name = raw.rstrip(".").lower()
@@ -20,10 +28,7 @@ def normalize_domain(text: str) -> str:
         raise ValueError(f"{raw!r} looks like an email address; give the domain after the @")
     if "/" in name or ":" in name:
         raise ValueError(f"{raw!r} looks like a URL; give only the domain name")
-    try:
-        name = name.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"{raw!r} is not a valid domain name") from None
+    name = to_a_labels(raw, name)
     labels = name.split(".")
     for label in labels:
         if not _LABEL.match(label):
@@ -35,3 +40,47 @@ def normalize_domain(text: str) -> str:
     if labels[-1].isdigit():
         raise ValueError(f"{raw!r} is an IP address or numeric name, not a domain")
     return name
+
+
+def normalize_selector(text: str) -> str:
+    """A DKIM selector as typed (`S1.`) -> `s1`; an internationalized one as A-labels, refused
+    when IDNA would change it into another name (as domains are); ValueError for what cannot be
+    one (RFC 6376 3.1: dot-separated labels of letters, digits, '-' and '_')."""
+    selector = text.strip().lower().rstrip(".")
+    try:
+        selector = to_a_labels(text.strip(), selector) if selector else selector
+    except ValueError as exc:
+        raise ValueError(f"--dkim-selector: {exc}") from None
+    if not selector or any(not part or len(part) > 63 for part in selector.split(".")):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    if not all(c.isalnum() or c in "-_." for c in selector):
+        raise ValueError(f"{text!r} is not a valid DKIM selector")
+    return selector
+
+
+def to_a_labels(raw: str, name: str) -> str:
+    """The A-label form of `name` (already lower-cased; `raw` as typed, for the message), or
+    ValueError saying why not: IDNA 2008 validity, and no UTS 46 mapping to another name."""
+    if name.isascii():
+        for label in name.split("."):
+            if label.startswith("xn--"):
+                try:
+                    idna.decode(label)
+                except (idna.IDNAError, UnicodeError) as exc:
+                    raise ValueError(f"{raw!r}: {label!r} is not a valid A-label ({exc})") from None
+        return name
+    try:
+        mapped = idna.uts46_remap(name, std3_rules=True, transitional=False)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"{raw!r} is not a valid internationalized domain name: {exc}") from None
+    if mapped != unicodedata.normalize("NFC", name):
+        raise ValueError(
+            f"{raw!r} maps to {mapped!r} under IDNA (UTS 46), not the name typed; "
+            f"give {mapped!r} if that is the name you mean"
+        )
+    try:
+        return idna.encode(mapped).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(
+            f"{raw!r} is not a valid internationalized domain name (IDNA 2008: {exc})"
+        ) from None

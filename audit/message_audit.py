@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from audit.checks.message import message_checks
 from audit.checks.message.context import MessageContext
 from audit.message.envelope import reconstruct_envelope
 from audit.message.load import RawMessage
+from audit.message.mime import parse_message
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
 from audit.runner import run_check, run_checks
@@ -28,6 +27,7 @@ class EnvelopeOptions:
     mail_from: str | None = None
     trusted_hops: int | None = None
     receiver_domain: str | None = None
+    given_by: str | None = None  # where ip/helo/mail_from come from; None: the CLI options
 
 
 def make_context(
@@ -37,8 +37,9 @@ def make_context(
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
 ) -> MessageContext:
-    """Parse (leniently: compat32 keeps raw header text) and reconstruct the envelope."""
-    parsed = email.message_from_bytes(message.raw, policy=email.policy.compat32)
+    """Parse (leniently: compat32 keeps raw header text; never deeper than the MIME depth cap)
+    and reconstruct the envelope."""
+    parsed, mime_depth = parse_message(message.raw)
     return MessageContext(
         name=message.name,
         raw=message.raw,
@@ -50,10 +51,12 @@ def make_context(
             mail_from=envelope.mail_from,
             trusted_hops=envelope.trusted_hops,
             receiver_domain=envelope.receiver_domain,
+            given_by=envelope.given_by,
         ),
         resolver=resolver,
         now=now or datetime.now(UTC),
         receiver_domain=envelope.receiver_domain,
+        mime_depth=mime_depth,
     )
 
 

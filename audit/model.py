@@ -82,6 +82,20 @@ class Status(enum.Enum):
     SKIPPED = "skipped"
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """Why a finding does not count toward the exit code: an `[[ignore]]` of the project config
+    (kind "config", with its reason and date) or a fingerprint in the baseline (kind "baseline").
+    The finding stays in every report, marked."""
+
+    kind: str  # "config" | "baseline"
+    reason: str
+    until: str | None = None  # ISO date of a config ignore
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "reason": self.reason, "until": self.until}
+
+
 @dataclass
 class Finding:
     """One verdict about one target, with the evidence it rests on and the fix for this case."""
@@ -92,13 +106,24 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
     fix: str | None = None
     severity: Severity | None = None  # overrides rule.severity where the case warrants it
+    # What identifies this case across runs when the evidence holds volatile text (see
+    # audit/fingerprint.py); None: the evidence with dates, times and durations blanked.
+    fingerprint_key: str | None = None
+    ignored: Suppression | None = None
+    stored_fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def effective_severity(self) -> Severity:
         return self.severity or self.rule.severity
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def fingerprint(self, scope: str) -> str:
+        """Stable id of this finding within the run about `scope` (the report's target)."""
+        from audit.fingerprint import fingerprint
+
+        return self.stored_fingerprint or fingerprint(self, scope)
+
+    def to_dict(self, scope: str | None = None) -> dict[str, Any]:
+        out = {
             "rule_id": self.rule.id,
             "rule_name": self.rule.name,
             "severity": self.effective_severity.value,
@@ -107,6 +132,10 @@ class Finding:
             "evidence": list(self.evidence),
             "fix": self.fix,
         }
+        if scope is not None:
+            out["fingerprint"] = self.fingerprint(scope)
+            out["ignored"] = self.ignored.to_dict() if self.ignored else None
+        return out
 
 
 @dataclass
@@ -139,7 +168,7 @@ class CheckOutcome:
             "error": self.error,
             "duration_ms": round(self.duration_ms, 3),
             "facts": self.facts,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict(self.target) for f in self.findings],
         }
 
 
@@ -206,9 +235,11 @@ class Report:
         return any(o.status is Status.ERROR for o in self.outcomes)
 
     def exit_code(self, fail_on: Severity) -> int:
-        """0 clean, 1 a finding at or above `fail_on`, 4 a check crashed (an internal error),
-        3 inconclusive; the first that applies wins."""
-        if any(f.effective_severity >= fail_on for f in self.verdict_findings()):
+        """0 clean, 1 a finding at or above `fail_on` (not ignored nor in the baseline),
+        4 a check crashed (an internal error), 3 inconclusive; the first that applies wins."""
+        if any(
+            f.effective_severity >= fail_on and f.ignored is None for f in self.verdict_findings()
+        ):
             return 1
         if self.crashed:
             return EXIT_INTERNAL_ERROR
@@ -227,6 +258,7 @@ class Report:
             "summary": {
                 "counts": self.counts(),
                 "inconclusive": self.inconclusive,
+                "ignored": sum(1 for f in self.findings() if f.ignored),
                 "checks": {o.check: o.status.value for o in self.outcomes},
             },
             "outcomes": [o.to_dict() for o in self.outcomes],
@@ -247,6 +279,7 @@ def report_from_dict(data: dict[str, Any]) -> Report:
         rule = get_rule(item["rule_id"]) or Rule(
             item["rule_id"], item.get("rule_name", ""), severity, item.get("message", "")
         )
+        ignored = item.get("ignored")
         return Finding(
             rule,
             item["target"],
@@ -254,6 +287,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
             evidence=list(item.get("evidence") or []),
             fix=item.get("fix"),
             severity=severity if severity != rule.severity else None,
+            ignored=Suppression(ignored["kind"], ignored["reason"], ignored.get("until"))
+            if ignored
+            else None,
+            stored_fingerprint=item.get("fingerprint"),
         )
 
     outcomes = [

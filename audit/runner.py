@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from audit.checks.caps import cap_facts, cap_findings
 from audit.model import CheckOutcome, CheckResult, Finding, Status
 
 C = TypeVar("C")
@@ -38,8 +39,9 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
         name,
         target,
         result.status,
-        facts=result.facts,
-        findings=collapse_temperrors(result.findings, target),
+        facts=cap_facts(result.facts),
+        # temperrors merged first, then hostile input multiplies items, not findings
+        findings=cap_findings(collapse_temperrors(result.findings, target)),
         error=result.error,
         duration_ms=(time.perf_counter() - start) * 1000,
     )

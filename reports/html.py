@@ -18,6 +18,8 @@ from markupsafe import Markup
 
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
 from reports.analysis_view import AnalysisView, analysis_view
+from reports.paths import HEADERS as PATH_HEADERS
+from reports.paths import PathRow, path_rows
 from reports.verdict import SEVERITY_ORDER, as_severity, by_severity, ordered_counts, verdict
 from reports.visible import visible
 
@@ -98,6 +100,8 @@ class ReportView:
     contradictions: list[Finding] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     compared: int = 0
+    paths: list[PathRow] = field(default_factory=list)
+    path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
     @property
@@ -153,6 +157,11 @@ def seed_rows(report: Report) -> list[SeedRow]:
 def _comparisons(report: Report) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for outcome in report.outcomes if report.kind == "seed" else []:
+        path = outcome.facts.get("path") if outcome.check == "predictions" else None
+        checks = path.get("checks") if isinstance(path, dict) else None
+        for entry in checks if isinstance(checks, list) else []:
+            if isinstance(entry, dict):  # the sending path's prediction (seed run --path)
+                found.append((str(entry.get("seed") or ""), entry))
         facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
         entries = facts.get("comparison") if isinstance(facts, dict) else None
         for entry in entries if isinstance(entries, list) else []:
@@ -263,6 +272,7 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],
         confirmed=confirmed_predictions(report),
         compared=_compared(report),
+        paths=path_rows(report),
         analysis=analysis_view(report),
     )
 

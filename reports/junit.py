@@ -25,7 +25,11 @@ def _text(value: str) -> str:
 
 
 def _line(f: Finding) -> str:
-    return f"{f.rule.id} {f.rule.name} [{f.effective_severity.value}] {f.target}: {f.message}"
+    ignored = f" (ignored: {f.ignored.reason})" if f.ignored else ""
+    return (
+        f"{f.rule.id} {f.rule.name} [{f.effective_severity.value}] {f.target}: {f.message}"
+        f"{ignored}"
+    )
 
 
 def _case(outcome: CheckOutcome, report: Report, fail_on: Severity) -> ET.Element:
@@ -36,7 +40,9 @@ def _case(outcome: CheckOutcome, report: Report, fail_on: Severity) -> ET.Elemen
         time=f"{outcome.duration_ms / 1000:.3f}",
     )
     failing = [
-        f for f in outcome.findings if not f.rule.temperror and f.effective_severity >= fail_on
+        f
+        for f in outcome.findings
+        if not f.rule.temperror and f.effective_severity >= fail_on and f.ignored is None
     ]
     if failing:
         failure = ET.SubElement(

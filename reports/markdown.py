@@ -11,6 +11,7 @@ import re
 
 from audit.model import Report, Severity
 from reports.html import seed_rows
+from reports.paths import HEADERS, path_rows
 from reports.verdict import as_severity, by_severity, ordered_counts, verdict
 from reports.visible import visible
 
@@ -61,6 +62,7 @@ def _report(report: Report, fail_on: Severity) -> list[str]:
         for r in rows:
             cells = [r.address, r.provider, r.placement, r.folder, r.delay, r.spf, r.dkim, r.dmarc]
             out.append("| " + " | ".join(escape(c) for c in cells) + " |")
+    out += _paths(report)
     for severity, findings in by_severity(report):
         out += ["", f"### {severity.value.capitalize()} ({len(findings)})"]
         for f in findings:
@@ -73,6 +75,21 @@ def _report(report: Report, fail_on: Severity) -> list[str]:
                 out += ["", _indent(_fence(f.evidence))]
             if f.fix:
                 out += ["", f"  Fix: {escape(f.fix)}"]
+            if f.ignored:
+                out += ["", f"  Ignored ({f.ignored.kind}): {escape(f.ignored.reason)}"]
+    return out
+
+
+def _paths(report: Report) -> list[str]:
+    rows = path_rows(report)
+    if not rows:
+        return []
+    out = ["", "### Sending paths", "", "| " + " | ".join(HEADERS) + " |"]
+    out.append("| " + " | ".join("---" for _ in HEADERS) + " |")
+    for r in rows:
+        out.append("| " + " | ".join(escape(c) for c in r.cells()) + " |")
+    for r in rows:
+        out += [f"- {escape(r.name)} fix: {escape(f)}" for f in r.fixes]
     return out
 
 

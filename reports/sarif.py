@@ -92,7 +92,9 @@ def _result(finding: Finding, report: Report, rule_index: int) -> dict[str, Any]
             }
         ],
         "partialFingerprints": {
-            "auditFinding/v1": f"{finding.rule.id}:{report.target}:{finding.target}"
+            "auditFinding/v1": f"{finding.rule.id}:{report.target}:{finding.target}",
+            # the stable fingerprint baselines use (audit/fingerprint.py): evidence-aware
+            "auditFingerprint/v1": finding.fingerprint(report.target),
         },
         "properties": {
             "severity": severity.value,
@@ -100,7 +102,23 @@ def _result(finding: Finding, report: Report, rule_index: int) -> dict[str, Any]
             "evidence": list(finding.evidence),
             "fix": finding.fix,
         },
+        **_suppressions(finding),
     }
+
+
+def _suppressions(finding: Finding) -> dict[str, Any]:
+    """An ignored finding stays a result, suppressed "external" (by audit.toml or the baseline,
+    not by the code) with its reason: code scanning then shows it as dismissed, not open."""
+    if finding.ignored is None:
+        return {}
+    justification = finding.ignored.reason
+    if finding.ignored.until:
+        justification += f" (until {finding.ignored.until})"
+    suppression = {"kind": "external", "state": "accepted", "justification": justification}
+    out: dict[str, Any] = {"suppressions": [suppression]}
+    if finding.ignored.kind == "baseline":
+        out["baselineState"] = "unchanged"
+    return out
 
 
 def _run(report: Report, fail_on: Severity) -> dict[str, Any]:

@@ -71,6 +71,9 @@ def render_terminal(
 def _report(console: Console, report: Report, fail_on: Severity) -> None:
     word = verdict(report, fail_on)
     counts = ", ".join(f"{n} {sev.value}" for sev, n in ordered_counts(report) if n)
+    ignored = sum(1 for f in report.findings() if f.ignored)
+    if ignored:
+        counts += f" ({ignored} ignored)"
     header = Text.assemble((f"{report.kind} ", "bold"), (visible(report.target), "bold"))
     _wrapped(console, header, indent="", rest="  ")
     summary = Text.assemble(
@@ -82,12 +85,13 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
     for outcome in report.outcomes:
         _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
     _seed_table(console, report)
+    _paths_table(console, report)
     print_analysis(console, report)
     for severity, findings in by_severity(report):
         console.print()
         console.print(Text(f"{severity.value.upper()} ({len(findings)})", SEVERITY_STYLE[severity]))
         for finding in findings:
-            _finding(console, finding, severity)
+            _finding(console, finding, severity, report.target)
     if report.findings():
         console.print()
         console.print(Text("Explain a rule: audit rule <RULE_ID>", "dim"))
@@ -125,6 +129,35 @@ def _seed_table(console: Console, report: Report) -> None:
         _wrapped(console, Text(f"  confirmed: {visible(line_text)}", "dim"), indent="", rest="    ")
 
 
+def _paths_table(console: Console, report: Report) -> None:
+    """Sending paths: one block per path (envelope, SPF, DKIM, DMARC, Gmail, bounces, fixes)."""
+    from reports.paths import path_rows
+
+    rows = path_rows(report)
+    if not rows:
+        return
+    console.print()
+    console.print(Text("Sending paths", "bold"))
+    for row in rows:
+        style = {"ok": "green", "bad": "red"}.get(row.css, "yellow")
+        head = Text.assemble(
+            f"  {visible(row.name)} [{row.origin}]  ", (f"DMARC {row.dmarc}", style)
+        )
+        if row.dmarc == "fail":
+            head.append(f" (disposition {row.disposition})")
+        _wrapped(console, head, indent="", rest="    ")
+        lines = [
+            f"envelope {row.envelope}: SPF {row.spf}, aligned {row.spf_aligned}; "
+            f"bounces {row.bounces}",
+            f"DKIM {row.dkim}, aligned {row.dkim_aligned}",
+            f"Gmail: mailed-by {row.mailed_by}, signed-by {row.signed_by}, via {row.via}",
+        ]
+        for line in lines:
+            _wrapped(console, Text(visible(line)), first="", rest="  ")
+        for fix in row.fixes:
+            _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(fix)), rest="     ")
+
+
 def _check_line(outcome: CheckOutcome) -> Text:
     line = Text.assemble(
         f"  {outcome.check:<12} ",
@@ -141,11 +174,13 @@ def _check_line(outcome: CheckOutcome) -> Text:
     return line
 
 
-def _finding(console: Console, f: Finding, severity: Severity) -> None:
-    style = SEVERITY_STYLE[severity]
+def _finding(console: Console, f: Finding, severity: Severity, scope: str = "") -> None:
+    style = "dim" if f.ignored else SEVERITY_STYLE[severity]
     head = Text.assemble(
         ("  " + f.rule.id, style), f" {f.rule.name}  ", (visible(f.target), "bold")
     )
+    if f.ignored:
+        head.append(f"  [ignored: {f.ignored.kind}]", "dim")
     _wrapped(console, head, indent="", rest="    ")
     _wrapped(console, Text(visible(f.message)))
     lines = [part for line in f.evidence for part in visible(line).split("\n")]
@@ -156,6 +191,12 @@ def _finding(console: Console, f: Finding, severity: Severity) -> None:
         _wrapped(console, Text(f"| ... {more} more line(s) in --format json/html", "dim"))
     if f.fix:
         _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(f.fix)), rest="     ")
+    if f.ignored:
+        until = f" until {f.ignored.until}" if f.ignored.until else ""
+        reason = Text.assemble(("ignored: ", "bold"), f"{visible(f.ignored.reason)}{until}")
+        _wrapped(console, reason, rest="         ")
+    if scope:
+        _wrapped(console, Text(f"fingerprint {f.fingerprint(scope)}", "dim"))
 
 
 def _wrapped(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,15 @@ from audit.net.dns import Resolver, StaticBackend, StaticData, load_zone_dir
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 ZONES = FIXTURES / "zones"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every `audit domain`/`message`/`check` run records itself in the run history: in tests
+    (and the CLI subprocesses they start, which inherit the environment) that is a temporary
+    folder, never the real ~/.local/state."""
+    state = tempfile.mkdtemp(prefix="audit-test-state-")
+    os.environ["AUDIT_STATE_DIR"] = state
+    config.add_cleanup(lambda: shutil.rmtree(state, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")

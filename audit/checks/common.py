@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from audit.facts.paths import SendingPath
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
 from audit.net.run_memo import RunMemo
@@ -30,6 +31,9 @@ class DomainContext:
     timeout: float = 5.0  # per network operation
     smtp_port: int = 25  # --smtp-port, for tests: where the STARTTLS probes connect
     trust_anchor_file: str | None = None  # --trust-anchor: DS/DNSKEY records (master format)
+    sending_paths: list[SendingPath] = field(default_factory=list)  # declared (--esp, --sending-ip)
+    # --allow-private-addresses: probes may connect to non-public addresses DNS names (labs, tests)
+    allow_private_addresses: bool = False
     run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
@@ -66,12 +70,26 @@ class DomainContext:
 
 
 def temperror_finding(answer: DnsAnswer, target: str, consequence: str) -> Finding:
-    """DNS001 for a lookup that timed out or SERVFAILed: unknown is not absent."""
+    """DNS001 for a lookup that timed out, SERVFAILed or was REFUSED: unknown is not absent."""
+    fix = (
+        "Retry later; if it persists, check the authoritative name servers for "
+        f"{answer.name} (they must answer {answer.rdtype} queries, even with NODATA)."
+    )
+    outcome = answer.status.value
+    if answer.refused:
+        outcome = "REFUSED"
+        fix = (
+            f"A DNS server refused the {answer.rdtype} query for {answer.name}, which says "
+            "nothing about the record. Point --dns-server at a recursive resolver (or leave it "
+            "out to use the system's): an authoritative-only server refuses names outside its "
+            "zones, and a resolver refuses clients it does not serve. If it fails through a "
+            f"recursive resolver too, check the authoritative name servers for {answer.name}: "
+            f"they must answer {answer.rdtype} queries, even with NODATA."
+        )
     return Finding(
         DNS_TEMPERROR,
         target,
-        message=f"{answer.name} {answer.rdtype} lookup gave {answer.status.value}: {consequence}",
-        evidence=[answer.describe() + (f" ({answer.error})" if answer.error else "")],
-        fix="Retry later; if it persists, check the authoritative name servers for "
-        f"{answer.name} (they must answer {answer.rdtype} queries, even with NODATA).",
+        message=f"{answer.name} {answer.rdtype} lookup gave {outcome}: {consequence}",
+        evidence=[answer.describe()],
+        fix=fix,
     )

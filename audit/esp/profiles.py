@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+
+from audit.psl import is_public_suffix
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 RECORD_TYPES = ("CNAME", "MX", "TXT")
@@ -58,6 +60,7 @@ class EspProfile:
     mx_patterns: tuple[str, ...]  # MX host patterns for mailbox providers (Workspace, 365, Zoho)
     sources: tuple[str, ...]  # https URLs of the provider's public docs these facts come from
     notes: str = ""
+    file: str = field(default="", compare=False)  # the TOML file it was loaded from
 
     def literal_selectors(self) -> tuple[str, ...]:
         """The DKIM selectors that can be tried directly (`hs1-*` cannot be enumerated)."""
@@ -96,6 +99,7 @@ class EspProfile:
             "mx_patterns": list(self.mx_patterns),
             "sources": list(self.sources),
             "notes": self.notes,
+            "file": self.file,
         }
 
 
@@ -243,6 +247,7 @@ def _profile(path: Path, pid: str, data: dict[str, Any]) -> EspProfile:
         mx_patterns=values["mx_patterns"],
         sources=values["sources"],
         notes=values["notes"] or "",
+        file=str(path),
     )
 
 
@@ -284,8 +289,8 @@ def _type(value: Any) -> str:
 
 
 def _host(path: Path, key: str, text: str, *, glob: bool) -> str:
-    """A domain, or a pattern of one whose last two labels are literal: `*.sendgrid.net` is
-    one provider's, `*.net` or `*` would claim everybody's."""
+    """A domain, or a pattern of one whose literal end is a registrable domain (Public Suffix
+    List): `*.sendgrid.net` is one provider's hosts, `*.net` or `*` would claim everybody's."""
     name = text.strip().rstrip(".")
     if name != name.lower():
         raise ProfileError(f"{path}: {key!r}: {text!r} must be lower-case")
@@ -294,11 +299,12 @@ def _host(path: Path, key: str, text: str, *, glob: bool) -> str:
     if not glob and GLOB_CHARS & set(name):
         raise ProfileError(f"{path}: {key!r}: {text!r} must be a domain, not a pattern")
     labels = name.split(".")
-    tail = ".".join(labels[-2:])
-    if len(labels) < 2 or GLOB_CHARS & set(tail) or not _HOST.fullmatch(tail):
+    globbed = [i for i, label in enumerate(labels) if GLOB_CHARS & set(label) or "]" in label]
+    tail = ".".join(labels[globbed[-1] + 1 :] if globbed else labels)
+    if not tail or not _HOST.fullmatch(tail) or is_public_suffix(tail):
         raise ProfileError(
-            f"{path}: {key!r}: {text!r} must end in the provider's own domain (two literal "
-            "labels, e.g. *.sendgrid.net): a pattern must not match other parties' hosts"
+            f"{path}: {key!r}: {text!r} must end in the provider's own registrable domain "
+            "(e.g. *.sendgrid.net): a pattern must not match other parties' hosts"
         )
     _check_brackets(path, key, text, name)
     return name

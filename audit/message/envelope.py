@@ -210,6 +210,10 @@ def _return_path(message: Message) -> EnvelopeValue:
     return EnvelopeValue(address.strip(), f"Return-Path: {raw[:200]}")
 
 
+def _given(given_by: str | None, option: str, what: str) -> str:
+    return f"{given_by}: {what}" if given_by else option
+
+
 def reconstruct_envelope(
     message: Message,
     *,
@@ -218,19 +222,24 @@ def reconstruct_envelope(
     mail_from: str | None = None,
     trusted_hops: int | None = None,
     receiver_domain: str | None = None,
+    given_by: str | None = None,
 ) -> Envelope:
-    """The envelope a receiver saw; each value says where it came from, CLI values win."""
+    """The envelope a receiver saw; each value says where it came from, given values win.
+
+    `given_by` names where given values come from when not from the CLI (`audit receive`
+    knows the true envelope of the SMTP session: "SMTP session").
+    """
     hops = parse_hops(message)
     edge = choose_edge_hop(hops, trusted_hops, receiver_domain)
     source = edge.describe() if edge else "no Received header with a client address"
     envelope = Envelope(
-        ip=EnvelopeValue(ip, "--ip")
+        ip=EnvelopeValue(ip, _given(given_by, "--ip", "peer address"))
         if ip
         else EnvelopeValue(edge.from_ip if edge else None, source),
-        helo=EnvelopeValue(helo, "--helo")
+        helo=EnvelopeValue(helo, _given(given_by, "--helo", "HELO/EHLO"))
         if helo
         else EnvelopeValue(edge.from_helo if edge else None, source),
-        mail_from=EnvelopeValue(mail_from, "--mail-from")
+        mail_from=EnvelopeValue(mail_from, _given(given_by, "--mail-from", "MAIL FROM"))
         if mail_from is not None
         else _return_path(message),
         receiver=EnvelopeValue(edge.by if edge else None, source),

@@ -40,6 +40,7 @@ from audit.model import QueryRecord
 
 MAX_CNAME_CHAIN = 8
 DEFAULT_TIMEOUT = 5.0
+REFUSED = "REFUSED"  # the error of a lookup every server refused (dnspython's rcode text)
 
 
 class DnsStatus(enum.Enum):
@@ -98,13 +99,23 @@ class DnsAnswer:
     def canonical_name(self) -> str:
         return self.cname_chain[-1] if self.cname_chain else self.name
 
+    @property
+    def refused(self) -> bool:
+        """A server REFUSED the question: unknown (a temperror), never "does not exist"."""
+        return refused(self.status, self.error)
+
     def describe(self) -> str:
-        """One line for evidence: `_dmarc.example.com TXT -> TIMEOUT`; a NXDOMAIN read from a
-        non-recursive server's REFUSED says so."""
+        """One line for evidence: `_dmarc.example.com TXT -> TIMEOUT`, or with the servers'
+        reason for a failure: `... -> SERVFAIL (REFUSED)`."""
         detail = "; ".join(self.records) if self.rdata else self.status.value
-        if not self.rdata and self.error and self.error.startswith("REFUSED"):
+        if not self.rdata and self.error and self.temperror:
             detail += f" ({self.error})"
         return f"{self.name} {self.rdtype} -> {detail}"
+
+
+def refused(status: DnsStatus, error: str | None) -> bool:
+    """Whether a failed lookup's reason names a REFUSED answer (from any server asked)."""
+    return status is DnsStatus.SERVFAIL and REFUSED in (error or "").split(", ")
 
 
 def normalize_name(name: str) -> str:
@@ -135,6 +146,11 @@ class DnssecAnswer:
     @property
     def temperror(self) -> bool:
         return self.status.temperror
+
+    @property
+    def refused(self) -> bool:
+        """A server REFUSED the question (see `DnsAnswer.refused`)."""
+        return refused(self.status, self.error)
 
     @property
     def qname(self) -> dns.name.Name:
@@ -367,9 +383,7 @@ class NetworkBackend:
         except (dns.resolver.LifetimeTimeout, dns.exception.Timeout) as exc:
             return done(DnsStatus.TIMEOUT, error=str(exc))
         except dns.resolver.NoNameservers as exc:
-            step = _server_failure(exc, qname, rdtype)
-            status = DnsStatus.NXDOMAIN if step.status is DnsStatus.NXDOMAIN else DnsStatus.SERVFAIL
-            return done(status, error=step.error)
+            return done(DnsStatus.SERVFAIL, error=_server_failure(exc, qname, rdtype).error)
         except (dns.exception.DNSException, OSError) as exc:
             return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
         response = answer.response
@@ -418,20 +432,12 @@ def _negative_ttl(response: dns.message.Message | None) -> int | None:
 def _server_failure(exc: dns.resolver.NoNameservers, qname: dns.name.Name, rdtype: str) -> _Step:
     """Every server failed: SERVFAIL, saying how ("REFUSED", "SERVFAIL", a too long chain).
 
-    One exception: an authoritative-only server (no RA flag) that REFUSES a name is saying the
-    name is outside every zone it serves. Asked directly (`--dns-server` at a local Knot), that
-    reads as NXDOMAIN, exactly as `--zone-dir` reads a name outside its zones; otherwise every
-    query outside the user's zones (the RFC 9989 walk up to the TLD, reverse zones, blocklists)
-    would turn an audit inconclusive. A recursive resolver's REFUSED stays a SERVFAIL.
+    REFUSED is a temperror whoever sends it, with or without the RA flag: a server that will
+    not answer says nothing about whether the name exists (an authoritative-only server refuses
+    names outside its zones; a resolver refuses clients it does not serve; a filter refuses
+    what it blocks). Reading it as NXDOMAIN would report an unknown record as missing.
     """
     errors = exc.kwargs.get("errors", [])
-    responses = [e[4] for e in errors if len(e) > 4 and e[4] is not None]
-    if (
-        responses
-        and len(responses) == len(errors)
-        and all(r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.RA for r in responses)
-    ):
-        return _Step(DnsStatus.NXDOMAIN, error="REFUSED by a non-recursive server: not its zone")
     reasons: list[str] = []
     for error in errors:
         problem, response = error[3], error[4] if len(error) > 4 else None

@@ -387,6 +387,16 @@ class Validator:
         answer = await self.resolver.query_dnssec(zone, "DNSKEY")
         if not answer.supported:
             return ZoneState(anchor, Security.UNCHECKED, reason=answer.error or "")
+        if answer.refused:
+            # The server will not answer for the anchor's zone at all (an authoritative-only
+            # server of other zones): nothing here is validated, so nothing is called unsigned.
+            return ZoneState(
+                anchor,
+                Security.UNCHECKED,
+                reason=f"DNSSEC not checked: the DNS server REFUSED {zone} DNSKEY, the trust "
+                "anchor's keys (point --dns-server at a recursive resolver, or give "
+                "--trust-anchor for a zone it serves)",
+            )
         if answer.temperror:
             return _unanswered(anchor, zone, answer)
         if answer.status is DnsStatus.NXDOMAIN:

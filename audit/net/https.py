@@ -4,8 +4,10 @@ Built on asyncio and the stdlib `ssl` module rather than an HTTP library because
 to follow rules of its own: the host name is resolved through our `Resolver` (never the OS
 resolver), the connection goes to a port the tests choose, redirects are reported and never
 followed, the body is bounded, and every failure comes back as a kind (dns, connect, tls,
-timeout, http) with the reason a person can act on (an untrusted, mismatched or expired
-certificate), not as an exception.
+timeout, http, not-public) with the reason a person can act on (an untrusted, mismatched or
+expired certificate), not as an exception. The host comes from DNS data (an MTA-STS policy
+host, a BIMI URL): the address guard (audit/net/address_guard.py) refuses to connect to a
+non-public address unless `allow_private` is set.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit import __version__
+from audit.net import address_guard
 from audit.net.dns import DnsAnswer, Resolver, normalize_name
 
 MAX_HEADER_BYTES = 32 * 1024
@@ -44,6 +47,7 @@ class FetchError(enum.Enum):
     TLS = "tls"  # handshake failed; `tls_problems` says why (untrusted, name-mismatch, expired)
     TIMEOUT = "timeout"  # a step (connect, tls, read) took longer than the timeout
     HTTP = "http"  # the server's answer is not a readable HTTP/1.x response
+    NOT_PUBLIC = "not-public"  # every address is non-public: refused by the address guard
 
 
 @dataclass
@@ -102,6 +106,7 @@ class HttpsResult:
     tls_version: str | None = None
     dns: list[DnsAnswer] = field(default_factory=list)
     temperror: DnsAnswer | None = None  # DNS could not tell: unknown, not "no address"
+    not_public: list[tuple[str, str]] = field(default_factory=list)  # (address, why) not tried
     elapsed_ms: float = 0.0
 
     def header(self, name: str) -> str | None:
@@ -150,6 +155,7 @@ class HttpsResult:
             "tls_problems": self.tls_problems,
             "tls_version": self.tls_version,
             "certificate": self.certificate.to_dict() if self.certificate else None,
+            "not_public": [{"address": a, "reason": r} for a, r in self.not_public],
             "elapsed_ms": round(self.elapsed_ms, 3),
         }
 
@@ -182,9 +188,13 @@ async def fetch(
     ca_file: str | None = None,
     timeout: float = 5.0,
     max_bytes: int = 64 * 1024,
+    allow_private: bool = False,
 ) -> HttpsResult:
     """GET `url` (https only). `port` (--https-port, for tests) applies when the URL names no
     port of its own; redirects are not followed. Never raises for what the peer sends.
+
+    Only public addresses of the host are contacted (`not_public` lists the others; none left
+    is a NOT_PUBLIC error) unless `allow_private` (--allow-private-addresses).
 
     Each step (connect, TLS handshake, reading the response) is bounded by `timeout`. The body
     is read up to `max_bytes`; more sets `truncated`.
@@ -208,7 +218,7 @@ async def fetch(
         if parts.scheme.lower() != "https" or not host:
             raise _Failure(FetchError.HTTP, f"{url!r} is not an https:// URL with a host")
         await _resolve(resolver, result)
-        reader, writer = await _connect(result, timeout)
+        reader, writer = await _connect(result, timeout, allow_private)
         try:
             await _handshake(reader, writer, result, ca_file, timeout)
             await _exchange(reader, writer, result, timeout, max_bytes)
@@ -242,22 +252,37 @@ async def _resolve(resolver: Resolver, result: HttpsResult) -> None:
 
 
 async def _connect(
-    result: HttpsResult, timeout: float
+    result: HttpsResult, timeout: float, allow_private: bool
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP to each address in turn until one accepts."""
+    """TCP to each address the guard lets through, in turn, until one accepts."""
     problems: list[str] = []
     timed_out = False
     for address in result.addresses:
+        try:
+            address_guard.check_address(address, allow_private)
+        except address_guard.AddressNotPublic as refused:
+            result.not_public.append((address, refused.reason))
+            continue
         result.address = address
         try:
             async with asyncio.timeout(timeout):
-                return await asyncio.open_connection(address, result.port, limit=MAX_HEADER_BYTES)
+                return await address_guard.open_connection(
+                    address, result.port, allow_private=allow_private, limit=MAX_HEADER_BYTES
+                )
         except TimeoutError:
             timed_out = True
             problems.append(f"{_hostport(address, result.port)}: no answer within {timeout:g}s")
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
             problems.append(f"{_hostport(address, result.port)}: {reason}")
+    if not problems:
+        raise _Failure(
+            FetchError.NOT_PUBLIC,
+            "; ".join(
+                f"refused to connect to {a}: not a public address ({r})"
+                for a, r in result.not_public
+            ),
+        )
     kind = FetchError.TIMEOUT if timed_out else FetchError.CONNECT
     raise _Failure(kind, "connect failed: " + "; ".join(problems))
 
@@ -330,6 +355,7 @@ async def _diagnose_certificate(
 
 
 async def _peek_certificate(result: HttpsResult, timeout: float) -> x509.Certificate | None:
+    # `result.address` is the address `_connect` reached: it passed the guard already
     if result.address is None:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

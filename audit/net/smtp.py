@@ -11,6 +11,9 @@ each on a fresh connection. Every step has its own timeout and the whole probe a
 
 "Could not tell" is kept apart from "no": a refused or timed-out connection, a 421 banner, a
 server that stalls or resets is `not_testable` (with the reason), never `no_starttls`.
+
+The MX address comes from DNS data: a non-public one (loopback, private, link-local...) is not
+contacted at all unless `allow_private` is set; the probe says `not_public` (address_guard.py).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from audit.net import address_guard
 from audit.net.dns import is_ip_literal
 
 OK = "ok"
 NO_STARTTLS = "no_starttls"
 NOT_TESTABLE = "not_testable"
 TLS_FAILED = "tls_failed"  # STARTTLS accepted, then the handshake itself failed: a verdict
+NOT_PUBLIC = "not_public"  # a non-public address: not contacted (the address guard)
 
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 LEGACY_VERSIONS = ("TLSv1", "TLSv1.1")  # deprecated by RFC 8996
@@ -162,9 +167,18 @@ def presented_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
 class _Session:
     """One SMTP connection, each step bounded by `timeout`."""
 
-    def __init__(self, host: str, address: str, port: int, timeout: float, helo: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        address: str,
+        port: int,
+        timeout: float,
+        helo: str,
+        allow_private: bool = False,
+    ) -> None:
         self.host, self.address, self.port = host, address, port
         self.timeout, self.helo = timeout, helo
+        self.allow_private = allow_private
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -193,7 +207,9 @@ class _Session:
         self.reader, self.writer = await self._step(
             "connect",
             "connecting",
-            asyncio.open_connection(self.address, self.port, limit=LINE_LIMIT),
+            address_guard.open_connection(
+                self.address, self.port, allow_private=self.allow_private, limit=LINE_LIMIT
+            ),
         )
 
     async def _read_reply(self) -> tuple[int, list[str]]:
@@ -330,12 +346,18 @@ def _ssl_reason(exc: ssl.SSLError) -> str:
 
 
 async def _version_session(
-    host: str, address: str, port: int, version: str, timeout: float, helo: str
+    host: str,
+    address: str,
+    port: int,
+    version: str,
+    timeout: float,
+    helo: str,
+    allow_private: bool,
 ) -> tuple[bool | None, str]:
     """One pinned handshake: True accepted, False refused, None could not tell (and why)."""
     if not _LOCAL_SUPPORT[version]:
         return None, f"the local TLS library cannot offer {version}"
-    session = _Session(host, address, port, timeout, helo)
+    session = _Session(host, address, port, timeout, helo, allow_private)
     try:
         async with asyncio.timeout(timeout * VERSION_DEADLINE_STEPS):
             await session.connect()
@@ -373,16 +395,23 @@ async def probe_starttls(
     timeout: float,
     ca_file: str | None,
     helo: str = "audit.invalid",
+    allow_private: bool = False,
 ) -> SmtpProbe:
     """Probe one MX address. Never raises for network outcomes: they are the probe's status.
 
     `host` is the MX name (the SNI and the name the certificate is judged against); `address`
-    is the address our resolver gave for it. `ca_file` is recorded on the result: the trust
-    store its chain is to be judged against (None: the system store).
+    is the address our resolver gave for it, and the one connected to: a non-public address is
+    `not_public` and never contacted, unless `allow_private`. `ca_file` is recorded on the
+    result: the trust store its chain is to be judged against (None: the system store).
     """
     start = time.perf_counter()
     probe = SmtpProbe(host, address, port, ca_file=ca_file)
-    session = _Session(host, address, port, timeout, helo)
+    try:
+        address_guard.check_address(address, allow_private)
+    except address_guard.AddressNotPublic as refused:
+        probe.status, probe.stage, probe.reason = NOT_PUBLIC, "connect", str(refused)
+        return probe
+    session = _Session(host, address, port, timeout, helo, allow_private)
     try:
         async with asyncio.timeout(timeout * MAIN_DEADLINE_STEPS):
             await _main_session(probe, session)
@@ -399,7 +428,10 @@ async def probe_starttls(
             probe.version_notes[probe.tls_version] = "negotiated by the main handshake"
         others = [v for v in TLS_VERSIONS if v != probe.tls_version]
         results = await asyncio.gather(
-            *(_version_session(host, address, port, v, timeout, helo) for v in others)
+            *(
+                _version_session(host, address, port, v, timeout, helo, allow_private)
+                for v in others
+            )
         )
         for version, (accepted, note) in zip(others, results, strict=True):
             probe.accepted_versions[version] = accepted

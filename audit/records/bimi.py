@@ -14,6 +14,14 @@ from urllib.parse import urlsplit
 
 _TAG_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$", re.DOTALL)
 _V_TAG_RE = re.compile(r"(^|;)\s*v\s*=\s*bimi", re.IGNORECASE)
+# Tags added by later revisions of the draft than v=/l=/a=: where each is defined, so that a
+# finding about one can say which text it reads.
+BIMI_DRAFT = "draft-brand-indicators-for-message-identification-10"
+DRAFT_TAGS = {
+    "lps": f"{BIMI_DRAFT} section 4.3 (lps=, local-part as selector: true or false)",
+    "avp": f"{BIMI_DRAFT} section 4.3 (avp=, avatar preference: personal or brand)",
+}
+AVATAR_PREFERENCES = ("personal", "brand")
 
 
 @dataclass
@@ -22,6 +30,8 @@ class BimiRecord:
     tags: dict[str, str] = field(default_factory=dict)
     logo_url: str | None = None  # l=, None when empty or absent
     authority_url: str | None = None  # a=, None when empty or absent
+    local_part_selector: bool = False  # lps=true: look up a selector made from the local-part
+    avatar_preference: str = "brand"  # avp=; absent or not understood reads as brand
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -40,6 +50,9 @@ class BimiRecord:
             "tags": dict(self.tags),
             "l": self.logo_url,
             "a": self.authority_url,
+            "lps": self.local_part_selector,
+            "avp": self.avatar_preference,
+            "draft_tags": {t: DRAFT_TAGS[t] for t in DRAFT_TAGS if t in self.tags},
             "errors": list(self.errors),
             "warnings": list(self.warnings),
         }
@@ -80,6 +93,7 @@ def parse_bimi(txt: str) -> BimiRecord:
     record.authority_url = _read_uri(record, "a", "the authority evidence (VMC)")
     if "l" not in record.tags and record.authority_url is None:
         record.errors.append("l= is missing (write l= empty to decline BIMI)")
+    _read_draft_tags(record)
     if record.logo_url and not urlsplit(record.logo_url).path.lower().endswith(".svg"):
         record.warnings.append(
             f"l={record.logo_url} does not end in .svg: the logo must be an SVG Tiny PS file"
@@ -106,3 +120,25 @@ def _read_uri(record: BimiRecord, tag: str, what: str) -> str | None:
         )
         return None
     return value
+
+
+def _read_draft_tags(record: BimiRecord) -> None:
+    """lps= and avp= (draft -10 4.3). Both are optional; a value the draft does not define is
+    ignored by receivers ("Any other values MUST be ignored"), so it is a warning that names the
+    draft, and the record stays valid."""
+    lps = record.tags.get("lps")
+    if lps in ("true", "false"):
+        record.local_part_selector = lps == "true"
+    elif lps is not None:
+        record.warnings.append(
+            f"lps={lps} is not true or false, so receivers ignore it ({DRAFT_TAGS['lps']}; "
+            "a list of local-part prefixes is not that draft's form)"
+        )
+    avp = record.tags.get("avp")
+    if avp in AVATAR_PREFERENCES:
+        record.avatar_preference = avp
+    elif avp is not None:
+        record.warnings.append(
+            f"avp={avp} is not personal or brand, so receivers ignore it and show the brand "
+            f"logo ({DRAFT_TAGS['avp']})"
+        )

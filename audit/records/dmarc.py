@@ -1,8 +1,14 @@
 """DMARC policy record parser (RFC 7489 6.3; RFC 9989 where it differs). Pure: no I/O.
 
-The parser keeps two readings apart because receivers differ: an RFC 7489 receiver honours
-pct/rf/ri and treats a record without p= as invalid (unless rua= is present), an RFC 9989 one
-ignores pct/rf/ri, knows np/psd/t, and treats a missing or invalid p= as none.
+Receivers differ, so the parser reads each record twice and keeps both readings:
+- RFC 7489 (with RFC 9091's np=): `p` must directly follow `v` (6.3, 6.4), pct/rf/ri are tags
+  whose bad values are syntax errors; psd= and t= are unknown tags, ignored.
+- RFC 9989: `v` first, the other tags in any order (4.7, 4.8); pct/rf/ri are no longer tags
+  and are ignored; psd= and t= are read.
+Both agree (RFC 7489 6.6.3 step 6, RFC 9989 4.10.1) that a record without a valid `p`, or with
+an invalid `sp` (or, in RFC 9989, `np`), is read as `p=none` when `rua` holds at least one
+syntactically valid URI, and otherwise gets no DMARC processing at all. `DECIDING` names the
+reading the verdicts follow; the other is stated beside it.
 """
 
 from __future__ import annotations
@@ -37,38 +43,148 @@ class ReportUri:
         }
 
 
+DECIDING = "rfc9989"  # the reading verdicts follow where the two RFCs differ
+RFC_NAMES = {"rfc7489": "RFC 7489", "rfc9989": "RFC 9989"}
+P_ORDER_ERROR = (
+    "p= must directly follow v= (RFC 7489 6.3: 'the v and p tags MUST be present and MUST "
+    "appear in that order'; RFC 9989 4.7 takes the tags after v= in any order)"
+)
+_ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How receivers following one RFC read a record: whether DMARC applies at all and with
+    which policies, and what they find wrong with it."""
+
+    rfc: str  # "rfc7489" | "rfc9989"
+    applies: bool  # False: no DMARC processing (no valid p and no valid rua)
+    p: str | None = None
+    sp: str | None = None
+    np: str | None = None
+    testing: bool = False  # t=y: RFC 9989 applies one step less than the policy
+    pct: int = 100  # RFC 7489 only; RFC 9989 has no pct
+    fallback: str | None = None  # why the record is read as p=none or not applied
+    errors: tuple[str, ...] = ()
+
+    def policy_for(self, subdomain: bool, exists: bool | None = True) -> tuple[str | None, str]:
+        """(policy, tag) for mail from the policy domain itself or from a subdomain of it that
+        exists or not (RFC 9989 4.10.1; RFC 9091 3.2 np): np, then sp, then p."""
+        if not self.applies:
+            return None, ""
+        if not subdomain:
+            return self.p, "p"
+        if exists is False and self.np:
+            return self.np, "np"
+        if self.sp:
+            return self.sp, "sp"
+        return self.p, "p"
+
+    def disposition(self, policy: str | None) -> str:
+        """What a receiver following this RFC does with failing mail under `policy`."""
+        if policy is None:
+            return "none"
+        return _ONE_STEP_DOWN[policy] if self.testing else policy
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rfc": RFC_NAMES[self.rfc],
+            "applies": self.applies,
+            "p": self.p,
+            "sp": self.sp,
+            "np": self.np,
+            "t": "y" if self.testing else None,
+            "pct": self.pct if self.rfc == "rfc7489" else None,
+            "fallback": self.fallback,
+            "errors": list(self.errors),
+        }
+
+
 @dataclass
 class DmarcRecord:
     raw: str
     tags: dict[str, str] = field(default_factory=dict)
-    policy: str | None = None  # p= as RFC 7489 reads it (None: invalid/missing)
+    order: list[str] = field(default_factory=list)  # tag names as written
+    policy: str | None = None  # p= as written, when it is none/quarantine/reject
     subdomain_policy: str | None = None  # sp=
-    nonexistent_policy: str | None = None  # np= (RFC 9989)
+    nonexistent_policy: str | None = None  # np= (RFC 9091, RFC 9989)
     adkim: str = "r"
     aspf: str = "r"
     pct: int = 100
     fo: list[str] = field(default_factory=lambda: ["0"])
-    rua: list[ReportUri] = field(default_factory=list)
+    rua: list[ReportUri] = field(default_factory=list)  # the syntactically valid URIs only
     ruf: list[ReportUri] = field(default_factory=list)
     psd: str | None = None  # y / n / u (RFC 9989)
     testing: bool = False  # t=y (RFC 9989)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # every syntax error, in either reading
+    rfc7489_errors: list[str] = field(default_factory=list)  # of those, RFC 7489's alone
+    rfc9989_errors: list[str] = field(default_factory=list)  # of those, RFC 9989's alone
     warnings: list[str] = field(default_factory=list)
+    bad_policy_tags: dict[str, str] = field(default_factory=dict)  # p/sp/np with bad values
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
-    @property
-    def policy_rfc9989(self) -> str:
-        """RFC 9989 4.7: a missing or invalid p= is treated as none."""
-        return self.policy if self.policy in POLICIES else "none"
+    def _only(self, rfc: str, error: str) -> None:
+        """An error one RFC finds and the other does not (the other ignores the tag)."""
+        self.errors.append(error)
+        (self.rfc7489_errors if rfc == "rfc7489" else self.rfc9989_errors).append(error)
 
-    def effective_policy(self, for_subdomain: bool) -> str | None:
-        """The disposition asked for mail from the policy domain itself or a subdomain."""
-        if for_subdomain and self.subdomain_policy:
-            return self.subdomain_policy
-        return self.policy
+    @property
+    def rfc7489(self) -> Reading:
+        """RFC 7489 6.3/6.4 and 6.6.3 step 6, with RFC 9091's np."""
+        problem = None
+        if "p" not in self.tags:
+            problem = "p= is missing"
+        elif "p" in self.bad_policy_tags:
+            problem = f"p={self.tags['p']} is not valid"
+        elif self.order[1:2] != ["p"]:
+            problem = "p= does not directly follow v= (RFC 7489 6.3, 6.4)"
+        elif "sp" in self.bad_policy_tags:
+            problem = f"sp={self.tags['sp']} is not valid"
+        return self._reading("rfc7489", problem, self.rfc9989_errors)
+
+    @property
+    def rfc9989(self) -> Reading:
+        """RFC 9989 4.7, 4.8 and 4.10.1."""
+        problem = None
+        if "p" not in self.tags:
+            problem = "p= is missing"
+        else:
+            bad = [t for t in ("p", "sp", "np") if t in self.bad_policy_tags]
+            if bad:
+                problem = f"{bad[0]}={self.tags[bad[0]]} is not valid"
+        return self._reading("rfc9989", problem, self.rfc7489_errors)
+
+    def reading(self, rfc: str = DECIDING) -> Reading:
+        return self.rfc9989 if rfc == "rfc9989" else self.rfc7489
+
+    def _reading(self, rfc: str, problem: str | None, others: list[str]) -> Reading:
+        errors = tuple(e for e in self.errors if e not in others)
+        testing = self.testing if rfc == "rfc9989" else False
+        pct = self.pct if rfc == "rfc7489" else 100
+        if problem is None:
+            return Reading(
+                rfc,
+                True,
+                self.policy,
+                self.subdomain_policy,
+                self.nonexistent_policy,
+                testing,
+                pct,
+                None,
+                errors,
+            )
+        if self.rua:
+            why = f"{problem}; rua= holds a valid URI, so the record reads as p=none"
+            return Reading(rfc, True, "none", None, None, testing, pct, why, errors)
+        why = f"{problem} and rua= holds no valid URI: no DMARC processing"
+        return Reading(rfc, False, None, None, None, False, pct, why, errors)
+
+    def effective_policy(self, for_subdomain: bool, exists: bool | None = True) -> str | None:
+        """The policy the deciding reading applies to the policy domain or a subdomain."""
+        return self.reading().policy_for(for_subdomain, exists)[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +203,8 @@ class DmarcRecord:
             "t": "y" if self.testing else None,
             "errors": list(self.errors),
             "warnings": list(self.warnings),
+            "readings": {"rfc7489": self.rfc7489.to_dict(), "rfc9989": self.rfc9989.to_dict()},
+            "deciding_reading": RFC_NAMES[DECIDING],
         }
 
 
@@ -104,9 +222,13 @@ def parse_report_uris(value: str, tag: str, errors: list[str]) -> list[ReportUri
         if not part:
             errors.append(f"{tag}= has an empty URI")
             continue
-        body, _, size = part.partition("!")
-        if size and not _SIZE_RE.match(size):
-            errors.append(f"{tag}= URI {part!r} has an invalid size limit {size!r}")
+        body, bang, size = part.partition("!")
+        if bang and not _SIZE_RE.match(size):
+            # RFC 7489 6.4: dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]; RFC 9989
+            # 4.8 keeps it as obs-dmarc-report-size. A "!" without digits matches neither, and a
+            # "!" inside a URI MUST be encoded: the URI is not syntactically valid.
+            errors.append(f"{tag}= URI {part!r} has an invalid size limit {'!' + size!r}")
+            continue
         scheme, colon, rest = body.partition(":")
         scheme = scheme.lower()
         if not colon or not rest:
@@ -135,7 +257,6 @@ def parse_dmarc(txt: str) -> DmarcRecord:
     parts = [p.strip() for p in txt.split(";")]
     if parts and parts[-1] == "":
         parts.pop()
-    seen: list[str] = []
     for index, part in enumerate(parts):
         if not part:
             record.warnings.append("empty tag (double ';')")
@@ -149,7 +270,7 @@ def parse_dmarc(txt: str) -> DmarcRecord:
             record.errors.append(f"tag {name}= appears more than once")
             continue
         record.tags[name] = value
-        seen.append(name)
+        record.order.append(name)
         if index == 0 and name != "v":
             record.errors.append("the record must start with v=DMARC1")
     if record.tags.get("v") != "DMARC1":
@@ -159,11 +280,16 @@ def parse_dmarc(txt: str) -> DmarcRecord:
             record.warnings.append(f"v={record.tags['v']} should be written v=DMARC1")
         else:
             record.errors.append(f"v={record.tags['v']} is not DMARC1")
-    if len(seen) > 1 and seen[0] == "v" and seen[1] != "p" and "p" in record.tags:
-        record.warnings.append("RFC 7489 expects p= right after v= (RFC 9989 does not)")
+    if record.order[:1] == ["v"] and "p" in record.tags and record.order[1] != "p":
+        record._only("rfc7489", P_ORDER_ERROR)
     _read_policy_tags(record)
     _read_modes(record)
     _read_reporting(record)
+    if "p" not in record.tags:
+        if record.rua:
+            record.warnings.append("p= is missing; with a valid rua= receivers read p=none")
+        else:
+            record.errors.append("p= is missing")
     return record
 
 
@@ -174,38 +300,37 @@ def _read_policy_tags(record: DmarcRecord) -> None:
         if value in POLICIES:
             record.policy = value
         else:
+            record.bad_policy_tags["p"] = tags["p"]
             record.errors.append(f"p={tags['p']} is not none, quarantine or reject")
-    elif "rua" in tags:
-        # RFC 7489 6.6.3: a record without p= but with a valid rua= is read as p=none.
-        record.policy = "none"
-        record.warnings.append("p= is missing; receivers read the record as p=none")
-    else:
-        record.errors.append("p= is missing")
     for tag, attr in (("sp", "subdomain_policy"), ("np", "nonexistent_policy")):
         if tag in tags:
             value = tags[tag].lower()
             if value in POLICIES:
                 setattr(record, attr, value)
             else:
+                record.bad_policy_tags[tag] = tags[tag]
                 record.errors.append(f"{tag}={tags[tag]} is not none, quarantine or reject")
+    # psd= and t= are RFC 9989 tags: RFC 7489 receivers ignore them as unknown tags.
     if "psd" in tags:
         value = tags["psd"].lower()
         if value in ("y", "n", "u"):
             record.psd = value
         else:
-            record.errors.append(f"psd={tags['psd']} is not y, n or u")
+            record._only("rfc9989", f"psd={tags['psd']} is not y, n or u")
     if "t" in tags:
         value = tags["t"].lower()
         if value in ("y", "n"):
             record.testing = value == "y"
         else:
-            record.errors.append(f"t={tags['t']} is not y or n")
+            record._only("rfc9989", f"t={tags['t']} is not y or n")
+    # pct=, rf= and ri= are RFC 7489 tags that RFC 9989 removed (A.6, 9.3): for RFC 9989
+    # receivers they are unknown tags, ignored whatever their value.
     if "pct" in tags:
         value = tags["pct"]
-        if value.isdigit() and 0 <= int(value) <= 100:
+        if value.isascii() and value.isdigit() and 0 <= int(value) <= 100:
             record.pct = int(value)
         else:
-            record.errors.append(f"pct={value} is not a whole number from 0 to 100")
+            record._only("rfc7489", f"pct={value} is not a whole number from 0 to 100")
     for removed in ("pct", "rf", "ri"):
         if removed in tags:
             record.warnings.append(f"{removed}= is removed in RFC 9989 and ignored by its readers")
@@ -233,10 +358,10 @@ def _read_reporting(record: DmarcRecord) -> None:
         if bad:
             record.errors.append(f"fo={tags['fo']} has unknown options {', '.join(bad)}")
         record.fo = [o for o in options if o in _FO_VALUES] or ["0"]
-    if "ri" in tags and not tags["ri"].isdigit():
-        record.errors.append(f"ri={tags['ri']} is not a number of seconds")
-    if "rf" in tags and tags["rf"].lower() not in ("afrf",):
-        record.errors.append(f"rf={tags['rf']} is not afrf")
+    if "ri" in tags and not (tags["ri"].isascii() and tags["ri"].isdigit()):
+        record._only("rfc7489", f"ri={tags['ri']} is not a number of seconds")
+    if "rf" in tags and not all(f.strip().lower() == "afrf" for f in tags["rf"].split(":")):
+        record._only("rfc7489", f"rf={tags['rf']} is not afrf")
 
 
 def with_policy(record: DmarcRecord, policy: str) -> str:

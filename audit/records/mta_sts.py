@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.records.ext_fields import extension_errors, split_fields
+
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_FIELD = re.compile(r"^([A-Za-z0-9_.-]+)=(.*)$", re.DOTALL)
 
 
 def is_sts_record(txt: str) -> bool:
@@ -31,22 +32,18 @@ class StsRecord:
 
 
 def parse_sts_record(txt: str) -> StsRecord:
+    """RFC 8461 3.1: `v=STSv1` first, `id=` 1-32 letters or digits, other fields extensions of
+    the sts-ext-name / sts-ext-value grammar; anything else makes the record invalid."""
     record = StsRecord(raw=txt)
-    parts = [p.strip() for p in txt.split(";")]
-    if parts and not parts[-1]:
-        parts.pop()
-    for index, part in enumerate(parts):
-        match = _FIELD.match(part)
-        if not match:
-            record.errors.append(f"{part!r} is not a field=value pair")
-            continue
-        name, value = match.group(1), match.group(2).strip()
+    for index, (name, value) in enumerate(split_fields(txt, record.errors)):
         if name in record.fields:
             record.errors.append(f"{name}= appears more than once")
             continue
         record.fields[name] = value
         if index == 0 and (name != "v" or value != "STSv1"):
             record.errors.append("the record must start with v=STSv1")
+        elif name not in ("v", "id"):
+            record.errors.extend(extension_errors(name, value))
     policy_id = record.fields.get("id")
     if policy_id is None:
         record.errors.append("id= is missing: senders cannot tell when the policy changes")

@@ -15,6 +15,7 @@ from typing import Any
 MAX_AGE_LIMIT = 31557600  # RFC 8461 3.2: about one year
 MAX_AGE_ADVISED = 86400  # a day: below it, a cached policy lapses between fetches
 MODES = ("enforce", "testing", "none")
+_KNOWN = ("version", "mode", "max_age", "mx")
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -71,6 +72,10 @@ def parse_policy(text: str) -> StsPolicy:
             policy.errors.append(f"line {number} {shown!r} is not a 'key: value' field")
             continue
         fields += 1
+        if not value and key not in _KNOWN:
+            # sts-policy-ext-value = sts-policy-vchar [...]: at least one character.
+            policy.errors.append(f"line {number}: extension {key!r} has an empty value")
+            continue
         if key == "mx":
             _add_mx(policy, number, value)
             continue

@@ -6,7 +6,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_FIELD = re.compile(r"^([A-Za-z0-9_.-]+)=(.*)$", re.DOTALL)
+from audit.records.ext_fields import extension_errors, split_fields
+
+# tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri); commas, "!" and ";" in a URI
+# MUST be encoded, and RFC 3986 has no whitespace or "<>\"{}|\\^`" in a URI.
+_URI_SEP = re.compile(r"[ \t]*,[ \t]*")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+_NOT_URI = re.compile(r'[\x00-\x20!"<>\\^`{|}\x7f-\uffff]')
 
 
 def is_tlsrpt_record(txt: str) -> bool:
@@ -30,39 +36,47 @@ class TlsRptRecord:
 
 
 def parse_tlsrpt(txt: str) -> TlsRptRecord:
+    """RFC 8460 3: `v=TLSRPTv1` first, `rua=` a comma-separated list of mailto: or https: URIs,
+    other fields extensions of the tlsrpt-ext-name / tlsrpt-ext-value grammar."""
     record = TlsRptRecord(raw=txt)
-    parts = [p.strip() for p in txt.split(";")]
-    if parts and not parts[-1]:
-        parts.pop()
-    for index, part in enumerate(parts):
-        match = _FIELD.match(part)
-        if not match:
-            record.errors.append(f"{part!r} is not a field=value pair")
-            continue
-        name, value = match.group(1), match.group(2).strip()
+    for index, (name, value) in enumerate(split_fields(txt, record.errors)):
         if name in record.fields:
             record.errors.append(f"{name}= appears more than once")
             continue
         record.fields[name] = value
         if index == 0 and (name != "v" or value != "TLSRPTv1"):
             record.errors.append("the record must start with v=TLSRPTv1")
+        elif name not in ("v", "rua"):
+            record.errors.extend(extension_errors(name, value))
     if "rua" not in record.fields:
         record.errors.append("rua= (where reports go) is missing")
         return record
-    for uri in (u.strip() for u in record.fields["rua"].split(",")):
-        scheme, colon, rest = uri.partition(":")
-        if not colon or not rest:
-            record.errors.append(f"rua= value {uri!r} is not a URI")
-        elif scheme.lower() == "mailto":
-            if "@" not in rest or rest.startswith("@") or rest.endswith("@"):
-                record.errors.append(f"rua= {uri!r} is not a valid mailto: address")
-            else:
-                record.rua.append(uri)
-        elif scheme.lower() == "https":
-            if not rest.startswith("//") or len(rest) <= 2:
-                record.errors.append(f"rua= {uri!r} is not a valid https: URI")
-            else:
-                record.rua.append(uri)
+    for uri in _URI_SEP.split(record.fields["rua"]):
+        problem = _uri_problem(uri)
+        if problem:
+            record.errors.append(problem)
         else:
-            record.errors.append(f"rua= {uri!r}: only mailto: and https: are allowed")
+            record.rua.append(uri)
     return record
+
+
+def _uri_problem(uri: str) -> str | None:
+    """Why one rua= entry is not a tlsrpt-uri (RFC 3986 URI, mailto: or https:), or None.
+    A URI holds no whitespace: text after it (`rua=mailto:a@b.example x`) is not a URI."""
+    scheme, colon, rest = uri.partition(":")
+    if not colon or not rest or not _SCHEME.match(scheme):
+        return f"rua= value {uri!r} is not a URI"
+    if _NOT_URI.search(uri):
+        return (
+            f"rua= {uri!r} is not a URI: it holds whitespace, '!' or another character a URI "
+            "cannot have (text after the URI?)"
+        )
+    if scheme.lower() == "mailto":
+        if "@" not in rest or rest.startswith("@") or rest.endswith("@"):
+            return f"rua= {uri!r} is not a valid mailto: address"
+    elif scheme.lower() == "https":
+        if not rest.startswith("//") or len(rest) <= 2:
+            return f"rua= {uri!r} is not a valid https: URI"
+    else:
+        return f"rua= {uri!r}: only mailto: and https: are allowed"
+    return None

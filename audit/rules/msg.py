@@ -38,6 +38,12 @@ MSG_PROVIDER_IMPERSONATION = Rule(
     Severity.HIGH,
     "From uses a mailbox provider's domain (gmail.com ...) without that provider's DKIM signature",
 )
+MSG_MIME_TOO_DEEP = Rule(
+    "MSG007",
+    "mime-too-deep",
+    Severity.HIGH,
+    "MIME parts nest deeper than receivers' filters descend (100 levels): the body was not walked",
+)
 MSG_RECEIVER_DISAGREES = Rule(
     "MSG301",
     "receiver-verdict-disagrees",

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import getaddresses
+from pathlib import Path
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -130,7 +131,9 @@ async def collect(
 
     async def one(seed: Seed) -> None:
         password = passwords.get(seed.address)
-        if not password:
+        if seed.receive is not None:
+            result = await _from_inbox(seed, tokens[seed.address], deadline, poll_interval, started)
+        elif not password:
             result: CollectResult = CollectError(
                 seed.address, f"no IMAP password ({seed.password_env} is not set)"
             )
@@ -173,6 +176,34 @@ async def collect(
         # Not waiting: a thread inside an IMAP command ends within `timeout` on its own.
         pool.shutdown(wait=False, cancel_futures=True)
     return {s.address: results.get(s.address) for s in seeds}
+
+
+async def _from_inbox(
+    seed: Seed, token: str, deadline: float, poll_interval: float, started: float
+) -> CollectResult:
+    """A `receive` seed: the copy from the local `audit receive` inbox (no IMAP)."""
+    from audit.receive.seed import SEED_FOLDER, poll_inbox
+
+    try:
+        found = await poll_inbox(
+            Path(seed.receive or ""), seed.address, TOKEN_HEADER, token, deadline, poll_interval
+        )
+    except Exception as exc:  # noqa: BLE001 - an unusable inbox is this seed's error
+        return CollectError(seed.address, f"the receive inbox cannot be read: {_text(exc)}")
+    if found is None:
+        return None
+    raw, arrived = found
+    return CollectedCopy(
+        seed=seed.address,
+        folder=SEED_FOLDER,
+        placement="inbox",
+        raw=raw,
+        found_at=dt.datetime.now(dt.UTC),
+        found_monotonic=time.monotonic(),
+        received_at=arrived,
+        elapsed_s=time.monotonic() - started,
+        notes=("read from the local audit receive inbox: the true envelope, no IMAP",),
+    )
 
 
 def _mailbox(seed: Seed) -> tuple[str, int, str]:

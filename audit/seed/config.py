@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from audit.tomlfile import decode_error as _decode_error
+from audit.tomlfile import toml_type as _toml_type
+
 IMAPS_PORT = 993
 IMAP_PORT = 143
 
@@ -55,8 +58,11 @@ KEYS = (
     "authserv_id",
     "name",
     "starttls",
+    "receive",
 )
 REQUIRED = ("address", "imap", "password_env")
+# Keys that mean nothing for a `receive` seed (the local `audit receive` inbox, read without IMAP)
+IMAP_ONLY = ("imap", "password_env", "username", "starttls", "provider", "inbox", "spam", "other")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -79,6 +85,7 @@ class Seed:
     authserv_id: str | None = None  # which Authentication-Results to trust; None: the topmost
     name: str | None = None
     line: int = 0  # the line of its [[seed]] table, for messages
+    receive: str | None = None  # an `audit receive` inbox state file: read there, not over IMAP
 
     @property
     def label(self) -> str:
@@ -139,6 +146,12 @@ address = "someone.seed@gmail.com"
 imap = "imaps://imap.gmail.com:993"
 password_env = "SEED_GMAIL_PASSWORD"
 provider = "gmail"                      # INBOX and [Gmail]/Spam; A-R from mx.google.com
+
+# The local `audit receive` inbox as a seed: read from its state file, no IMAP, and a receiver
+# whose verdict is exact (it knows the true envelope). Issue the address with `audit receive new`.
+# [[seed]]
+# address = "t-7f3k2qmd4x...@inbox.example.com"
+# receive = true                        # or the inbox's --state file: "/path/receive.sqlite3"
 """
 
 
@@ -241,21 +254,6 @@ def parse_seeds(text: str, path: str | os.PathLike[str] | None = None) -> list[S
     return seeds
 
 
-def _decode_error(exc: tomllib.TOMLDecodeError, source: str) -> tuple[int | None, str]:
-    """tomllib (3.11) puts the position in the message: "... (at line 3, column 7)"."""
-    text = str(exc)
-    line = getattr(exc, "lineno", None)  # Python 3.14+
-    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", text)
-    if match:
-        line = line or int(match.group(1))
-        text = f"{text[: match.start()]} (column {match.group(2)})"
-    match = re.search(r"\s*\(at end of document\)\s*$", text)
-    if match:
-        text = f"{text[: match.start()]} (at the end of the file)"
-        line = line or max(1, len(source.splitlines()))
-    return line, text
-
-
 def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     at = lines.table(index)
 
@@ -271,6 +269,8 @@ def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     for key in table:
         if key not in KEYS:
             raise fail(where(key), f"unknown key {key!r} in [[seed]] (known: {', '.join(KEYS)})")
+    if "receive" in table:
+        return _receive_seed(table, at, where, fail)
     for key in REQUIRED:
         if key not in table:
             raise fail(at, f"[[seed]] has no {key!r}")
@@ -354,6 +354,52 @@ def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     )
 
 
+def _receive_seed(table: dict[str, Any], at: int, where, fail) -> Seed:
+    """`receive = "inbox.sqlite3"` (or true: the default inbox): the seed is a test address of
+    the local `audit receive` inbox, whose copy and verdict are read from its state file."""
+    from audit.receive.store import default_inbox_path
+    from audit.receive.tokens import split_recipient, token_of
+
+    for key in IMAP_ONLY:
+        if key in table:
+            raise fail(where(key), f"{key} does not apply to a receive seed (no IMAP)")
+    state = table["receive"]
+    if state is True:
+        state = str(default_inbox_path())
+    if not isinstance(state, str) or not state.strip():
+        raise fail(where("receive"), "receive must be the inbox state file (a path) or true")
+    address = table.get("address")
+    if not isinstance(address, str):
+        raise fail(where("address") if "address" in table else at, "[[seed]] has no 'address'")
+    try:
+        token_of(address)
+        domain = split_recipient(address)[1]
+    except ValueError:
+        raise fail(
+            where("address"),
+            f"address {address!r} is not a test address (issue one with `audit receive new`)",
+        ) from None
+    name = table.get("name")
+    if name is not None and not isinstance(name, str):
+        raise fail(where("name"), f"name must be a string, not {_toml_type(name)}")
+    authserv_id = table.get("authserv_id", domain)
+    if not isinstance(authserv_id, str):
+        raise fail(where("authserv_id"), "authserv_id must be a string")
+    return Seed(
+        address=address.strip(),
+        imap="",
+        imap_host="",
+        imap_port=0,
+        imap_tls="implicit",
+        username="",
+        password_env="",
+        authserv_id=authserv_id or domain,
+        name=name,
+        line=at,
+        receive=str(Path(state).expanduser()),
+    )
+
+
 def parse_imap_url(url: str) -> tuple[str, int, Literal["implicit", "starttls"]]:
     """(host, port, tls) of imaps://host[:993] or imap://host[:143]; ValueError says why not."""
     parts = urlsplit(url.strip())
@@ -398,16 +444,6 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def _toml_type(value: object) -> str:
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
-
-
 def _redacted(value: str) -> str:
     """Someone may have put the password itself into password_env: never echo it."""
     return "an empty string" if not value else "the value given (not shown)"
@@ -434,6 +470,8 @@ def passwords_for(seeds: Iterable[Seed], env: Mapping[str, str] | None = None) -
     out: dict[str, str] = {}
     missing: dict[str, list[str]] = {}
     for seed in seeds:
+        if seed.receive is not None:
+            continue  # read from the local inbox: no password
         try:
             out[seed.address] = password_for(seed, env)
         except SeedConfigError:

@@ -27,6 +27,7 @@ from audit.rules.seed import (
     SEED_SEND_FAILED,
     SEED_SEND_UNCONFIRMED,
 )
+from audit.seed.paths import path_checks, path_row, predicted
 
 _POLICY_COMMENT = re.compile(r"\bp\s*=\s*(none|quarantine|reject)\b", re.IGNORECASE)
 
@@ -347,7 +348,10 @@ def _predicted_policy(domain_report: Report | None) -> tuple[str | None, bool]:
 
 
 def predictions_outcome(
-    domain_report: Report | None, observations: list[SeedObservation], from_domain: str
+    domain_report: Report | None,
+    observations: list[SeedObservation],
+    from_domain: str,
+    path: str | None = None,
 ) -> CheckOutcome:
     """What the domain audit predicts receivers see, checked against what they wrote."""
     if domain_report is None:
@@ -405,21 +409,30 @@ def predictions_outcome(
     dkim_checks: list[dict[str, Any]] = []
     for obs in observations:
         findings.extend(_dkim_prediction(obs, keys, from_domain, dkim_checks))
+    facts: dict[str, Any] = {
+        "dmarc_policy": policy,
+        "dkim_keys": sorted(keys),
+        "dkim_checks": dkim_checks,
+        "domain_findings": [
+            {"rule_id": f.rule.id, "target": f.target, "message": f.message}
+            for f in domain_report.findings()
+        ],
+        "dmarc_policy_checks": checked,
+    }
+    if path:
+        views = [(o.address, (receiver_view(o.message_report) or {}).get("receiver") or {})
+                 for o in observations]  # fmt: skip
+        row = path_row(domain_report, path)
+        checks, more = path_checks(row, path, [(a, t) for a, t in views if t], from_domain)
+        findings.extend(more)
+        facts["path"] = {
+            "name": path,
+            "predicted": predicted(row) if row else None,
+            "row": row,
+            "checks": checks,
+        }
     return CheckOutcome(
-        "predictions",
-        from_domain,
-        Status.COMPLETED,
-        facts={
-            "dmarc_policy": policy,
-            "dkim_keys": sorted(keys),
-            "dkim_checks": dkim_checks,
-            "domain_findings": [
-                {"rule_id": f.rule.id, "target": f.target, "message": f.message}
-                for f in domain_report.findings()
-            ],
-            "dmarc_policy_checks": checked,
-        },
-        findings=findings,
+        "predictions", from_domain, Status.COMPLETED, facts=facts, findings=findings
     )
 
 
@@ -522,11 +535,15 @@ def placement_outcome(observations: list[SeedObservation]) -> CheckOutcome:
 
 
 def confirm(
-    observations: list[SeedObservation], domain_report: Report | None, from_domain: str
+    observations: list[SeedObservation],
+    domain_report: Report | None,
+    from_domain: str,
+    path: str | None = None,
 ) -> list[CheckOutcome]:
+    """`path`: the declared sending path the run went through, whose prediction is checked."""
     return [
         placement_outcome(observations),
         *(seed_outcome(o) for o in observations),
         cross_receiver_outcome(observations),
-        predictions_outcome(domain_report, observations, from_domain),
+        predictions_outcome(domain_report, observations, from_domain, path),
     ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from audit import __version__
 from audit.domain_audit import audit_domain
+from audit.facts.paths import SendingPath
 from audit.message.addresses import domain_of
 from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, audit_message
@@ -50,6 +51,7 @@ class SeedRunOptions:
     poll_interval: float = 2.0
     dkim_selectors: Sequence[str] = ()
     preflight: bool = True  # log in to every seed mailbox before sending
+    path: SendingPath | None = None  # --path / --esp: the declared path whose prediction to check
 
 
 @dataclass
@@ -79,12 +81,10 @@ def receiver_boundary(seed: Seed, copy: bytes | None = None) -> str | None:
 
 def _topmost_authserv_id(raw: bytes) -> str | None:
     """The authserv-id of the topmost Authentication-Results: the seed's receiver wrote it."""
-    import email
-    import email.policy
-
     from audit.message.authres import parse_authentication_results
+    from audit.message.mime import parse_message
 
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message, _depth = parse_message(raw)  # a copy nested 2,000 deep must not crash the run
     for value in message.get_all("Authentication-Results") or []:
         parsed = parse_authentication_results(str(value))
         if parsed.authserv_id:
@@ -167,6 +167,7 @@ async def run_seed(
             backend,
             dkim_selectors=list(options.dkim_selectors),
             timeout=min(options.timeout, 5.0),
+            sending_paths=[options.path] if options.path else (),
         )
     )
 
@@ -295,7 +296,9 @@ async def run_seed(
     report = Report(
         kind="seed",
         target=f"{options.from_addr} (run {run_id})",
-        outcomes=confirm(observations, domain_report, from_domain),
+        outcomes=confirm(
+            observations, domain_report, from_domain, options.path.name if options.path else None
+        ),
         queries=list(domain_report.queries) if domain_report else [],
         tool_version=__version__,
         duration_ms=(time.monotonic() - start) * 1000,

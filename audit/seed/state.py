@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from audit.store import SqliteStore, state_dir, utc_now
+from audit.store import StateError as BaseStateError
 
 SCHEMA_VERSION = 1
 
@@ -66,7 +66,7 @@ CREATE TABLE copies (
 """
 
 
-class StateError(RuntimeError):
+class StateError(BaseStateError):
     """The state file cannot be used, a run id is unknown, or a send would be a second one."""
 
 
@@ -118,14 +118,10 @@ class CopyRecord:
 
 def default_state_path(env: Mapping[str, str] | None = None) -> Path:
     """$XDG_STATE_HOME/audit/seed.sqlite3, else ~/.local/state/audit/seed.sqlite3."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
-    return root / "audit" / "seed.sqlite3"
+    return state_dir(env) / "seed.sqlite3"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+_now = utc_now
 
 
 def _iso(value: dt.datetime | str | float) -> str:
@@ -144,60 +140,16 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%d}-{secrets.token_hex(3)}"
 
 
-class RunStore:
+class RunStore(SqliteStore):
     """One SQLite file (WAL) of seed runs. Safe to share between threads of one process."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        try:
-            # The copies are other people's mail: keep the directory private.
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._db = sqlite3.connect(
-                self.path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._lock = threading.RLock()
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot use the seed state file: {exc}") from None
-        except OSError as exc:
-            raise StateError(f"{self.path}: cannot create the seed state file: {exc}") from None
-
-    def close(self) -> None:
-        self._db.close()
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    WHAT = "seed state file"
+    ERROR = StateError
 
     def __enter__(self) -> RunStore:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front (BEGIN IMMEDIATE) so check-then-write is atomic
-        across processes too."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
-                raise StateError(
-                    f"{self.path}: written by a newer audit (schema {version}, "
-                    f"this one knows {SCHEMA_VERSION})"
-                )
 
     # --- runs -----------------------------------------------------------------------------
 

@@ -263,3 +263,10 @@ def _void(answer: DnsAnswer) -> bool:
     return answer.status in (DnsStatus.NXDOMAIN, DnsStatus.NODATA) or (
         answer.status == DnsStatus.NOERROR and not answer.rdata
     )
+
+
+async def domain_tree(ctx: Any) -> SpfTree:
+    """The audited domain's tree, walked once per run and shared: the SPF check judges it, ESP
+    detection reads the provider includes in it. `ctx` is the run's DomainContext (anything
+    with `domain`, `resolver` and `once`; typed loosely because checks sit above this layer)."""
+    return await ctx.once(("spf-tree",), lambda: walk_tree(ctx.resolver, ctx.domain))

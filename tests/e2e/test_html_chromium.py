@@ -79,3 +79,35 @@ def test_cli_report_renders_and_screenshots(tmp_path: Path) -> None:
     assert shot.returncode == 0, shot.stderr[-2000:]
     png = (tmp_path / "shot.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_sending_paths_section_renders(tmp_path: Path) -> None:
+    out = tmp_path / "paths.html"
+    proc = audit("domain", "path-sg-default.test", "--zone-dir", str(ZONES), "--esp", "sendgrid",
+                 "--no-dkim-discovery", "--format", "html", "--output", str(out))  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    dom = _dom(out.read_text(encoding="utf-8"), tmp_path)
+    assert ">Sending paths</h3>" in dom
+    table = dom.split('<table class="paths">', 1)[1].split("</table>", 1)[0]
+    row = re.search(r'<tr class="path-row">(.*?)</tr>', table, flags=re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert cells[:3] == ["sendgrid (SendGrid (Twilio))", "declared", "sendgrid.net"]
+    assert cells[7:12] == ["fail", "reject", "sendgrid.net", "sendgrid.net", "sendgrid.net"]
+    assert "s1._domainkey.path-sg-default.test CNAME s1.domainkey.u*.wl*.sendgrid.net" in table
+
+
+def test_hostile_path_facts_stay_text(tmp_path: Path) -> None:
+    facts = {"sending_paths": {"from_domain": "x.test", "paths": [{
+        "name": HOSTILE, "origin": "detected", "envelope_domain": f"b.{HOSTILE}",
+        "spf": {"result": "pass"}, "dkim": {"state": "ok", "d": [HOSTILE]},
+        "alignment": {"spf": {"rfc7489": True, "rfc9989": True}, "dkim": True},
+        "dmarc": "pass", "disposition": "none", "bounces_ok": True, "fixes": [HOSTILE],
+        "gmail": {"mailed_by": HOSTILE, "signed_by": None, "via": None},
+    }]}}  # fmt: skip
+    report = Report(
+        "domain", "x.test", [CheckOutcome("sending_paths", "x.test", Status.COMPLETED, facts)]
+    )
+    dom = _dom(render("html", [report], fail_on="high"), tmp_path)
+    body = dom.split("<body", 1)[1]
+    assert "<script" not in body and "<img" not in body
+    assert 'class="paths"' in body and "&lt;script&gt;document.title" in body

@@ -43,6 +43,7 @@ class HttpsWorld:
             "https_port": self.https.port,
             "ca_file": str(self.ca_file),
             "timeout": 3.0,
+            "allow_private_addresses": True,  # every server here is on loopback
             **options,
         }
         return DomainContext(domain, Resolver(backend), **settings)

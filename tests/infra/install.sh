@@ -2,17 +2,20 @@
 # install.sh: the system packages the integration tests need, from Debian: Knot DNS (knotd,
 # knotc, keymgr) and kdig; Postfix (STARTTLS probes, the seed test's MTAs); Dovecot IMAP and
 # LMTP (seed mailboxes); OpenDKIM, OpenDMARC and the SPF policy daemon (real
-# Authentication-Results in seed copies); Chromium (the HTML report opened headless).
+# Authentication-Results in seed copies); Cyrus SASL modules (AUTH on the submission relay
+# scenarios); Chromium (the HTML report opened headless).
 # Idempotent: does nothing when every tool is there. Silent on success; on failure prints apt-get's output. Needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(knot knot-dnsutils postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
-  opendmarc postfix-policyd-spf-python chromium)
+  opendmarc postfix-policyd-spf-python chromium libsasl2-modules libsasl2-modules-db)
 TOOLS=(knotd kdig postfix dovecot opendkim opendkim-genkey opendmarc policyd-spf chromium)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=()
 for tool in "${TOOLS[@]}"; do have "$tool" || missing+=("$tool"); done
+# Cyrus SASL PLAIN/LOGIN for Postfix's AUTH (the submission relay scenarios): no command to look for
+compgen -G "/usr/lib/*/sasl2/libplain.so*" >/dev/null || missing+=("libsasl2-modules")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -137,7 +138,11 @@ class PostfixTls:
         *,
         owner_pid: int | None = None,
         timeout: float = 30,
+        main_extra: dict[str, str] | None = None,
+        master_extra: str = "",
     ) -> PostfixTls:
+        """`main_extra` settings override MAIN_CF's (a relay: relayhost, default_transport);
+        `master_extra` lines are added to master.cf (e.g. the `smtp unix` client service)."""
         if not postfix_installed():
             raise ServerError("postfix is not installed: run tests/infra/install.sh as root")
         if os.geteuid() != 0:
@@ -153,9 +158,14 @@ class PostfixTls:
         for sub in ("etc", "spool", "data"):
             (run / sub).mkdir(parents=True, exist_ok=True)
         ports = {s.name: free_port() for s in services}
-        (run / "etc" / "main.cf").write_text(MAIN_CF.format(run=run, host=IPV4_LOOPBACK))
+        main = MAIN_CF.format(run=run, host=IPV4_LOOPBACK)
+        for name, value in (main_extra or {}).items():  # postconf: the last definition wins
+            main = re.sub(rf"(?m)^{re.escape(name)} =.*\n", "", main) + f"{name} = {value}\n"
+        (run / "etc" / "main.cf").write_text(main)
         master = [s.master_line(IPV4_LOOPBACK, ports[s.name]) for s in services]
-        (run / "etc" / "master.cf").write_text("\n".join(master) + "\n" + MASTER_CF_TAIL)
+        (run / "etc" / "master.cf").write_text(
+            "\n".join(master) + "\n" + master_extra + MASTER_CF_TAIL
+        )
         shutil.chown(run / "data", user="postfix")
         for command in (["set-permissions"], ["check"]):
             proc = subprocess.run(

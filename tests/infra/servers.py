@@ -49,6 +49,15 @@ def knot_installed() -> bool:
     return all(shutil.which(t) or Path("/usr/sbin", t).exists() for t in ("knotd", "kdig"))
 
 
+def outside_names() -> list[str]:
+    """Names every domain audit asks beyond a scenario's own zones (the default blocklists):
+    start_knot.sh serves their top-level domains as empty zones, so they get NXDOMAIN, as from
+    the real DNS, not Knot's REFUSED (which the tool rightly reads as unknown)."""
+    from audit.checks.domain.dnsbl import DEFAULT_DOMAIN_ZONES, DEFAULT_IP_ZONES
+
+    return [*DEFAULT_IP_ZONES, *DEFAULT_DOMAIN_ZONES]
+
+
 class KnotServer(Endpoint):
     """Knot DNS serving every *.zone of a directory; `stop()` waits until knotd has exited."""
 
@@ -60,7 +69,11 @@ class KnotServer(Endpoint):
         cls, run_dir: Path, zone_dir: Path, port: int | None = None, timeout: float = 60
     ) -> KnotServer:
         port = port or free_port()
-        env = {**os.environ, "KNOT_OWNER_PID": str(os.getpid())}
+        env = {
+            **os.environ,
+            "KNOT_OWNER_PID": str(os.getpid()),
+            "KNOT_PARENTS": " ".join(outside_names()),
+        }
         proc = subprocess.run(
             ["bash", str(INFRA / "start_knot.sh"), str(run_dir), str(zone_dir), str(port)],
             capture_output=True,
@@ -93,17 +106,28 @@ class KnotServer(Endpoint):
 
 
 class DnsProxy(Endpoint):
-    """dns_proxy.py in front of an upstream port: drops (`drop=True`) or delays every query."""
+    """dns_proxy.py in front of an upstream port: drops (`drop=True`) or delays every query, or
+    breaks the answers (`fault=`: servfail, refused, truncate, wrong-id, wrong-question,
+    garbage, drop), for every name or only the names in `only`."""
 
     process: subprocess.Popen[str]
 
     @classmethod
     def start(
-        cls, upstream_port: int, *, drop: bool = False, delay_ms: float = 0, timeout: float = 10
+        cls,
+        upstream_port: int,
+        *,
+        drop: bool = False,
+        delay_ms: float = 0,
+        fault: str | None = None,
+        only: tuple[str, ...] = (),
+        timeout: float = 10,
     ) -> DnsProxy:
         port = free_port()
         command = [sys.executable, str(INFRA / "dns_proxy.py"), str(port), str(upstream_port)]
         command += ["--drop"] if drop else ["--delay-ms", f"{delay_ms:g}"]
+        command += ["--fault", fault] if fault else []
+        command += [arg for name in only for arg in ("--only", name)]
         command += ["--exit-with-parent"]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

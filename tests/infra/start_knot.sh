@@ -11,6 +11,10 @@
 # Environment: KNOT_START_TIMEOUT (seconds, default 20); KNOT_OWNER_PID: a process whose exit
 # also stops this knotd (the pytest session), so a killed test run leaves no server behind.
 #
+# Parent zones: each top-level domain of the zones (and of every name in KNOT_PARENTS, e.g. the
+# default blocklist zones) without a zone file of its own is served as an empty zone, so names
+# outside the scenarios get NXDOMAIN, as from the real DNS, instead of Knot's REFUSED.
+#
 # DNSSEC (optional): KNOT_SIGN="zone1 zone2": zones Knot signs inline (ECDSA P-256, one CSK made
 # with keymgr before knotd starts; NSEC, or NSEC3 with KNOT_NSEC3=1). Each one's DS (SHA-256) and
 # DNSKEY records go to RUN_DIR/keys/ZONE.ds and ZONE.dnskey; a comment line `;; @DS@ ZONE` in a
@@ -49,6 +53,31 @@ mkdir -p "$run/zones" "$run/db" "$run/rundir"
 cp -- "${files[@]}" "$run/zones/"
 names=()
 for f in "${files[@]}"; do names+=("$(basename "$f" .zone)"); done
+
+# Knot REFUSES names outside every zone it serves, and the tool reads REFUSED as unknown (DNS001),
+# as it must. A real TLD answers NXDOMAIN for names under it that do not exist: so every
+# top-level domain of the zones served (and each of KNOT_PARENTS), unless a zone file of its own
+# is given, is served as an empty zone. Knot answers from the most specific zone, so the
+# scenario zones under it are untouched.
+parents=()
+for name in "${names[@]}" ${KNOT_PARENTS:-}; do
+  tld=${name##*.}
+  tld=${tld,,}
+  [ -n "$tld" ] || continue
+  [[ " ${names[*]} ${parents[*]} " == *" $tld "* ]] && continue
+  parents+=("$tld")
+done
+for tld in "${parents[@]}"; do
+  {
+    echo "; Written by tests/infra/start_knot.sh: the empty parent of the zones under $tld."
+    echo "\$ORIGIN $tld."
+    echo "\$TTL 300"
+    echo "@    SOA  ns1.$tld. hostmaster.$tld. 1 3600 600 86400 300"
+    echo "@    NS   ns1"
+    echo "ns1  A    127.0.0.1"
+  } > "$run/zones/$tld.zone"
+  names+=("$tld")
+done
 
 {
   echo "# Written by tests/infra/start_knot.sh for $zones"

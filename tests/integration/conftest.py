@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ZONES
 from tests.infra.servers import DnsProxy, Endpoint, KnotServer, ServerError, knot_installed
+from tests.integration.gate_world import EditableKnot
 
 HERE = os.path.dirname(__file__)
 
@@ -37,13 +39,19 @@ def _require_knot() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def knot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnotServer]:
+def start_knot(run_dir: Path, zone_dir: Path) -> KnotServer:
+    """A Knot of a test's own serving `zone_dir`: skipped (failed in CI) without Knot installed,
+    failed, with Knot's log, when it does not start. The caller stops it."""
     _require_knot()
     try:
-        server = KnotServer.start(tmp_path_factory.mktemp("knot"), ZONES)
+        return KnotServer.start(run_dir, zone_dir)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def knot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnotServer]:
+    server = start_knot(tmp_path_factory.mktemp("knot"), ZONES)
     try:
         yield server
     finally:
@@ -55,6 +63,17 @@ def _start_proxy(upstream: int, **options) -> DnsProxy:
         return DnsProxy.start(upstream, **options)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def editable_knot(tmp_path) -> Iterator[EditableKnot]:
+    """Knot over a private copy of the fixture zones that the test may edit (gate_world.py)."""
+    _require_knot()
+    knot = EditableKnot(tmp_path / "knot")
+    try:
+        yield knot
+    finally:
+        knot.stop()
 
 
 @pytest.fixture(scope="session")

@@ -164,6 +164,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli(world):
     common = ["--dns-server", world.knot.address, "--format", "json", "--timeout", "3"]
     probes = ["--https-port", str(world.https.port), "--ca-file", str(world.ca_file)]
+    probes += ["--allow-private-addresses"]  # the HTTPS server is on loopback
     proc = cli("domain", "bimi-good.test", "bimi-badsvg.test", *common, *probes)
     assert proc.returncode in (0, 1, 3), proc.stderr
     good, bad = (

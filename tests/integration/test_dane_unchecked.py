@@ -37,6 +37,7 @@ def test_mismatching_tlsa_in_an_unchecked_zone_is_not_dane301(tmp_path) -> None:
                 https_port=1,
                 timeout=2,
                 ca_file=str(ca.write_ca(tmp_path / "ca.pem")),
+                allow_private_addresses=True,  # a loopback server
             )
         )
     finally:

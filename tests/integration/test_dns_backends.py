@@ -214,14 +214,24 @@ def test_empty_non_terminals_are_nodata(network):
     assert lookup(network, f"nope.top.{ENT_ZONE}", "TXT").status is DnsStatus.NXDOMAIN
 
 
-def test_a_name_outside_every_zone_does_not_exist_either_way(network, zone_data):
-    """Knot refuses what it is not authoritative for; from a server that offers no recursion
-    that means "not in my zones", read as NXDOMAIN, as --zone-dir reads it."""
+def test_a_name_outside_every_zone_is_refused_by_knot_and_absent_offline(network, zone_data):
+    """Knot refuses what it is not authoritative for: unknown (a temperror), never NXDOMAIN.
+    Zone files have no such state: a name outside all of them does not exist (--zone-dir)."""
     answer = lookup(network, "nothing.invalid", "A")
-    assert answer.status is DnsStatus.NXDOMAIN
-    assert answer.error == "REFUSED by a non-recursive server: not its zone"
+    assert (answer.status, answer.error) == (DnsStatus.SERVFAIL, "REFUSED")
+    assert answer.temperror and answer.refused
     offline = asyncio.run(StaticBackend(zone_data).lookup("nothing.invalid", "A"))
     assert offline.status is DnsStatus.NXDOMAIN
+
+
+def test_names_under_a_served_top_level_domain_do_not_exist(network, zone_data):
+    """start_knot.sh serves each TLD of the scenario zones as an empty parent: a name under it
+    outside every scenario is NXDOMAIN from Knot, as from the real DNS and from --zone-dir."""
+    for name in ("_dmarc.test", "no-such-scenario.test", "example.com", "x.zen.spamhaus.org"):
+        answer = lookup(network, name, "TXT")
+        assert answer.status is DnsStatus.NXDOMAIN, (name, answer.error)
+    # the parent shadows nothing: the scenario zone under it still answers
+    assert lookup(network, "clean.test", "MX").records
 
 
 def test_resolver_over_knot_logs_what_it_asked(knot_server):

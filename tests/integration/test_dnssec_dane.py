@@ -161,6 +161,7 @@ def reports(setup: SignedSetup) -> dict[str, Report]:
                     trust_anchor_file=str(setup.anchor_file),
                     discover_dkim=False,
                     blocklists=[],
+                    allow_private_addresses=True,  # loopback servers
                 )
                 for d in domains
             )

@@ -49,15 +49,27 @@ def _resolver() -> Resolver:
     return Resolver(memory_backend(records))
 
 
-def get(server, host: str, *, port: int | None = None, timeout: float = 3, limit: int = 4096):
+def get(
+    server, host: str, *, port: int | None = None, timeout: float = 3, limit: int = 4096,
+    allow_private: bool = True,  # the server is on loopback
+):
     https, ca_file = server
     url = f"https://{host}/x"
     return asyncio.run(
         fetch(
             _resolver(), url, port=port or https.port, ca_file=ca_file, timeout=timeout,
-            max_bytes=limit,
+            max_bytes=limit, allow_private=allow_private,
         )
     )  # fmt: skip
+
+
+def test_a_loopback_host_is_not_fetched_without_the_flag(server):
+    refused = get(server, "plain.test", allow_private=False)
+    assert (refused.error, refused.address, refused.status) == (FetchError.NOT_PUBLIC, None, None)
+    assert refused.detail == "refused to connect to 127.0.0.1: not a public address (loopback)"
+    assert refused.not_public == [("127.0.0.1", "loopback")]
+    assert "not-public error" in refused.describe()
+    assert get(server, "plain.test").status == 200  # the near miss: allowed, fetched
 
 
 def test_content_length_and_chunked_bodies(server):

@@ -281,7 +281,7 @@ def _outcome(report: dict, check: str) -> dict:
 def test_cli_fetches_with_port_and_ca(world):
     common = ["--dns-server", world.knot.address, "--https-port", str(world.https.port)]
     common += ["--ca-file", str(world.ca_file), "--format", "json", "--timeout", "3"]
-    common += ["--smtp-port", str(CLOSED_SMTP_PORT)]
+    common += ["--smtp-port", str(CLOSED_SMTP_PORT), "--allow-private-addresses"]  # loopback
     proc = cli("domain", "sts-uncovered.test", "sts-clean.test", *common)
     assert proc.returncode == 1, proc.stderr  # STS005 in enforce mode is high
     uncovered, clean = json.loads(proc.stdout)

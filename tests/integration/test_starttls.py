@@ -96,6 +96,7 @@ def _context(dns: KnotServer, domain: str, port: int, ca_file, **options) -> Dom
         smtp_port=port,
         ca_file=str(ca_file),
         timeout=options.pop("timeout", 3.0),
+        allow_private_addresses=options.pop("allow_private_addresses", True),  # loopback servers
         **options,
     )
 
@@ -309,7 +310,7 @@ def test_cli_expired_certificate_fails_the_run(tls_dns, tls_scenarios):
         "domain", "expired.tls.test", "--dns-server", tls_dns.address,
         "--smtp-port", str(tls_scenarios.ports["expired"]),
         "--ca-file", str(tls_scenarios.ca_file), "--blocklist", "bl.tls.test",
-        "--timeout", "3", "--format", "json",
+        "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
@@ -328,7 +329,7 @@ def test_cli_blocked_port_is_inconclusive_not_failed(tls_dns):
     proc = _cli(
         "domain", "refused.tls.test", "--dns-server", tls_dns.address,
         "--smtp-port", str(free_port()), "--blocklist", "bl.tls.test",
-        "--timeout", "3", "--format", "json",
+        "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)

@@ -72,6 +72,12 @@ def test_truncated_fetch_is_oversize():
     assert check_svg(GOOD_SVG, truncated=True).errors == ["the file is over 32 KiB (BIMI's limit)"]
 
 
+def test_truncated_vmc_is_oversize(ca):
+    # the fetch stops at MAX_VMC_BYTES (README "Resource bounds"): what it cut is not judged
+    report = check_vmc(make_vmc(ca, "brand.test"), ["brand.test"], truncated=True)
+    assert report.errors == ["the file is over 64 KiB"] and not report.valid
+
+
 def test_good_vmc(ca):
     report = check_vmc(make_vmc(ca, "brand.test"), ["brand.test", "default._bimi.brand.test"])
     assert report.valid and report.warnings == []

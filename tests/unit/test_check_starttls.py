@@ -9,7 +9,7 @@ import pytest
 
 from audit.checks.domain import starttls
 from audit.model import Status
-from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, SmtpProbe
+from audit.net.smtp import NO_STARTTLS, NOT_PUBLIC, NOT_TESTABLE, SmtpProbe
 from tests.conftest import pairs
 
 
@@ -19,7 +19,9 @@ def canned(monkeypatch):
     calls: list[tuple[str, str, int]] = []
 
     def install(outcomes: dict[str, tuple[str, str, str]]) -> list[tuple[str, str, int]]:
-        async def fake(host, address, port, *, timeout, ca_file, helo="audit.invalid"):
+        async def fake(
+            host, address, port, *, timeout, ca_file, helo="audit.invalid", allow_private=False
+        ):
             calls.append((host, address, port))
             status, stage, reason = outcomes[address]
             return SmtpProbe(host, address, port, status=status, stage=stage, reason=reason)
@@ -96,3 +98,49 @@ def test_unknown_mx_addresses_are_inconclusive_not_clean() -> None:
     assert pairs(result) == {("DNS001", "mx.t.test")}
     assert result.status is Status.INCONCLUSIVE
     assert result.error == "not testable: mx.t.test"
+
+
+def test_a_non_public_address_is_net301_and_the_host_judged_on_the_others(run_domain_check, canned):
+    refused = "refused to connect to 2001:db8::11: not a public address (documentation)"
+    canned(
+        {
+            "192.0.2.10": (NO_STARTTLS, "ehlo", "STARTTLS not in the EHLO extensions"),
+            "192.0.2.11": (NO_STARTTLS, "ehlo", "STARTTLS not in the EHLO extensions"),
+            "2001:db8::11": (NOT_PUBLIC, "connect", refused),
+        }
+    )
+    result = run_domain_check(starttls.check, "clean.test", probes=True)
+    assert pairs(result) == {
+        ("TLS301", "mx1.clean.test"),
+        ("TLS301", "mx2.clean.test"),
+        ("NET301", "mx2.clean.test"),
+    }
+    [net] = [f for f in result.findings if f.rule.id == "NET301"]
+    assert net.message.startswith("refused to connect to 2001:db8::11: not a public address")
+    assert "judged on its other addresses" in net.message
+    assert net.evidence == ["mx2.clean.test -> 2001:db8::11: documentation (RFC 3849)"]
+    # mx2 was tested on 192.0.2.11: a verdict was reached; no "port 25 blocked" note
+    assert result.status is Status.COMPLETED
+
+
+def test_only_non_public_addresses_leave_the_check_inconclusive(run_domain_check, canned):
+    canned({a: (NOT_PUBLIC, "connect", f"refused to connect to {a}") for a in ADDRESSES})
+    result = run_domain_check(starttls.check, "clean.test", probes=True)
+    assert pairs(result) == {("NET301", "mx1.clean.test"), ("NET301", "mx2.clean.test")}
+    assert result.status is Status.INCONCLUSIVE
+    assert result.error == "not testable: mx1.clean.test, mx2.clean.test"
+    mx2 = next(f for f in result.findings if f.target == "mx2.clean.test")
+    assert "(and 1 more)" in mx2.message and "so it was not tested" in mx2.message
+
+
+def test_the_guard_setting_reaches_the_probe(run_domain_check, monkeypatch):
+    seen: list[bool] = []
+
+    async def fake(host, address, port, *, timeout, ca_file, helo="x", allow_private=False):
+        seen.append(allow_private)
+        return SmtpProbe(host, address, port, status=NOT_TESTABLE, stage="connect", reason="x")
+
+    monkeypatch.setattr(starttls, "probe_starttls", fake)
+    run_domain_check(starttls.check, "clean.test", probes=True)
+    run_domain_check(starttls.check, "clean.test", probes=True, allow_private_addresses=True)
+    assert seen == [False] * 3 + [True] * 3

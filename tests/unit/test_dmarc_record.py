@@ -29,18 +29,25 @@ def test_defaults_when_tags_absent():
     assert r.effective_policy(for_subdomain=True) == "reject"
 
 
-def test_invalid_policy_is_an_error_and_rfc9989_reads_none():
+def test_invalid_policy_without_rua_is_not_applied():
+    # Changed in issue 11: this test asserted an RFC 9989 reading of p=none. RFC 9989 4.10.1:
+    # "If a retrieved DMARC Policy Record does not contain a valid "p" tag ... Otherwise [no
+    # rua with a syntactically valid URI], the Mail Receiver applies no DMARC processing to
+    # this message." RFC 7489 6.6.3 step 6.2 says the same.
     r = parse_dmarc("v=DMARC1; p=rejected")
     assert not r.valid
     assert r.policy is None
-    assert r.policy_rfc9989 == "none"
+    assert (r.rfc9989.applies, r.rfc7489.applies) == (False, False)
     assert "p=rejected is not none, quarantine or reject" in r.errors
 
 
 def test_missing_p_with_rua_reads_as_none():
+    # RFC 7489 6.6.3 step 6.1 / RFC 9989 4.10.1: with a valid rua, act as if p=none. Changed in
+    # issue 11: `policy` is now p= as written (absent here); the readings hold p=none.
     r = parse_dmarc("v=DMARC1; rua=mailto:d@example.com")
     assert r.valid
-    assert r.policy == "none"
+    assert r.policy is None
+    assert (r.rfc7489.p, r.rfc9989.p) == ("none", "none")
 
 
 def test_missing_p_without_rua_is_invalid():

@@ -550,20 +550,35 @@ def test_network_statuses():
     assert lookup(backend, "d.test", "A").status is DnsStatus.TIMEOUT
 
 
-def test_refused_by_an_authoritative_server_is_outside_its_zones():
-    # A non-recursive server (no RA) refuses names outside its zones: NXDOMAIN, as --zone-dir.
-    backend, _ = network({})
-    answer = lookup(backend, "elsewhere.test", "A")
-    assert answer.status is DnsStatus.NXDOMAIN
-    assert answer.error == "REFUSED by a non-recursive server: not its zone"
-
-
-def test_refused_by_a_recursive_resolver_is_servfail():
-    refused = _response("elsewhere.test", "A", rcode=dns.rcode.REFUSED, recursive=True)
+@pytest.mark.parametrize("recursive", [False, True])
+def test_refused_is_unknown_whatever_the_ra_bit(recursive):
+    # An authoritative-only server (no RA) refuses names outside its zones, a resolver refuses
+    # clients it does not serve, a filter refuses what it blocks: none of it says "no record".
+    refused = _response("elsewhere.test", "A", rcode=dns.rcode.REFUSED, recursive=recursive)
     backend, _ = network({("elsewhere.test", "A"): refused})
     answer = lookup(backend, "elsewhere.test", "A")
     assert (answer.status, answer.error) == (DnsStatus.SERVFAIL, "REFUSED")
-    assert answer.temperror
+    assert answer.temperror and answer.refused and not answer.exists
+    assert answer.describe() == "elsewhere.test A -> SERVFAIL (REFUSED)"
+
+
+def test_servfail_and_timeout_are_not_refused():
+    backend, _ = network(
+        {
+            ("c.test", "A"): _response("c.test", "A", rcode=dns.rcode.SERVFAIL),
+            ("d.test", "A"): dns.resolver.LifetimeTimeout(timeout=1.0, errors=[]),
+        }
+    )
+    assert not lookup(backend, "c.test", "A").refused
+    assert not lookup(backend, "d.test", "A").refused
+
+
+def test_refused_dnssec_question_is_unknown():
+    backend, _ = network({})
+    backend._do_resolver = ScriptedServer({})  # refuses everything, without RA
+    answer = asyncio.run(backend.lookup_dnssec("elsewhere.test", "DS"))
+    assert (answer.status, answer.error) == (DnsStatus.SERVFAIL, "REFUSED")
+    assert answer.temperror and answer.refused
 
 
 def test_incomplete_chain_from_an_authoritative_server_is_chased():
@@ -649,13 +664,9 @@ def test_unrepresentable_name_is_nxdomain_without_asking():
     assert server.asked == []
 
 
-def test_an_nxdomain_read_from_refused_says_so_in_the_evidence() -> None:
+def test_a_failure_shows_its_reason_in_the_evidence() -> None:
     from audit.net.dns import DnsAnswer, DnsStatus
 
-    answer = DnsAnswer(
-        "x.test", "TXT", DnsStatus.NXDOMAIN, error="REFUSED by a non-recursive server: not its zone"
-    )
-    assert answer.describe() == (
-        "x.test TXT -> NXDOMAIN (REFUSED by a non-recursive server: not its zone)"
-    )
+    answer = DnsAnswer("x.test", "TXT", DnsStatus.SERVFAIL, error="REFUSED")
+    assert answer.describe() == "x.test TXT -> SERVFAIL (REFUSED)"
     assert DnsAnswer("x.test", "TXT", DnsStatus.NXDOMAIN).describe() == "x.test TXT -> NXDOMAIN"

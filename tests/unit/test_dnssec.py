@@ -13,7 +13,14 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from audit.net.dns import DnsStatus, Resolver, StaticBackend, StaticData, memory_backend
+from audit.net.dns import (
+    DnssecAnswer,
+    DnsStatus,
+    Resolver,
+    StaticBackend,
+    StaticData,
+    memory_backend,
+)
 from audit.net.dnssec import (
     Security,
     TrustAnchorError,
@@ -247,6 +254,34 @@ def test_backend_without_dnssec_support_is_unchecked():
     assert result.security is Security.UNCHECKED
     assert "cannot answer DNSSEC queries" in result.reason
     assert resolver.log == []
+
+
+@pytest.mark.parametrize(
+    ("error", "security"),
+    [("REFUSED", Security.UNCHECKED), ("SERVFAIL", Security.INDETERMINATE), (None, None)],
+)
+def test_a_refused_trust_anchor_zone_is_not_checked_never_unsigned(world, error, security):
+    """A server that REFUSES the anchor's DNSKEY (an authoritative-only server of other zones)
+    gives nothing to validate: DNSSEC is "not checked", saying why; a SERVFAIL there stays
+    unknown (DNS001). Neither reads as unsigned."""
+    data, anchors, _ = world
+
+    class Failing(StaticBackend):
+        async def lookup_dnssec(self, name, rdtype):
+            if error is not None and (name, rdtype) == ("p.test", "DNSKEY"):
+                return DnssecAnswer(name, rdtype, DnsStatus.SERVFAIL, error=error)
+            return await super().lookup_dnssec(name, rdtype)
+
+    validator = Validator(Resolver(Failing(data)), anchors)
+    result = asyncio.run(validator.validate("secure.p.test", "MX"))
+    if error is None:
+        assert result.secure  # the near miss: the same world, answered
+        return
+    assert result.security is security
+    if error == "REFUSED":
+        assert "REFUSED p.test DNSKEY" in result.reason and "--dns-server" in result.reason
+    else:
+        assert (result.failed.name, result.failed.rdtype) == ("p.test", "DNSKEY")
 
 
 def test_static_backend_answers_the_parent_side_of_a_cut(world):

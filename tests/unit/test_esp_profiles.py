@@ -20,7 +20,10 @@ from audit.esp.profiles import (
     profile_for_return_path_target,
 )
 
-REQUIRED = {"sendgrid", "google-workspace"}
+REQUIRED = {
+    "sendgrid", "mailgun", "amazon-ses", "postmark", "mandrill", "sparkpost", "brevo",
+    "google-workspace", "microsoft-365", "zoho-mail", "hubspot", "klaviyo",
+}  # fmt: skip
 
 GOOD = """
 name = "Our relay"
@@ -141,3 +144,11 @@ def test_bad_directory_and_file_name(tmp_path: Path):
     _write(tmp_path, "Bad Name.toml", GOOD)
     with pytest.raises(ProfileError, match="file name must be"):
         load_profiles(tmp_path)
+
+
+def test_the_readme_example_profile_loads(tmp_path: Path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    profile = load_profile(_write(tmp_path, "our-relay.toml", example))
+    assert profile.return_path.target_patterns == ("bounces.relay.example.net",)
+    assert profile.signs_own_domain == "relay.example.net"

@@ -603,3 +603,48 @@ def test_unusable_key_record_is_permerror(run):
     )
     assert pairs(result) == {("DKIM302", SIGNER)}
     assert 'TXT "v=DKIM1; k=rsa; p=<base64 public key>"' in result.findings[0].fix
+
+
+# ------------------------------------------------ issue 10 item 4: l= larger than the body
+# RFC 6376 3.5: l= "MUST NOT be larger than the actual number of octets in the canonicalized
+# message body": a permerror and DKIM302, not a pass (it passed before).
+
+FULL_HEADERS = [b"from", b"from", b"to", b"subject", b"date", b"message-id"]
+
+
+def _body_octets(raw: bytes) -> int:
+    policy = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
+    return len(policy.canonicalize_body(dkim.DKIM(raw).body))
+
+
+def test_l_larger_than_the_body_is_a_permerror(run):
+    raw = message()
+    octets = _body_octets(raw)
+    signed = sign_custom(raw, FULL_HEADERS, [(b"l", str(octets + 1).encode())])
+    verdicts, result = run(signed)
+    (v,) = verdicts
+    assert v.result == "permerror" and v.body_length == octets + 1
+    assert v.reason.startswith("l= is larger than the body")
+    assert f"l={octets + 1} but the canonicalized body has {octets} octets" in v.reason
+    assert pairs(result) == {("DKIM302", SIGNER)}  # not DKIM303: nothing is "partly" signed
+    (finding,) = result.findings
+    assert finding.effective_severity is Severity.HIGH and "RFC 6376 3.5" in finding.message
+    assert "Remove the l= tag" in finding.fix
+
+
+def test_l_equal_to_the_body_still_passes(run):
+    raw = message()
+    octets = _body_octets(raw)
+    verdicts, result = run(sign_custom(raw, FULL_HEADERS, [(b"l", str(octets).encode())]))
+    assert (verdicts[0].result, verdicts[0].body_length) == ("pass", octets)
+    assert pairs(result) == {("DKIM303", SIGNER)}
+
+
+def test_l_over_the_body_beside_a_passing_signature_is_medium(run):
+    raw = message()
+    inner = sign(raw)  # a good whole-body signature
+    outer = sign_custom(inner, FULL_HEADERS, [(b"l", b"100000")])
+    verdicts, result = run(outer)
+    assert [v.result for v in verdicts] == ["permerror", "pass"]
+    assert result.findings[0].rule.id == "DKIM302"
+    assert result.findings[0].effective_severity is Severity.MEDIUM

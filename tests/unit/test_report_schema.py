@@ -80,7 +80,7 @@ def test_every_status_and_kind_validates():
     doc = every_status_report().to_dict()
     VALIDATOR.validate(doc)
     assert set(doc["summary"]["checks"].values()) == {s.value for s in Status}
-    for kind in ("domain", "message", "seed"):
+    for kind in ("domain", "message", "seed", "config"):
         VALIDATOR.validate({**doc, "kind": kind})
 
 
@@ -119,6 +119,11 @@ def _mutated(doc: dict, path: str, value: object) -> dict:
         ("outcomes.0.findings.0.evidence", "v=spf1 +all"),
         ("outcomes.0.findings.0.fix", MISSING),
         ("queries.1.status", "REFUSED"),
+        ("outcomes.0.findings.0.fingerprint", "SPF101:a.test"),
+        ("outcomes.0.findings.0.ignored", {"kind": "noqa", "reason": "x", "until": None}),
+        ("outcomes.0.findings.0.ignored", {"kind": "config", "reason": "x", "until": "soon"}),
+        ("outcomes.0.findings.0.ignored", "yes"),
+        ("summary.ignored", -1),
         ("surprise", True),
     ],
 )
@@ -181,3 +186,24 @@ def test_report_round_trips_through_its_dict() -> None:
     again = report_from_dict(report.to_dict())
     assert again.to_dict() == report.to_dict()
     assert again.findings()[0].effective_severity is Severity.CRITICAL
+
+
+def test_ignored_finding_and_fingerprint_in_json_and_back():
+    from audit.model import Suppression, report_from_dict
+
+    report = every_status_report()
+    finding = report.findings()[0]
+    finding.ignored = Suppression("config", "legacy relay until March", "2027-03-01")
+    doc = report.to_dict()
+    VALIDATOR.validate(doc)
+    item = doc["outcomes"][0]["findings"][0]
+    assert item["ignored"] == {
+        "kind": "config", "reason": "legacy relay until March", "until": "2027-03-01"
+    }
+    assert item["fingerprint"] == finding.fingerprint("a.test")
+    assert re.fullmatch(r"[0-9a-f]{32}", item["fingerprint"])
+    assert doc["summary"]["ignored"] == 1
+    again = report_from_dict(doc)
+    assert again.to_dict() == doc
+    # the critical finding is ignored; what is left is the crashed check: an internal error
+    assert again.exit_code(Severity.HIGH) == 4

@@ -9,8 +9,11 @@ from audit.rules import all_rules, documented_ids, rule_doc
 SECTIONS = ["## What it checks", "## Why it matters", "## Example", "## Fix", "## References"]
 FAMILIES = {
     "SPF", "DKIM", "DMARC", "MX", "PTR", "TLS", "STS", "RPT", "DANE", "DNSSEC", "BIMI", "BL",
-    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS",
+    "MSG", "ALN", "VIA", "ARC", "UNSUB", "BULK", "SEED", "DNS", "CFG",
+    "ESP", "RP", "PATH", "SUB", "RCV",
+    "NET",  # where the tool may connect (issue 10)
 }  # fmt: skip
+FAMILIES |= {"ESP"}
 
 REQUIRED = {
     "SPF001": "spf-missing", "SPF002": "spf-multiple-records", "SPF003": "spf-syntax-error",
@@ -25,6 +28,14 @@ REQUIRED = {
     "DMARC201": "dmarc-report-destination-unauthorized", "MX001": "mx-missing", "MX002": "mx-null",
     "MX003": "mx-host-unresolvable", "MX004": "mx-target-is-cname", "PTR001": "ptr-missing",
     "PTR002": "ptr-not-forward-confirmed", "DNS001": "dns-temperror",
+    "RP001": "return-path-missing", "RP002": "return-path-spf-missing",
+    "RP003": "return-path-spf-not-authorizing", "RP004": "return-path-not-aligned",
+    "RP005": "return-path-no-bounce-route", "RP006": "return-path-cname-wrong",
+    "PATH001": "path-dmarc-fails", "PATH002": "path-via-shown",
+    "ESP101": "esp-dkim-not-configured", "ESP102": "esp-default-return-path",
+    "SUB301": "submission-auth-before-tls",
+    "CFG001": "ignore-expired", "CFG002": "config-target-unreachable",
+    "RCV301": "sent-without-tls", "RCV302": "envelope-differs-from-headers",
 }  # fmt: skip
 
 

@@ -127,7 +127,7 @@ def test_zone_files_get_the_cache_but_no_rate_limit():
 def test_an_mx_address_shared_by_two_domains_is_probed_once(monkeypatch):
     calls = []
 
-    async def fake(host, address, port, *, timeout, ca_file, helo="audit.invalid"):
+    async def fake(host, address, port, *, timeout, ca_file, helo="audit.invalid", **_guard):
         calls.append((host, address, port))
         return SmtpProbe(host, address, port, status=NO_STARTTLS, stage="ehlo", reason="no")
 

@@ -8,7 +8,8 @@ from audit.runner import Check
 
 FAMILIES = (
     "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "dnssec", "dane", "bimi",
-    "dnsbl",
+    "dnsbl", "esp",
+    "sending_paths",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from audit.checks.domain.dmarc import Discovery, discover_policy
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, Resolver
 from audit.psl import organizational_domain
-from audit.records.bimi import BimiRecord, is_bimi_record, parse_bimi
+from audit.records.bimi import BIMI_DRAFT, BimiRecord, is_bimi_record, parse_bimi
 from audit.records.dmarc import parse_dmarc, with_policy
 from audit.rules.bimi import BIMI_DMARC_NOT_ENFORCING, BIMI_INVALID
 
@@ -51,11 +51,10 @@ def dmarc_problems(found: Discovery) -> list[str]:
     if len(raw) > 1:
         return [f"{len(raw)} DMARC records at _dmarc.{policy_at}: no policy applies"]
     record = parse_dmarc(raw[0])
-    effective = record.effective_policy(policy_at != found.domain)
+    effective, tag = found.policy()
     problems = []
     if effective not in ("quarantine", "reject"):
-        tag = "sp" if policy_at != found.domain and record.subdomain_policy else "p"
-        problems.append(f"{tag}={effective or 'invalid'} at _dmarc.{policy_at}")
+        problems.append(f"{tag or 'p'}={effective or 'invalid'} at _dmarc.{policy_at}")
     if record.pct < 100:
         problems.append(f"pct={record.pct} at _dmarc.{policy_at}")
     org_raw = found.records_at(found.org_domain) if found.org_domain in found.lookups else []
@@ -200,16 +199,26 @@ def _record_findings(record: BimiRecord, name: str, domain: str) -> list[Finding
                 f'{name} TXT "v=BIMI1; l=; a=;" to decline BIMI).',
             )
         )
-    svg_warnings = [w for w in record.warnings if ".svg" in w]
-    if svg_warnings:
-        findings.append(
-            Finding(
-                BIMI_INVALID,
-                domain,
-                message="; ".join(svg_warnings),
-                evidence=[record.raw],
-                fix="Serve the logo as an SVG Tiny PS file at an https:// URL ending in .svg.",
-                severity=Severity.LOW,
+    # warnings that still deserve a (low) finding, each kind with its own fix
+    low = [
+        (".svg", "Serve the logo as an SVG Tiny PS file at an https:// URL ending in .svg."),
+        (
+            BIMI_DRAFT,
+            "Write lps=true or lps=false, and avp=personal or avp=brand (or leave the tag "
+            f"out) at {name}.",
+        ),
+    ]
+    for marker, fix in low:
+        said = [w for w in record.warnings if marker in w]
+        if said:
+            findings.append(
+                Finding(
+                    BIMI_INVALID,
+                    domain,
+                    message="; ".join(said),
+                    evidence=[record.raw],
+                    fix=fix,
+                    severity=Severity.LOW,
+                )
             )
-        )
     return findings

@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.checks.domain.not_public import not_public_finding
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer
 from audit.net.https import FetchError, HttpsResult, fetch
@@ -90,6 +91,7 @@ async def _get(ctx: DomainContext, url: str | None, limit: int) -> HttpsResult |
             ca_file=ctx.ca_file,
             timeout=ctx.timeout,
             max_bytes=limit,
+            allow_private=ctx.allow_private_addresses,
         ),
     )
 
@@ -102,6 +104,12 @@ def _fetch_problem(
         consequence = f"whether {what} at {response.url} can be fetched is unknown"
         findings.append(temperror_finding(response.temperror, domain, consequence))
         return True, True
+    if response.not_public:
+        reached = response.error is not FetchError.NOT_PUBLIC
+        fetch_of = f"the fetch of {what} ({response.url})"
+        findings.append(not_public_finding(response.host, response.not_public, fetch_of, reached))
+        if not reached:
+            return True, True
     if response.error is FetchError.TIMEOUT:
         findings.append(
             Finding(

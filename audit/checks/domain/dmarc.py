@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.checks.domain.dmarc_readings import (
+    DECIDING_TEXT,
+    applied_text,
+    discovery_differences,
+    record_differences,
+)
 from audit.model import CheckResult, Finding, Severity, Status
-from audit.net.dns import DnsAnswer, Resolver
+from audit.net.dns import DnsAnswer, DnsStatus, Resolver
 from audit.psl import is_public_suffix, organizational_domain, tree_walk_names
 from audit.records.dmarc import (
+    DECIDING,
+    P_ORDER_ERROR,
+    RFC_NAMES,
     DmarcRecord,
     is_dmarc_record,
     parse_dmarc,
@@ -50,18 +59,94 @@ class Lookup:
 
 
 @dataclass
+class Existence:
+    """Whether the author domain exists, asked only when np= could apply to it.
+
+    RFC 9989 3.2.13: "if the response code received for a query for a domain name is NXDOMAIN,
+    then the domain name and any possible subdomains do not exist" (the RFC 8020 meaning).
+    RFC 9091 2.7 (the np= tag's first home, an extension of RFC 7489): "a non-existent domain
+    is a domain for which there is an NXDOMAIN or NODATA response for A, AAAA, and MX records",
+    a broader test: a name with only a TXT record does not exist for it.
+    """
+
+    answers: dict[str, DnsAnswer]  # A, AAAA, MX of the author domain
+
+    @property
+    def temperror(self) -> DnsAnswer | None:
+        return next((a for a in self.answers.values() if a.temperror), None)
+
+    @property
+    def rfc9989(self) -> bool:
+        """Exists unless a query for it answered NXDOMAIN."""
+        return not any(a.status is DnsStatus.NXDOMAIN for a in self.answers.values())
+
+    @property
+    def rfc9091(self) -> bool:
+        """Exists unless A, AAAA and MX all answered NXDOMAIN or NODATA."""
+        gone = (DnsStatus.NXDOMAIN, DnsStatus.NODATA)
+        return not all(a.status in gone for a in self.answers.values())
+
+    def exists(self, rfc: str) -> bool:
+        return self.rfc9989 if rfc == "rfc9989" else self.rfc9091
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queries": {t: a.status.value for t, a in self.answers.items()},
+            "exists_rfc9989": self.rfc9989,
+            "exists_rfc9091": self.rfc9091,
+        }
+
+
+@dataclass
 class Discovery:
-    """The record that applies to the domain, where it was found, and how."""
+    """The record that applies to the domain, where it was found, and how.
+
+    Which record: RFC 7489's walk (the domain, then its PSL organizational domain) decides
+    when it reaches a name holding DMARC records, else the RFC 9989 tree walk's. Several
+    records at that name are discarded: DMARC is not applied (RFC 7489 6.6.3 step 5; RFC 9989
+    4.10 step 2 discards them too and walks on, which `rfc9989_at` shows).
+    """
 
     domain: str
     org_domain: str
     lookups: dict[str, Lookup]
     rfc7489_at: str | None = None  # the policy domain the RFC 7489 walk reached
     rfc9989_at: str | None = None
+    rfc9989_org: str | None = None  # RFC 9989 4.10.2 organizational domain of `domain`
     temperror: DnsAnswer | None = None
+    existence: Existence | None = None  # asked only when np= could apply
 
     def records_at(self, name: str | None) -> list[str]:
         return self.lookups[name].records if name else []
+
+    @property
+    def policy_at(self) -> str | None:
+        return self.rfc7489_at or self.rfc9989_at
+
+    @property
+    def discarded(self) -> bool:
+        """Several DMARC records at the policy name: no DMARC policy applies."""
+        return len(self.records_at(self.policy_at)) > 1
+
+    @property
+    def record(self) -> DmarcRecord | None:
+        raw = self.records_at(self.policy_at)
+        return parse_dmarc(raw[0]) if len(raw) == 1 else None
+
+    @property
+    def subdomain(self) -> bool:
+        return self.policy_at is not None and self.policy_at != self.domain
+
+    def exists(self, rfc: str = DECIDING) -> bool | None:
+        return self.existence.exists(rfc) if self.existence else None
+
+    def policy(self, rfc: str = DECIDING) -> tuple[str | None, str]:
+        """(policy, tag) that `rfc`'s receivers apply to mail from the domain; (None, "")
+        when DMARC does not apply (no record, several, or no valid p= and no valid rua=)."""
+        record = self.record
+        if record is None:
+            return None, ""
+        return record.reading(rfc).policy_for(self.subdomain, self.exists(rfc))
 
 
 async def _lookup(resolver: Resolver, name: str) -> Lookup:
@@ -78,8 +163,36 @@ async def discover_policy(resolver: Resolver, domain: str) -> Discovery:
     found = Discovery(domain, org, lookups)
     found.rfc7489_at, t7489 = _first_found([domain, org] if org != domain else [domain], lookups)
     found.rfc9989_at, t9989 = _tree_walk(walk, lookups)
+    found.rfc9989_org = _tree_walk_org(walk, lookups)
     found.temperror = t7489 or t9989
+    if found.temperror is None and _np_matters(found):
+        kinds = ("A", "AAAA", "MX")
+        answers = await asyncio.gather(*(resolver.query(domain, k) for k in kinds))
+        found.existence = Existence(dict(zip(kinds, answers, strict=True)))
+        found.temperror = found.existence.temperror
     return found
+
+
+async def tree_walk_organizational_domain(resolver: Resolver, domain: str) -> str | None:
+    """RFC 9989 4.10.2: `domain`'s organizational domain by the DNS tree walk alone (for an
+    identifier's relaxed alignment); None when a lookup on the walk failed."""
+    walk = tree_walk_names(domain)
+    lookups = {lk.name: lk for lk in await asyncio.gather(*(_lookup(resolver, n) for n in walk))}
+    if any(lk.answer.temperror for lk in lookups.values()):
+        return None
+    return _tree_walk_org(walk, lookups)
+
+
+def _np_matters(found: Discovery) -> bool:
+    """np= changes the policy only for a subdomain of the policy domain whose record has an
+    np= that differs from what sp= (or p=) would give it, in either reading."""
+    record = found.record
+    if record is None or not found.subdomain:
+        return False
+    return any(
+        r.applies and r.np and r.np != r.policy_for(True, True)[0]
+        for r in (record.rfc7489, record.rfc9989)
+    )
 
 
 def _first_found(
@@ -129,6 +242,21 @@ def _tree_walk(
     return (found[-1] if found else None), None
 
 
+def _tree_walk_org(walk: list[str], lookups: dict[str, Lookup]) -> str:
+    """RFC 9989 4.10.2: of the names on the walk holding one DMARC record, longest first, the
+    one with psd=n; else the name one label below one with psd=y (not where the walk started);
+    else the one with the fewest labels; with none, the domain itself. A name whose lookup
+    failed counts as holding none (the verdict then waits on `temperror` anyway)."""
+    with_record = [(i, n) for i, n in enumerate(walk) if len(lookups[n].records) == 1]
+    for index, name in with_record:
+        psd = parse_dmarc(lookups[name].records[0]).psd
+        if psd == "n":
+            return name
+        if psd == "y" and index > 0:
+            return walk[index - 1]
+    return with_record[-1][1] if with_record else walk[0]
+
+
 def _minimal_record(domain: str) -> str:
     return f'_dmarc.{domain} TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"'
 
@@ -154,7 +282,7 @@ async def check(ctx: DomainContext) -> CheckResult:
             ],
             status=Status.INCONCLUSIVE,
         )
-    policy_at = found.rfc7489_at or found.rfc9989_at
+    policy_at = found.policy_at
     if policy_at is None:
         facts["dmarc"] = None
         return CheckResult(
@@ -173,7 +301,8 @@ async def check(ctx: DomainContext) -> CheckResult:
         )
     findings: list[Finding] = []
     raw_records = found.records_at(policy_at)
-    if len(raw_records) > 1:
+    record = found.record
+    if record is None:
         findings.append(
             Finding(
                 DMARC_MULTIPLE,
@@ -184,27 +313,48 @@ async def check(ctx: DomainContext) -> CheckResult:
                 fix=f"Keep exactly one TXT record starting with v=DMARC1 at _dmarc.{policy_at}.",
             )
         )
-        # RFC 7489 6.6.3: several records means no DMARC record; none of them is judged.
-        facts["dmarc"] = {"policy_domain": policy_at, "record": None, "records": raw_records}
+        # RFC 7489 6.6.3 step 5 (and RFC 9989 4.10 step 2): the set is discarded; none of
+        # the records is judged and no policy is in the facts.
+        facts["dmarc"] = {
+            "policy_domain": policy_at,
+            "record": None,
+            "records": raw_records,
+            "applies": False,
+            "effective_policy": None,
+            "readings": {
+                "rfc7489": applied_text(found, "rfc7489"),
+                "rfc9989": applied_text(found, "rfc9989"),
+            },
+        }
+        findings.extend(_rfc_differences(found, None))
         return CheckResult(facts=facts, findings=findings)
-    record = parse_dmarc(raw_records[0])
-    for_subdomain = policy_at != domain
+    decided = record.reading()
+    effective, tag = found.policy()
+    for_subdomain = found.subdomain
     facts["dmarc"] = {
         "policy_domain": policy_at,
         "record": record.raw,
         "records": raw_records,
         "parsed": record.to_dict(),
         "inherited": for_subdomain,
-        "effective_policy": record.effective_policy(for_subdomain),
+        "applies": decided.applies,
+        "effective_policy": effective,
+        "policy_tag": tag or None,
+        "deciding_reading": RFC_NAMES[DECIDING],
+        "author_exists": found.existence.to_dict() if found.existence else None,
+        "rfc9989_organizational_domain": found.rfc9989_org,
+        "readings": {
+            "rfc7489": applied_text(found, "rfc7489"),
+            "rfc9989": applied_text(found, "rfc9989"),
+        },
     }
-    if for_subdomain:
+    if for_subdomain and decided.applies:
         findings.append(
             Finding(
                 DMARC_INHERITED,
                 domain,
                 message=f"{domain} has no record of its own; the policy at _dmarc.{policy_at} "
-                f"applies ({'sp' if record.subdomain_policy else 'p'}="
-                f"{record.effective_policy(True)})",
+                f"applies ({tag}={effective})",
                 evidence=[record.raw],
                 fix=None,
             )
@@ -215,46 +365,81 @@ async def check(ctx: DomainContext) -> CheckResult:
             Finding(
                 DMARC_SYNTAX,
                 domain,
-                message="; ".join(record.errors),
+                message="; ".join(record.errors)
+                + _fallback_text(record),
                 evidence=[record.raw],
                 fix="Publish a corrected record, e.g. "
-                f"{_minimal_record(policy_at).split(' TXT ', 1)[1]}",
+                f"{_corrected(record, policy_at)}",
+                severity=_syntax_severity(record),
             )
         )
-    if record.policy is not None:
-        findings.extend(_policy_strength(record, policy_at, domain, for_subdomain))
+    if decided.applies and effective is not None:
+        findings.extend(_policy_strength(record, effective, tag, policy_at, domain))
     findings.extend(await _reporting(ctx.resolver, record, policy_at, domain, found.org_domain))
     return CheckResult(facts=facts, findings=findings)
 
 
+def _fallback_text(record: DmarcRecord) -> str:
+    """How the deciding RFC reads a record whose policy tags are broken (and whether the other
+    RFC agrees), for DMARC003's message."""
+    decided = record.reading()
+    if not decided.fallback:
+        return ""
+    other = record.rfc7489 if DECIDING == "rfc9989" else record.rfc9989
+    who = "RFC 7489 and RFC 9989" if other.fallback == decided.fallback else RFC_NAMES[DECIDING]
+    return f" ({who}: {decided.fallback})"
+
+
+def _syntax_severity(record: DmarcRecord) -> Severity | None:
+    """Errors only one RFC sees, while the deciding reading applies the policy as written,
+    change nothing at the receivers that decide the verdict: medium, not high."""
+    one_rfc = set(record.rfc7489_errors) | set(record.rfc9989_errors)
+    decided = record.reading()
+    if set(record.errors) <= one_rfc and decided.applies and not decided.fallback:
+        return Severity.MEDIUM
+    return None
+
+
+def _corrected(record: DmarcRecord, policy_at: str) -> str:
+    """The record with p= right after v= when its p= is valid, else a minimal record."""
+    if record.policy and all(e == P_ORDER_ERROR for e in record.errors):
+        return f'"{with_tags(record, p=record.policy)}"'
+    return _minimal_record(policy_at).split(" TXT ", 1)[1]
+
+
 def _policy_strength(
-    record: DmarcRecord, policy_at: str, domain: str, for_subdomain: bool
+    record: DmarcRecord, effective: str, tag: str, policy_at: str, domain: str
 ) -> list[Finding]:
     findings = []
-    effective = record.effective_policy(for_subdomain)
+    for_subdomain = tag != "p" or policy_at != domain
+    decided = record.reading()
     record_name = f"_dmarc.{policy_at}"
     if effective == "none":
         findings.append(
             Finding(
                 DMARC_POLICY_NONE,
                 domain,
-                message=f"p=none at {record_name}: receivers deliver mail that fails DMARC as usual"
-                if not for_subdomain or not record.subdomain_policy
-                else f"sp=none at {record_name}: subdomain mail that fails DMARC is delivered",
+                message=f"{tag}=none at {record_name}: "
+                + (
+                    "receivers deliver mail that fails DMARC as usual"
+                    if tag == "p"
+                    else "subdomain mail that fails DMARC is delivered"
+                )
+                + (f" ({decided.fallback})" if decided.fallback else ""),
                 evidence=[record.raw],
                 fix="Once aggregate reports show your own mail passing, publish "
-                f'{record_name} TXT "{_next_step(record, for_subdomain)}", then reject.',
+                f'{record_name} TXT "{_next_step(record, tag)}", then reject.',
             )
         )
-    elif record.subdomain_policy == "none" and not for_subdomain:
+    elif decided.sp == "none" and not for_subdomain:
         findings.append(
             Finding(
                 DMARC_SUBDOMAIN_NONE,
                 domain,
-                message=f"p={record.policy} but sp=none: spoofed mail from any subdomain of "
+                message=f"p={decided.p} but sp=none: spoofed mail from any subdomain of "
                 f"{policy_at} is delivered",
                 evidence=[record.raw],
-                fix=f"Remove sp=none (subdomains then inherit p={record.policy}) or set "
+                fix=f"Remove sp=none (subdomains then inherit p={decided.p}) or set "
                 "sp=quarantine.",
             )
         )
@@ -263,7 +448,7 @@ def _policy_strength(
             Finding(
                 DMARC_PARTIAL_PCT,
                 domain,
-                message=f"pct={record.pct}: RFC 7489 receivers apply p={effective} to only "
+                message=f"pct={record.pct}: RFC 7489 receivers apply {tag}={effective} to only "
                 f"{record.pct}% of failing mail (RFC 9989 receivers ignore pct and apply it "
                 "to all)",
                 evidence=[record.raw],
@@ -273,36 +458,23 @@ def _policy_strength(
     return findings
 
 
-def _next_step(record: DmarcRecord, for_subdomain: bool) -> str:
+def _next_step(record: DmarcRecord, tag: str) -> str:
     """The record one step stronger for the mail this finding is about."""
-    if for_subdomain and record.subdomain_policy == "none":
-        return with_tags(record, sp="quarantine")
+    if tag in ("sp", "np"):
+        return with_tags(record, **{tag: "quarantine"})
     return with_policy(record, "quarantine")
 
 
-def _rfc_differences(found: Discovery, record: DmarcRecord) -> list[Finding]:
-    notes = []
-    if found.rfc7489_at != found.rfc9989_at:
-        notes.append(
-            f"RFC 7489 receivers use the record at "
-            f"{'_dmarc.' + found.rfc7489_at if found.rfc7489_at else 'no record (none found)'}; "
-            f"RFC 9989 receivers use "
-            f"{'_dmarc.' + found.rfc9989_at if found.rfc9989_at else 'none'}"
-        )
-    if "p" not in record.tags and "rua" not in record.tags:
-        notes.append("p= is missing: RFC 7489 receivers discard the record, RFC 9989 reads p=none")
-    if record.testing:
-        notes.append("t=y: RFC 9989 receivers apply one step less than p= asks; RFC 7489 ignores t")
-    if record.nonexistent_policy:
-        notes.append(f"np={record.nonexistent_policy} is honoured only by RFC 9989 receivers")
+def _rfc_differences(found: Discovery, record: DmarcRecord | None) -> list[Finding]:
+    notes = [*discovery_differences(found), *(record_differences(found, record) if record else [])]
     if not notes:
         return []
     return [
         Finding(
             DMARC_RFC9989_DIFFERS,
             found.domain,
-            message="; ".join(notes),
-            evidence=[record.raw],
+            message="; ".join(notes) + f". audit's verdicts follow {DECIDING_TEXT}",
+            evidence=[record.raw] if record else found.records_at(found.policy_at),
             fix=None,
         )
     ]

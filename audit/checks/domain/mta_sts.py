@@ -18,6 +18,7 @@ from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.mx import MxFacts, gather_mx
+from audit.checks.domain.not_public import not_public_finding
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.https import FetchError, HttpsResult, fetch
 from audit.records.mta_sts import is_sts_record, parse_sts_record
@@ -55,6 +56,7 @@ async def fetch_policy(ctx: DomainContext) -> HttpsResult:
             ca_file=ctx.ca_file,
             timeout=ctx.timeout,
             max_bytes=POLICY_MAX_BYTES,
+            allow_private=ctx.allow_private_addresses,
         ),
     )
 
@@ -247,6 +249,12 @@ def _policy_findings(
             temperror_finding(response.temperror, domain, f"whether {url} is reachable is unknown")
         )
         return Status.INCONCLUSIVE
+    if response.not_public:
+        reached = response.error is not FetchError.NOT_PUBLIC
+        what = f"the MTA-STS policy fetch ({url})"
+        findings.append(not_public_finding(response.host, response.not_public, what, reached))
+        if not reached:
+            return Status.INCONCLUSIVE
     if response.error is FetchError.TIMEOUT:
         findings.append(
             Finding(

@@ -29,13 +29,13 @@ from audit.rules.spf import (
 )
 from audit.spf import MAX_LOOKUPS, MAX_VOID_LOOKUPS, Mechanism, SpfRecord
 from audit.spf.parser import parse_term
-from audit.spf.tree import Node, SpfTree, walk_tree
+from audit.spf.tree import Node, SpfTree, domain_tree
 
 NEAR_LIMIT = 8
 
 
 async def check(ctx: DomainContext) -> CheckResult:
-    tree = await walk_tree(ctx.resolver, ctx.domain)
+    tree = await domain_tree(ctx)
     root = tree.root
     facts: dict[str, Any] = {
         "spf": {

@@ -6,7 +6,9 @@ others: every address gets its own facts and findings, targeted at its MX host n
 
 An address that cannot be probed (refused, timed out, 421) is TLS307, a LOW finding and not a
 temperror: outbound port 25 is blocked on most laptops and CI runners, and that alone must not
-make every run from there inconclusive.
+make every run from there inconclusive. A non-public address (loopback, private, link-local...)
+is never contacted unless --allow-private-addresses: NET301 names it, and a host with no other
+address is not testable (the check is inconclusive).
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.mx import MxHost, gather_mx
+from audit.checks.domain.not_public import not_public_finding
 from audit.model import CheckResult, Finding, Status
-from audit.net.smtp import NO_STARTTLS, NOT_TESTABLE, TLS_FAILED, SmtpProbe, probe_starttls
+from audit.net.address_guard import not_public_reason
+from audit.net.smtp import (
+    NO_STARTTLS,
+    NOT_PUBLIC,
+    NOT_TESTABLE,
+    TLS_FAILED,
+    SmtpProbe,
+    probe_starttls,
+)
 from audit.net.trust_store import load_trust_anchors
 from audit.records.certificate import (
     EXPIRING_SOON_DAYS,
@@ -49,7 +60,12 @@ async def probe_mx_address(ctx: DomainContext, host: str, address: str) -> SmtpP
     return await ctx.probe_once(
         ("smtp", host, address, ctx.smtp_port),
         lambda: probe_starttls(
-            host, address, ctx.smtp_port, timeout=ctx.timeout, ca_file=ctx.ca_file
+            host,
+            address,
+            ctx.smtp_port,
+            timeout=ctx.timeout,
+            ca_file=ctx.ca_file,
+            allow_private=ctx.allow_private_addresses,
         ),
     )
 
@@ -99,9 +115,15 @@ async def check(ctx: DomainContext) -> CheckResult:
         seen = by_host.get(host.host, [])
         facts["hosts"].append(_host_facts(host, seen))
         for probe, analysis in seen:
-            findings.extend(_judge(probe, analysis))
-    if probes and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in probes):
-        findings.append(_port_blocked(ctx, probes))
+            findings.extend(judge_probe(probe, analysis))
+        refused = [p for p, _a in seen if p.status == NOT_PUBLIC]
+        if refused:
+            pairs = [(p.address, not_public_reason(p.address) or "?") for p in refused]
+            tested = len(refused) < len(seen)
+            findings.append(not_public_finding(host.host, pairs, "the STARTTLS probe", tested))
+    attempted = [p for p in probes if p.status != NOT_PUBLIC]
+    if attempted and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in attempted):
+        findings.append(_port_blocked(ctx, attempted))
     unknown = [h for h in hosts if h.temperror is not None and not h.addresses]
     for host in unknown:
         findings.append(
@@ -112,7 +134,8 @@ async def check(ctx: DomainContext) -> CheckResult:
     untested = [
         h.host
         for h in hosts
-        if h.addresses and all(p.status == NOT_TESTABLE for p, _a in by_host.get(h.host, []))
+        if h.addresses
+        and all(p.status in (NOT_TESTABLE, NOT_PUBLIC) for p, _a in by_host.get(h.host, []))
     ] + [h.host for h in unknown]
     if untested:
         # A refused, 421 or stalled host is "not testable" (inconclusive), never "no STARTTLS":
@@ -144,8 +167,11 @@ def _where(probe: SmtpProbe) -> str:
     return f"{probe.host} ({probe.address} port {probe.port})"
 
 
-def _judge(probe: SmtpProbe, analysis: CertificateAnalysis | None) -> list[Finding]:
-    """Every finding about one probed address."""
+def judge_probe(probe: SmtpProbe, analysis: CertificateAnalysis | None) -> list[Finding]:
+    """Every finding about one probed address (the MX probes, and submission relays); a
+    non-public one is NET301, reported per host."""
+    if probe.status == NOT_PUBLIC:
+        return []
     if probe.status == NOT_TESTABLE:
         return [_not_testable(probe)]
     if probe.status == TLS_FAILED:

@@ -47,6 +47,7 @@ class MessageContext:
     resolver: Resolver
     now: datetime
     receiver_domain: str | None = None
+    mime_depth: int = 0  # nested MIME containers (audit.message.mime); over the cap: MSG007
     _shared: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
 
     def shared(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:

@@ -65,6 +65,8 @@ KEY_REVOKED = "key revoked"
 KEY_INVALID = "key record"
 KEY_TOO_SHORT = "RSA key too short"
 SHA1 = "rsa-sha1 is not acceptable"
+NOT_VERIFIED = "not verified:"
+LENGTH_OVER_BODY = "l= is larger than the body"
 
 
 # --------------------------------------------------------------------------- shared getters
@@ -101,18 +103,23 @@ def verify_signatures(raw: bytes, lookups: KeyLookups, now: datetime) -> list[Dk
     signatures = [value for name, value in headers if name.lower() == b"dkim-signature"]
     from_count = sum(1 for name, _ in headers if name.lower() == b"from")
     verdicts = []
-    for index, value in enumerate(signatures):
-        if index >= MAX_SIGNATURES:
-            verdict = _new_verdict(index, value)
-            verdict.result = "neutral"
-            verdict.reason = f"not verified: only the first {MAX_SIGNATURES} signatures are"
-            verdicts.append(verdict)
-            continue
+    for index, value in enumerate(signatures[:MAX_SIGNATURES]):
         try:
             verdict = _verify_one(index, value, parsed, parse_error, from_count, lookups, now)
         except Exception as exc:  # noqa: BLE001 - one odd signature must not hide the others
             verdict = _new_verdict(index, value)
             verdict.reason = f"could not be verified ({type(exc).__name__}: {exc})"[:300]
+        verdicts.append(verdict)
+    if len(signatures) > MAX_SIGNATURES:
+        # one verdict for all the rest, not one each: 10,000 headers must not make 10,000 entries
+        rest = len(signatures) - MAX_SIGNATURES
+        verdict = _new_verdict(MAX_SIGNATURES, signatures[MAX_SIGNATURES])
+        verdict.result = "neutral"
+        verdict.reason = (
+            f"{NOT_VERIFIED} {rest} more DKIM-Signature headers (from index {MAX_SIGNATURES} "
+            f"on); only the first {MAX_SIGNATURES} signatures are verified"
+        )
+        verdict.header = verdict.header[:300]
         verdicts.append(verdict)
     return verdicts
 
@@ -323,6 +330,14 @@ def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> s
     except (InvalidCanonicalizationPolicyError, binascii.Error, ValueError):
         return "bh= is not valid base64"
     body = policy.canonicalize_body(parsed.body)
+    if v.body_length is not None and v.body_length > len(body):
+        # RFC 6376 3.5: l= "MUST NOT be larger than the actual number of octets in the
+        # canonicalized message body". Such a signature does not describe this body: it is
+        # malformed (permerror), as OpenDKIM fails it, whatever the hash says.
+        return (
+            f"{LENGTH_OVER_BODY}: l={v.body_length} but the canonicalized body has "
+            f"{len(body)} octets (RFC 6376 3.5)"
+        )
     if v.body_length is not None:
         body = body[: v.body_length]
     hasher = HASH_ALGORITHMS[(v.algorithm or "").encode()]
@@ -395,7 +410,7 @@ async def check(ctx: MessageContext) -> CheckResult:
                 )
         elif v.result != "pass":
             findings.append(_failure_finding(v, target, evidence, any_pass))
-        if v.body_length is not None:
+        if v.body_length is not None and not v.reason.startswith(LENGTH_OVER_BODY):
             findings.append(_partial_body_finding(ctx.raw, v, target, evidence))
         if v.passed and v.key_type == "rsa" and v.key_bits is not None and v.key_bits < 2048:
             findings.append(
@@ -429,6 +444,16 @@ async def check(ctx: MessageContext) -> CheckResult:
 
 def _failure_finding(v: DkimVerdict, target: str, evidence: list[str], any_pass: bool) -> Finding:
     severity = Severity.MEDIUM if any_pass else None  # another signature still authenticates
+    if v.reason.startswith(NOT_VERIFIED):  # the one verdict standing for every signature past
+        return Finding(  # the cap (verify_signatures): one finding for them all
+            DKIM_SIGNATURE_INVALID,
+            f"DKIM-Signature[{v.index}...]",
+            message=f"DKIM {v.result}: {v.reason}",
+            evidence=evidence,
+            fix="Sign each message once per signing domain (two or three signatures at most); "
+            "receivers treat a message carrying dozens of signatures as abuse.",
+            severity=severity,
+        )
     if v.reason.startswith(FROM_NOT_SIGNED):
         h = ":".join(v.signed_headers)
         return Finding(
@@ -462,6 +487,12 @@ def _failure_finding(v: DkimVerdict, target: str, evidence: list[str], any_pass:
 
 def _failure_fix(v: DkimVerdict) -> str:
     name = key_name(v.selector or "", v.domain or "")
+    if v.reason.startswith(LENGTH_OVER_BODY):
+        return (
+            "Remove the l= tag from your signing configuration (OpenDKIM: BodyLengthDB off) so "
+            "the whole body is signed; if l= is kept, it must count the canonicalized body the "
+            "signer hashed, never more. If a hop cuts the body after signing, sign after it."
+        )
     if v.reason.startswith(BODY_HASH_BAD):
         return (
             "Find what rewrites the body after signing (a footer or disclaimer added by a "

@@ -9,31 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from audit.checks.domain.dmarc import discover_policy
+from audit.checks.domain.dmarc_readings import (
+    DECIDING_TEXT,
+    alignment_differences,
+    applied_text,
+    discovery_differences,
+    record_differences,
+)
 from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.prediction import (
+    DISPOSITION_TEXT,
+    DkimOutcome,
+    SpfOutcome,
+    predict_dmarc,
+)
 from audit.message.addresses import from_domains
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
-from audit.records.dmarc import parse_dmarc
 from audit.rules.alignment import ALN_DKIM_NOT_ALIGNED, ALN_SPF_NOT_ALIGNED
 from audit.rules.dmarc import DMARC_FAIL, DMARC_NO_POLICY
 from audit.rules.dns import DNS_TEMPERROR
-
-_DISPOSITION_TEXT = {
-    "none": "deliver it as usual (p=none)",
-    "quarantine": "treat it as suspicious: spam folder (p=quarantine)",
-    "reject": "reject it (p=reject)",
-}
-_ONE_STEP_DOWN = {"reject": "quarantine", "quarantine": "none", "none": "none"}
-
-
-def aligned(identifier: str | None, from_domain: str, mode: str) -> bool:
-    if not identifier:
-        return False
-    identifier = identifier.lower().rstrip(".")
-    if mode == "s":
-        return identifier == from_domain
-    return organizational_domain(identifier) == organizational_domain(from_domain)
 
 
 async def dmarc_verdict(ctx: MessageContext) -> DmarcVerdict:
@@ -60,90 +56,57 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
             "none",
             reason=found.temperror.describe(),
         )
-    policy_at = found.rfc7489_at or found.rfc9989_at
+    policy_at = found.policy_at
     dkim = await dkim_verdicts(ctx)
     spf = await spf_verdict(ctx)
-    if policy_at is None:
-        return DmarcVerdict(
-            "none",
-            from_domain,
-            None,
-            None,
-            None,
-            "none",
-            dkim_aligned=[
-                v.domain for v in dkim if v.passed and aligned(v.domain, from_domain, "r")
-            ],
-            spf_aligned=spf.passed and aligned(spf.domain, from_domain, "r"),
-            reason=f"no DMARC record for {from_domain}",
-        )
-    raw = found.records_at(policy_at)
-    record = parse_dmarc(raw[0])
-    policy = _policy_for(record, from_domain, policy_at)
-    dkim_ok = [
-        v.domain or "" for v in dkim if v.passed and aligned(v.domain, from_domain, record.adkim)
-    ]
-    spf_ok = spf.passed and aligned(spf.domain, from_domain, record.aspf)
+    record = found.record
+    predicted = predict_dmarc(
+        from_domain,
+        record,
+        policy_at if record else None,
+        SpfOutcome(spf.result, spf.domain),
+        [DkimOutcome(v.result, v.domain) for v in dkim],
+        exists=found.exists(),
+    )
     verdict = DmarcVerdict(
-        "pass" if dkim_ok or spf_ok else "fail",
+        predicted.result,
         from_domain,
         policy_at,
-        record.raw,
-        policy,
-        "none",
-        dkim_aligned=dkim_ok,
-        spf_aligned=spf_ok,
-        adkim=record.adkim,
-        aspf=record.aspf,
+        record.raw if record else None,
+        predicted.policy,
+        predicted.disposition,
+        dkim_aligned=predicted.dkim_aligned,
+        spf_aligned=predicted.spf_aligned,
+        adkim=predicted.adkim,
+        aspf=predicted.aspf,
+        reason=predicted.reason,
     )
-    if len(raw) > 1:
-        verdict.result, verdict.reason = (
-            "permerror",
-            f"{len(raw)} DMARC records at _dmarc.{policy_at}",
+    if found.discarded:
+        # RFC 7489 6.6.3 step 5: "If the remaining set contains multiple records or no records,
+        # policy discovery terminates and DMARC processing is not applied to this message";
+        # RFC 9989 4.10 step 2: "If multiple DMARC Policy Records are returned, they are all
+        # discarded." No policy is kept from any of them.
+        verdict.reason = (
+            f"{len(found.records_at(policy_at))} DMARC records at _dmarc.{policy_at}: the set "
+            "is discarded and DMARC is not applied"
         )
-        return verdict
-    if verdict.result == "fail":
-        disposition = policy or "none"
-        notes = []
-        if record.testing:
-            notes.append(f"t=y: RFC 9989 receivers apply {_ONE_STEP_DOWN[disposition]}")
-        if record.pct < 100 and disposition != "none":
-            notes.append(f"pct={record.pct}: RFC 7489 receivers apply it to {record.pct}% of mail")
-        verdict.disposition = disposition
-        verdict.rfc9989_note = "; ".join(notes) or None
-        verdict.reason = _fail_reason(dkim, spf, from_domain, record.adkim, record.aspf)
-    else:
-        via = ["DKIM d=" + d for d in dkim_ok] + (["SPF " + (spf.domain or "")] if spf_ok else [])
-        verdict.reason = "aligned pass through " + ", ".join(via)
+    notes = [*discovery_differences(found), *(record_differences(found, record) if record else [])]
+    if record is not None:
+        passing = [("DKIM d=", v.domain or "", record.adkim) for v in dkim if v.passed]
+        if spf.passed:
+            passing.append(("SPF for ", spf.domain or "", record.aspf))
+        notes += await alignment_differences(ctx.resolver, found, passing)
+    # record_differences already states t=y; pct= is the prediction's own (DMARC102's) note
+    extra = [n for n in predicted.notes if n.startswith("pct=")]
+    verdict.rfc9989_note = "; ".join([*notes, *extra]) or None
+    verdict.readings = {
+        "rfc7489": applied_text(found, "rfc7489"),
+        "rfc9989": applied_text(found, "rfc9989"),
+        "deciding": DECIDING_TEXT,
+        "differences": notes,
+        "author_exists": found.existence.to_dict() if found.existence else None,
+    }
     return verdict
-
-
-def _policy_for(record, from_domain: str, policy_at: str) -> str | None:
-    if from_domain == policy_at:
-        return record.policy
-    return record.subdomain_policy or record.policy
-
-
-def _fail_reason(
-    dkim: list[DkimVerdict], spf: SpfVerdict, from_domain: str, adkim: str, aspf: str
-) -> str:
-    parts = []
-    passing = [v for v in dkim if v.passed]
-    if not dkim:
-        parts.append("no DKIM signature")
-    elif not passing:
-        parts.append("no DKIM signature passes")
-    else:
-        parts.append(
-            "DKIM passes only for d="
-            + ", ".join(v.domain or "?" for v in passing)
-            + f", not aligned with {from_domain} (adkim={adkim})"
-        )
-    if spf.passed:
-        parts.append(f"SPF passes for {spf.domain}, not aligned with {from_domain} (aspf={aspf})")
-    else:
-        parts.append(f"SPF {spf.result}")
-    return "; ".join(parts)
 
 
 async def check(ctx: MessageContext) -> CheckResult:
@@ -163,7 +126,11 @@ async def check(ctx: MessageContext) -> CheckResult:
                 Finding(
                     DNS_TEMPERROR,
                     target,
-                    message=f"DMARC policy lookup failed ({verdict.reason}): result unknown",
+                    message=(
+                        f"DMARC policy lookup failed ({verdict.reason}): result unknown"
+                        if verdict.record is None
+                        else f"DMARC result unknown: {verdict.reason}"
+                    ),
                     evidence=[verdict.reason],
                     fix="Retry later; check the From domain's name servers.",
                 )
@@ -172,13 +139,20 @@ async def check(ctx: MessageContext) -> CheckResult:
         )
     findings: list[Finding] = []
     if verdict.result == "none" and verdict.from_domain:
+        published = verdict.policy_domain is not None
         findings.append(
             Finding(
                 DMARC_NO_POLICY,
                 target,
-                message=f"{target} publishes no DMARC policy: receivers cannot tell your mail "
-                "from spoofing, and Gmail/Yahoo require one from bulk senders",
-                evidence=[verdict.reason],
+                message=(
+                    f"{target}'s DMARC policy is not applied ({verdict.reason})"
+                    if published
+                    else f"{target} publishes no DMARC policy"
+                )
+                + ": receivers cannot tell your mail from spoofing, and Gmail/Yahoo require one "
+                "from bulk senders"
+                + (f" ({verdict.rfc9989_note})" if verdict.rfc9989_note else ""),
+                evidence=[verdict.reason, *([verdict.record] if verdict.record else [])],
                 fix=f'Publish _dmarc.{organizational_domain(target)} TXT "v=DMARC1; p=none; '
                 f'rua=mailto:dmarc-reports@{organizational_domain(target)}"',
             )
@@ -190,7 +164,7 @@ async def check(ctx: MessageContext) -> CheckResult:
                 DMARC_FAIL,
                 target,
                 message=f"DMARC {verdict.result} for From {target}: {verdict.reason}; the policy "
-                f"asks receivers to {_DISPOSITION_TEXT[verdict.disposition]}"
+                f"asks receivers to {DISPOSITION_TEXT[verdict.disposition]}"
                 + (f" ({verdict.rfc9989_note})" if verdict.rfc9989_note else ""),
                 evidence=[r for r in [verdict.record] if r],
                 fix=f"Sign with d={target} (or a parent domain, relaxed alignment), or send "

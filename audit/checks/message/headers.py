@@ -24,6 +24,7 @@ from audit.rules.msg import (
     MSG_DUPLICATE_HEADER,
     MSG_FROM_INVALID,
     MSG_MESSAGE_ID_INVALID,
+    MSG_MIME_TOO_DEEP,
     MSG_PROVIDER_IMPERSONATION,
     MSG_UNPARSEABLE,
 )
@@ -518,6 +519,25 @@ async def _impersonation(
     ]
 
 
+def _mime_depth_findings(ctx: MessageContext) -> list[Finding]:
+    from audit.message.mime import MAX_MIME_DEPTH
+
+    if ctx.mime_depth <= MAX_MIME_DEPTH:
+        return []
+    return [
+        Finding(
+            MSG_MIME_TOO_DEEP,
+            ctx.name,
+            message=f"MIME parts nest more than {MAX_MIME_DEPTH} levels deep: only the header "
+            "section was read; receivers' filters stop there too and commonly reject or "
+            "quarantine such a message",
+            evidence=[f"nesting depth > {MAX_MIME_DEPTH} (counting stopped at {ctx.mime_depth})"],
+            fix="Build the message with a flat MIME structure (multipart/mixed holding "
+            "multipart/alternative is 2 levels); find the program that wraps parts in parts.",
+        )
+    ]
+
+
 # ----------------------------------------------------------------------------- the check
 
 
@@ -546,6 +566,7 @@ async def check(ctx: MessageContext) -> CheckResult:
         "structure": structure,
         "envelope": _envelope_facts(ctx),
         "hops": ctx.envelope.hops,
+        "mime_depth": ctx.mime_depth,
     }
     findings = [
         Finding(
@@ -559,6 +580,7 @@ async def check(ctx: MessageContext) -> CheckResult:
         )
         for severity, message, evidence in problems
     ]
+    findings += _mime_depth_findings(ctx)
     if fatal:
         return CheckResult(facts={"headers": facts}, findings=findings)
     from_findings, from_domain = _from_findings(ctx, facts)

@@ -75,7 +75,7 @@ class SpfVerdict:
 class DmarcVerdict:
     """DMARC for the RFC5322.From domain: result, which identifier aligned, what policy asks."""
 
-    result: str  # pass | fail | none (no policy) | temperror | permerror
+    result: str  # pass | fail | none (no policy applies) | temperror | permerror
     from_domain: str | None
     policy_domain: str | None  # where the record was found
     record: str | None
@@ -86,7 +86,9 @@ class DmarcVerdict:
     adkim: str = "r"
     aspf: str = "r"
     reason: str = ""
-    rfc9989_note: str | None = None
+    rfc9989_note: str | None = None  # where RFC 7489 and RFC 9989 receivers differ, in words
+    # both readings and which decides (audit.checks.domain.dmarc_readings, as DMARC005 says)
+    readings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

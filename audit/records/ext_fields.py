@@ -1,0 +1,51 @@
+"""The `name=value; ...` grammar MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) TXT records
+share. Pure: no I/O.
+
+    sts-sep       = *WSP %x3B *WSP
+    sts-extension = sts-ext-name "=" sts-ext-value
+    sts-ext-name  = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+    sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E)   ; no "=", ";", SP or control characters
+
+RFC 8460 3 repeats the same productions as tlsrpt-ext-name / tlsrpt-ext-value. A record that
+breaks them is syntactically invalid, and senders then act as if there were no record.
+"""
+
+from __future__ import annotations
+
+import re
+
+EXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+EXT_VALUE = re.compile(r"^[\x21-\x3a\x3c\x3e-\x7e]+$")
+_SEP = re.compile(r"[ \t]*;[ \t]*")
+
+
+def split_fields(txt: str, errors: list[str]) -> list[tuple[str, str]]:
+    """The record's `name=value` fields in order; one trailing `;` is allowed. Whitespace is
+    only allowed around the separators, never around `=`."""
+    parts = _SEP.split(txt.strip(" \t"))
+    if parts and parts[-1] == "":
+        parts.pop()
+    fields = []
+    for part in parts:
+        name, equals, value = part.partition("=")
+        if not equals or not name:
+            errors.append(f"{part!r} is not a field=value pair")
+            continue
+        fields.append((name, value))
+    return fields
+
+
+def extension_errors(name: str, value: str) -> list[str]:
+    """Why an extension field breaks the ext-name / ext-value productions (none when valid)."""
+    problems = []
+    if not EXT_NAME.match(name):
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        problems.append(
+            f"field name {shown!r} is not 1-32 letters, digits, '_', '-' or '.' "
+            "starting with a letter or digit"
+        )
+    if not value:
+        problems.append(f"{name}= has an empty value")
+    elif not EXT_VALUE.match(value):
+        problems.append(f"{name}={value} has a value with '=', a space or a control character")
+    return problems
