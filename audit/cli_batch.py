@@ -21,11 +21,12 @@ import click
 
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
-from audit.model import Report, Severity
+from audit.model import EXIT_INTERNAL_ERROR, Report, Severity
 
 EXIT_INTERRUPTED = 130
 STREAMED = ("jsonl", "json")
 SUMMARIZED = ("terminal", "html", "markdown")
+GATE_ORDER = (1, EXIT_INTERNAL_ERROR, 3)  # as combined_exit_code: fail, then crash, then unknown
 
 
 def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
@@ -102,7 +103,9 @@ class Progress:
 
     def __init__(self, total: int) -> None:
         self.bar = None
-        if not sys.stderr.isatty() or total == 0:
+        root = click.get_current_context(silent=True)
+        quiet = bool(root and (root.find_root().obj or {}).get("quiet"))
+        if quiet or not sys.stderr.isatty() or total == 0:
             return
         from rich.console import Console
         from rich.progress import (
@@ -237,9 +240,7 @@ def run_domain_batch(
         sys.exit(EXIT_INTERRUPTED)
     if bad:
         sys.exit(2)
-    if summary.verdicts["FAIL"]:
-        sys.exit(1)
-    sys.exit(3 if summary.verdicts["INCONCLUSIVE"] else 0)
+    sys.exit(_gate(summary.verdicts))
 
 
 def run_message_jobs(
@@ -274,7 +275,15 @@ def run_message_jobs(
         )
     finally:
         sink.close()
-    sys.exit(1 if 1 in codes else 3 if 3 in codes else 0)
+    sys.exit(next((code for code in GATE_ORDER if code in codes), 0))
+
+
+def _gate(verdicts) -> int:
+    """The run's exit code from its verdict counts, as combined_exit_code orders them: a
+    failure wins, then a crashed check, then an inconclusive one."""
+    from reports.verdict import VERDICTS
+
+    return next((code for code in GATE_ORDER if verdicts[VERDICTS[code]]), 0)
 
 
 def dask_runner(

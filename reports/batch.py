@@ -72,6 +72,8 @@ class BatchSummary:
 def _headline(summary: BatchSummary) -> str:
     parts = [f"{summary.audited} domains audited"]
     parts += [f"{summary.verdicts[v]} {v}" for v in ("PASS", "FAIL", "INCONCLUSIVE")]
+    if summary.verdicts["ERROR"]:
+        parts.append(f"{summary.verdicts['ERROR']} ERROR (a check crashed)")
     if summary.skipped:
         parts.append(f"{summary.skipped} skipped (already in the --resume file)")
     if summary.bad_lines:
@@ -102,7 +104,7 @@ def render_batch_terminal(summary: BatchSummary, *, color: bool = False, width: 
             table.add_row(rule_id, str(count))
         console.print(table)
     if summary.failing:
-        table = Table(title="Failing and inconclusive domains", title_justify="left")
+        table = Table(title="Failing and inconclusive domains", title_justify="left")  # and ERROR
         table.add_column("domain", overflow="fold")
         table.add_column("verdict")
         table.add_column("rules", overflow="fold")

@@ -47,3 +47,14 @@ def test_stream_keeps_at_most_concurrency_in_flight_and_drops_each_report():
     assert count == 201 and peak == 7
     assert sorted(seen) == sorted(names)  # each exactly once, the crashed one too
     assert all(ref() is None for ref in refs)  # nothing keeps a report after it was handed on
+
+
+def test_batch_exit_code_orders_fail_then_crash_then_unknown():
+    from collections import Counter
+
+    from audit.cli_batch import _gate
+
+    assert _gate(Counter(PASS=3)) == 0
+    assert _gate(Counter(PASS=1, INCONCLUSIVE=2)) == 3
+    assert _gate(Counter(INCONCLUSIVE=2, ERROR=1)) == 4  # a crashed check is a bug to report
+    assert _gate(Counter(ERROR=1, FAIL=1, INCONCLUSIVE=1)) == 1
