@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from audit.dmarc_reports.reading import MAX_FILE_BYTES, ReadResult, Refused, parse_report_email
+from audit.net.imap_text import error_text, scrub
 
 PASSWORD_ENV = "AUDIT_IMAP_PASSWORD"
 MAX_MESSAGES = 5000
@@ -81,7 +82,7 @@ def read_mailbox(
         )
     except (OSError, IMAPClientError) as exc:
         raise MailboxError(
-            f"cannot connect to {url.host}:{url.port}: {_clean(exc, password)}"
+            f"cannot connect to {url.host}:{url.port}: {scrub(error_text(exc), password)}"
         ) from None
     try:
         if not url.implicit_tls:
@@ -102,13 +103,8 @@ def read_mailbox(
             except Refused as exc:
                 result.refused.append((name, str(exc)))
     except (OSError, IMAPClientError, ssl.SSLError) as exc:
-        raise MailboxError(f"{url.host}:{url.port}: {_clean(exc, password)}") from None
+        raise MailboxError(f"{url.host}:{url.port}: {scrub(error_text(exc), password)}") from None
     finally:
         with contextlib.suppress(Exception):  # a broken session's logout must not hide the result
             client.logout()
     return result
-
-
-def _clean(exc: BaseException, secret: str) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text.replace(secret, "***") if secret else text

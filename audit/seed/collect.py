@@ -38,6 +38,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from audit.net.dns import Resolver, build_resolver, is_ip_literal
+from audit.net.imap_text import error_text, scrub
 
 from .config import Seed
 from .message import TOKEN_HEADER, check_token
@@ -159,7 +160,9 @@ async def collect(
                 except Exception as exc:  # noqa: BLE001 - one seed's bug is not all seeds'
                     result = CollectError(
                         seed.address,
-                        _scrub(f"collecting failed: {type(exc).__name__}: {_text(exc)}", password),
+                        scrub(
+                            f"collecting failed: {type(exc).__name__}: {error_text(exc)}", password
+                        ),
                     )
         results[seed.address] = result
         if on_found is not None and isinstance(result, CollectedCopy):
@@ -189,7 +192,7 @@ async def _from_inbox(
             Path(seed.receive or ""), seed.address, TOKEN_HEADER, token, deadline, poll_interval
         )
     except Exception as exc:  # noqa: BLE001 - an unusable inbox is this seed's error
-        return CollectError(seed.address, f"the receive inbox cannot be read: {_text(exc)}")
+        return CollectError(seed.address, f"the receive inbox cannot be read: {error_text(exc)}")
     if found is None:
         return None
     raw, arrived = found
@@ -360,8 +363,8 @@ class _Poller:
         elif isinstance(exc, OSError):
             text = f"{where}: {exc.strerror or type(exc).__name__}"
         else:
-            text = f"{where}: {_text(exc)}"
-        return _scrub(text, self.password)
+            text = f"{where}: {error_text(exc)}"
+        return scrub(text, self.password)
 
     def _login(self) -> _Client:
         seed = self.seed
@@ -394,7 +397,9 @@ class _Poller:
                 client.login(seed.username, self.password)
             except LoginError as exc:
                 raise _Fatal(
-                    _scrub(f"IMAP login as {seed.username} refused: {_text(exc)}", self.password)
+                    scrub(
+                        f"IMAP login as {seed.username} refused: {error_text(exc)}", self.password
+                    )
                 ) from None
         except ssl.SSLCertVerificationError as exc:
             _close(client)
@@ -462,7 +467,7 @@ class _Poller:
             except imaplib.IMAP4.abort:
                 raise
             except imaplib.IMAP4.error as exc:
-                self._note(f"folder {folder!r} could not be opened: {_text(exc)}")
+                self._note(f"folder {folder!r} could not be opened: {error_text(exc)}")
                 continue
             uids = client.search(["HEADER", TOKEN_HEADER, self.token])
             uid = self._ours(client, sorted(uids))
@@ -523,20 +528,6 @@ def _after_last(plan: list[tuple[str, str]], placements: tuple[str, ...]) -> int
         if placement in placements:
             index = i + 1
     return index
-
-
-def _text(exc: BaseException) -> str:
-    text = exc.args[0] if exc.args else type(exc).__name__
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = str(text)
-    if len(text) > 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1]:
-        text = text[2:-1]  # imapclient puts the repr of the server's bytes into LoginError
-    return " ".join(str(text).split()) or type(exc).__name__
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def _close(client: _Client | None) -> None:
