@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from audit import __version__
 from audit.checks.domain.ptr import forward_confirm
@@ -23,7 +23,8 @@ from audit.esp.profiles import EspProfile
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Backend, Resolver
 
-MAX_PARALLEL_PTR = 32
+MAX_PARALLEL_LOOKUPS = 32  # reverse DNS / SPF reach per source, at the same time
+T = TypeVar("T")
 
 
 def report_domains(reports: list[ParsedReport]) -> list[str]:
@@ -38,42 +39,38 @@ def report_domains(reports: list[ParsedReport]) -> list[str]:
     return sorted(counts, key=lambda d: (-counts[d], d))
 
 
-async def _ptr_names(resolver: Resolver, ips: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Forward-confirmed PTR names per IP, and the IPs whose lookup failed temporarily."""
-    gate = asyncio.Semaphore(MAX_PARALLEL_PTR)
-    unknown: list[str] = []
+async def _per_source(
+    ips: list[str], lookup: Callable[[str], Awaitable[T]]
+) -> dict[str, T | None]:
+    """`lookup(ip)` for every source IP, at most MAX_PARALLEL_LOOKUPS at a time; None for a
+    source that is not an IP address (a reporter's typo)."""
+    gate = asyncio.Semaphore(MAX_PARALLEL_LOOKUPS)
 
-    async def one(ip: str) -> tuple[str, list[str]]:
+    async def one(ip: str) -> T | None:
         async with gate:
             try:
-                found = await forward_confirm(resolver, ip)
-            except ValueError:  # not an IP address (a reporter's typo)
-                return ip, []
-        if found.ptr.temperror or found.pending is not None:
-            unknown.append(ip)
-        return ip, found.confirmed
+                return await lookup(ip)
+            except ValueError:
+                return None
 
-    pairs = await asyncio.gather(*(one(ip) for ip in ips))
-    return dict(pairs), sorted(unknown)
+    return dict(zip(ips, await asyncio.gather(*(one(ip) for ip in ips)), strict=True))
+
+
+async def _ptr_names(resolver: Resolver, ips: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Forward-confirmed PTR names per IP, and the IPs whose lookup failed temporarily."""
+    found = await _per_source(ips, lambda ip: forward_confirm(resolver, ip))
+    names = {ip: f.confirmed if f else [] for ip, f in found.items()}
+    unknown = [ip for ip, f in found.items() if f and (f.ptr.temperror or f.pending is not None)]
+    return names, sorted(unknown)
 
 
 async def _by_spf_reach(
     resolver: Resolver, attributions: dict[str, Attribution], profiles: Mapping[str, EspProfile]
 ) -> None:
     """Sources nothing else attributed: does a provider's SPF include authorize the IP?"""
-    gate = asyncio.Semaphore(MAX_PARALLEL_PTR)
     unknown = [ip for ip, a in attributions.items() if a.kind == "unknown"]
-
-    async def one(ip: str) -> None:
-        async with gate:
-            try:
-                found = await spf_reach(resolver, ip, profiles)
-            except ValueError:  # not an IP address (a reporter's typo)
-                return
-        if found is not None:
-            attributions[ip] = found
-
-    await asyncio.gather(*(one(ip) for ip in unknown))
+    found = await _per_source(unknown, lambda ip: spf_reach(resolver, ip, profiles))
+    attributions.update({ip: a for ip, a in found.items() if a is not None})
 
 
 async def analyse_dmarc(

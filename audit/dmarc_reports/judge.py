@@ -16,8 +16,8 @@ from typing import Any
 from audit.dmarc_reports.attribution import Attribution
 from audit.dmarc_reports.sources import Aggregate, Source
 from audit.esp.profiles import EspProfile
+from audit.facts.prediction import aligned
 from audit.model import Finding, Severity
-from audit.psl import organizational_domain
 from audit.rules.dmarc_reports import (
     DMARC_LEGIT_SOURCE_FAILING,
     DMARC_REJECT_NOT_SAFE,
@@ -25,6 +25,7 @@ from audit.rules.dmarc_reports import (
 )
 
 FORWARDING_OVERRIDES = {"forwarded", "mailing_list", "trusted_forwarder", "local_policy"}
+RELAXED = "r"  # a domain of the same organization is "yours" (RFC 7489 3.1 relaxed)
 NEXT_STEP = {"none": "quarantine", "quarantine": "reject", "reject": "reject"}
 
 
@@ -117,14 +118,14 @@ def explain_failure(source: Source, domain: str) -> str:
     """Why the failing mail failed, from what the reporters wrote."""
     parts = []
     dkim = [k for k in source.dkim_results if not k.endswith(" pass")]
-    dkim_other = [d for d in source.dkim_domains_passing if not _under(d, domain)]
+    dkim_other = [d for d in source.dkim_domains_passing if not aligned(d, domain, RELAXED)]
     if dkim_other:
         parts.append("DKIM passes only for d=" + ", ".join(sorted(dkim_other)) + " (not aligned)")
     elif dkim:
         parts.append("DKIM " + ", ".join(sorted(dkim)))
     elif not source.dkim_results:
         parts.append("no DKIM signature reported")
-    spf_other = [d for d in source.spf_domains_passing if not _under(d, domain)]
+    spf_other = [d for d in source.spf_domains_passing if not aligned(d, domain, RELAXED)]
     if spf_other:
         parts.append("SPF passes only for " + ", ".join(sorted(spf_other)) + " (not aligned)")
     elif source.spf_results:
@@ -139,13 +140,14 @@ def fix_for(
     profile = profiles.get(attribution.provider_id or "")
     if profile is not None:
         steps = []
-        if not any(_under(d, domain) for d in source.dkim_domains_passing):
+        if not any(aligned(d, domain, RELAXED) for d in source.dkim_domains_passing):
             selectors = ", ".join(profile.dkim_selectors) or "the provider's selectors"
             steps.append(
                 f"set up {profile.name}'s DKIM for {domain} (publish the CNAME/TXT records it "
                 f"gives for selector(s) {selectors})"
             )
-        if not any(_under(d, domain) for d in source.spf_domains_passing) and profile.return_path:
+        spf_aligns = any(aligned(d, domain, RELAXED) for d in source.spf_domains_passing)
+        if not spf_aligns and profile.return_path:
             rp = profile.return_path
             steps.append(
                 f"set up its custom return path ({rp.record_type} at "
@@ -299,8 +301,3 @@ def _evidence(item: JudgedSource) -> list[str]:
     lines += [f"SPF {k}: {n}" for k, n in s.spf_results.most_common(5)]
     lines.append("reported by " + ", ".join(f"{r} ({n})" for r, n in s.reporters.most_common(5)))
     return lines
-
-
-def _under(name: str, domain: str) -> bool:
-    """Relaxed alignment: the same organizational domain."""
-    return organizational_domain(name) == organizational_domain(domain)

@@ -42,7 +42,7 @@ class Source:
         return self.messages - self.dmarc_pass
 
     def add_row(self, record: dict[str, Any], reporter: str) -> None:
-        count = _int(record.get("count"))
+        count = count_of(record.get("count"))
         evaluated = _dict(record.get("policy_evaluated"))
         identifiers = _dict(record.get("identifiers"))
         auth = _dict(record.get("auth_results"))
@@ -124,7 +124,7 @@ def aggregate(reports: list[ParsedReport], domain: str) -> Aggregate:
             result.other_domains[_lower(published.get("domain")) or "?"] += 1
             continue
         result.reports += 1
-        result.reporters[reporter] += sum(_int(r.get("count")) for r in rows)
+        result.reporters[reporter] += sum(count_of(r.get("count")) for r in rows)
         result.policies_seen[_policy_text(published)] += 1
         for row in rows:
             ip = str(_dict(row.get("source")).get("ip_address") or "?")
@@ -132,8 +132,8 @@ def aggregate(reports: list[ParsedReport], domain: str) -> Aggregate:
             source.add_row(row, reporter)
             day = str(row.get("interval_begin") or meta.get("begin_date") or "")[:10]
             if day:
-                result.days[day] += _int(row.get("count"))
-                result.days_pass[day] += _int(row.get("count")) if _passes(row) else 0
+                result.days[day] += count_of(row.get("count"))
+                result.days_pass[day] += count_of(row.get("count")) if _passes(row) else 0
     if result.days:
         result.first_day, result.last_day = min(result.days), max(result.days)
     return result
@@ -158,7 +158,8 @@ def _lower(value: Any) -> str:
     return str(value or "").strip().lower().rstrip(".")
 
 
-def _int(value: Any) -> int:
+def count_of(value: Any) -> int:
+    """A report's message or session count: a non-negative int, 0 for what is not one."""
     try:
         return max(int(value), 0)
     except (TypeError, ValueError):

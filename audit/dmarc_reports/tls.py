@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.dmarc_reports.reading import ParsedReport
+from audit.dmarc_reports.sources import count_of
 from audit.model import Finding, Report, Severity
 from audit.rules.dmarc_reports import RPT_TLS_FAILURES_REPORTED
 
@@ -72,14 +73,14 @@ def summarize(reports: list[ParsedReport], domain: str | None = None) -> list[Po
                 continue
             key = (str(policy.get("policy_type") or "?"), pdomain)
             item = stats.setdefault(key, PolicyStats(*key))
-            item.successful += _int(policy.get("successful_session_count"))
-            failed = _int(policy.get("failed_session_count"))
+            item.successful += count_of(policy.get("successful_session_count"))
+            failed = count_of(policy.get("failed_session_count"))
             item.failed += failed
             item.reporters[reporter] += failed
             for detail in policy.get("failure_details") or []:
                 if not isinstance(detail, dict):
                     continue
-                count = _int(detail.get("failed_session_count"))
+                count = count_of(detail.get("failed_session_count"))
                 item.result_types[str(detail.get("result_type") or "unknown")] += count
                 host = detail.get("receiving_mx_hostname")
                 if host:
@@ -143,10 +144,3 @@ def _fix(item: PolicyStats, explained: dict[str, list[str]]) -> str:
         f"Check STARTTLS and the certificate on {hosts} (`audit domain {item.policy_domain}`): "
         "the audit found no current cause, so the failures may have been transient or fixed."
     )
-
-
-def _int(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return 0
