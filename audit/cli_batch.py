@@ -187,7 +187,7 @@ def run_domain_batch(
 ) -> None:
     """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
     lines were skipped (after the run), 130 interrupted."""
-    from audit.cli import BadInput, _emit
+    from audit.cli import BadInput, _emit, output_width
     from reports.batch import BatchSummary, render_batch
 
     if fmt not in STREAMED + SUMMARIZED:
@@ -229,8 +229,9 @@ def run_domain_batch(
         if sink is not None:
             sink.close()
     if sink is None:
-        color = output is None and fmt == "terminal" and sys.stdout.isatty()
-        _emit(render_batch(fmt, summary, color=color), output)
+        to_terminal = output is None and sys.stdout.isatty()
+        color = to_terminal and fmt == "terminal"
+        _emit(render_batch(fmt, summary, color=color, width=output_width(to_terminal)), output)
     if summary.interrupted:
         click.echo(
             f"audit: interrupted after {summary.audited} of {len(names)} domains"

@@ -15,7 +15,15 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from audit.cli import EXIT_BAD_INPUT, BadInput, _backend, _emit, dns_options, report_options
+from audit.cli import (
+    EXIT_BAD_INPUT,
+    BadInput,
+    _backend,
+    _emit,
+    dns_options,
+    output_width,
+    report_options,
+)
 from audit.cli_history import emit_drift, history_options, record_run, since_drift
 from audit.config import STDOUT, ConfigError, ProjectConfig, load_config
 from audit.model import Report, Severity, combined_exit_code
@@ -206,10 +214,13 @@ def render_outputs(reports: list[Report], settings: Settings) -> None:
     from reports import render
 
     for fmt, where in settings.outputs:
-        color = where is None and fmt == "terminal" and sys.stdout.isatty()
+        to_terminal = where is None and sys.stdout.isatty()
+        color = to_terminal and fmt == "terminal"
         if where is not None:
             where.parent.mkdir(parents=True, exist_ok=True)
-        _emit(render(fmt, reports, color=color, fail_on=settings.fail_on), where)
+        text = render(fmt, reports, color=color, width=output_width(to_terminal),
+                      fail_on=settings.fail_on)  # fmt: skip
+        _emit(text, where)
 
 
 @click.group()

@@ -167,9 +167,9 @@ def render_batch_html(summary: BatchSummary) -> str:
     return "\n".join(parts)
 
 
-def render_batch(fmt: str, summary: BatchSummary, *, color: bool = False) -> str:
+def render_batch(fmt: str, summary: BatchSummary, *, color: bool = False, width: int = 100) -> str:
     if fmt == "html":
         return render_batch_html(summary)
     if fmt == "markdown":
         return render_batch_markdown(summary)
-    return render_batch_terminal(summary, color=color)
+    return render_batch_terminal(summary, color=color, width=width)

@@ -153,3 +153,20 @@ def test_an_accepted_dns001_does_not_keep_the_gate_inconclusive() -> None:
     assert report.exit_code(Severity.HIGH) == 0
     timed_out = Report("domain", "b.test", [CheckOutcome("mx", "b.test", Status.INCONCLUSIVE)])
     assert timed_out.exit_code(Severity.HIGH) == 3  # no finding explains it: still undecided
+
+
+def test_check_and_batch_summaries_follow_columns_too(tmp_path) -> None:
+    """`audit check` and a batch run's summary are terminal text as well: same width rule."""
+    config = tmp_path / "audit.toml"
+    config.write_text('domains = ["spf-too-many.test", "dmarc-none.test"]\n')
+    env = dict(os.environ, COLUMNS="60")
+    check = subprocess.run(
+        [sys.executable, "-m", "audit", "check", "--config", str(config), "--zone-dir", str(ZONES),
+         "--no-history"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert check.stdout and max(len(line) for line in check.stdout.splitlines()) <= 60
+    listed = tmp_path / "domains.txt"
+    listed.write_text("spf-too-many.test\ndmarc-none.test\nclean.test\n")
+    batch = _audit_env("domain", "--from-file", str(listed), "--zone-dir", str(ZONES), COLUMNS="60")
+    assert batch.stdout and max(len(line) for line in batch.stdout.splitlines()) <= 60
