@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -184,12 +185,19 @@ _RETURN_PATH_FIELDS = {"record_type", "name_patterns", "target_patterns"}
 def load_profiles(extra_dir: Path | str | None = None) -> dict[str, EspProfile]:
     """The built-in profiles, then every `*.toml` in `extra_dir` (adding, or replacing one with
     the same id), sorted by id. Raises ProfileError("FILE: what is wrong")."""
-    profiles = {p.id: p for p in map(load_profile, sorted(BUILTIN_DIR.glob("*.toml")))}
+    profiles = dict(_builtin_profiles())
     if extra_dir is not None:
         for path in _profile_files(Path(extra_dir)):
             profile = load_profile(path)
             profiles[profile.id] = profile
     return dict(sorted(profiles.items()))
+
+
+@cache
+def _builtin_profiles() -> dict[str, EspProfile]:
+    """The shipped profiles, parsed and validated once per process: every domain of a run (and
+    of a batch run) asks for them, and they are package data that cannot change meanwhile."""
+    return {p.id: p for p in map(load_profile, sorted(BUILTIN_DIR.glob("*.toml")))}
 
 
 def _profile_files(directory: Path) -> list[Path]:
