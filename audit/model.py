@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from audit.fact_json import facts_json
+
 SCHEMA_VERSION = 1
 EXIT_INTERNAL_ERROR = 4  # a crashed check or an unexpected exception: a bug to report
 
@@ -140,7 +142,11 @@ class Finding:
 
 @dataclass
 class CheckResult:
-    """What a check returns: its facts, its findings, and whether it reached a verdict."""
+    """What a check returns: its facts, its findings, and whether it reached a verdict.
+
+    `facts` maps a fact name to its value: a typed dataclass of audit/facts/shapes/ for the
+    families that have one (spf, spf_terms, sending_paths), plain JSON data for the others.
+    CheckOutcome.to_dict serialises both through audit.fact_json.facts_json."""
 
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -167,7 +173,7 @@ class CheckOutcome:
             "status": self.status.value,
             "error": self.error,
             "duration_ms": round(self.duration_ms, 3),
-            "facts": self.facts,
+            "facts": facts_json(self.facts),
             "findings": [f.to_dict(self.target) for f in self.findings],
         }
 
@@ -273,7 +279,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     """The inverse of Report.to_dict, for re-rendering a stored run (audit seed report ID).
 
     Rules are looked up by id; an id this version no longer knows keeps its stored name and
-    severity as an ad-hoc Rule, so an old report still renders.
+    severity as an ad-hoc Rule, so an old report still renders. Facts stay the dicts that were
+    stored, so writing the report again gives the same JSON (capped lists and their `_skipped`
+    counts included); renderers rebuild the typed facts they read with
+    audit.fact_json.facts_of, which tolerates what an old or edited file holds.
     """
     from audit.rules import get_rule
 

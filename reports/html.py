@@ -16,6 +16,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from audit.fact_json import facts_json, facts_of
+from audit.facts.shapes.spf import SpfFacts, SpfNode
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
 from reports.analysis_view import AnalysisView, analysis_view
 from reports.paths import HEADERS as PATH_HEADERS
@@ -27,7 +29,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 SPF_LOOKUP_LIMIT = 10
 SPF_NEAR_LIMIT = 8
 SPF_VOID_LIMIT = 2
-MAX_TREE_DEPTH = 40  # a malformed facts tree cannot recurse the renderer to death
 QUERY_STATUS_CLASS = {
     "NOERROR": "ok",
     "NODATA": "absent",
@@ -35,26 +36,6 @@ QUERY_STATUS_CLASS = {
     "SERVFAIL": "failed",
     "TIMEOUT": "failed",
 }
-
-
-@dataclass
-class SpfNode:
-    """One record of the include/redirect tree, as read from facts["spf"]["tree"]."""
-
-    domain: str
-    via: str | None
-    record: str | None
-    lookups: int
-    total_lookups: int
-    void_lookups: int
-    error: str | None
-    children: list[SpfNode] = field(default_factory=list)
-
-    @property
-    def branch_cost(self) -> int:
-        """What this branch adds to the parent's count: the include/redirect itself plus all
-        lookups below it (RFC 7208 section 4.6.4 counts both)."""
-        return self.total_lookups + (1 if self.via else 0)
 
 
 @dataclass
@@ -217,42 +198,12 @@ def environment() -> Environment:
     return env
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _spf_node(raw: Any, depth: int = 0) -> SpfNode | None:
-    if not isinstance(raw, dict) or depth > MAX_TREE_DEPTH:
-        return None
-    children = raw.get("children")
-    kids = [_spf_node(c, depth + 1) for c in children] if isinstance(children, list) else []
-    return SpfNode(
-        domain=str(raw.get("domain") or ""),
-        via=_text(raw.get("via")),
-        record=_text(raw.get("record")),
-        lookups=_count(raw.get("lookups")),
-        total_lookups=_count(raw.get("total_lookups")),
-        void_lookups=_count(raw.get("void_lookups")),
-        error=_text(raw.get("error")),
-        children=[k for k in kids if k is not None],
-    )
-
-
-def _void_total(node: SpfNode) -> int:
-    return node.void_lookups + sum(_void_total(c) for c in node.children)
-
-
 def spf_view(report: Report) -> SpfView | None:
     """The SPF include tree from the spf check's facts, if that check produced one."""
     for outcome in report.outcomes:
-        spf = outcome.facts.get("spf") if outcome.check == "spf" else None
-        root = _spf_node(spf.get("tree")) if isinstance(spf, dict) else None
-        if root is not None:
-            return SpfView(root, root.total_lookups, _void_total(root))
+        spf = facts_of(outcome.facts, "spf", SpfFacts) if outcome.check == "spf" else None
+        if spf is not None:
+            return SpfView(spf.tree, spf.tree.total_lookups, spf.tree.void_total)
     return None
 
 
@@ -268,7 +219,7 @@ def report_view(report: Report, index: int, fail_on: Severity) -> ReportView:
         spf=spf_view(report),
         queries=queries,
         failed_queries=sum(1 for q in queries if q.css == "failed"),
-        facts=[(o.check, pretty_json(o.facts)) for o in report.outcomes if o.facts],
+        facts=[(o.check, pretty_json(facts_json(o.facts))) for o in report.outcomes if o.facts],
         seeds=seed_rows(report),
         placement=_placement(report),
         contradictions=[f for f in report.findings() if f.rule.id == "SEED406"],

@@ -1,11 +1,15 @@
-"""The Sending paths table every renderer shows: one row per path, read defensively from the
-sending_paths check's facts (they may come back from JSON, and their strings from DNS)."""
+"""The Sending paths table every renderer shows: one row per path, from the sending_paths
+check's typed facts (rebuilt by facts_of when the report came back from JSON; their strings
+come from DNS, so renderers escape them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.fact_json import facts_of
+from audit.facts.shapes.sending_paths import PathRow as PathFacts
+from audit.facts.shapes.sending_paths import SendingPathsFacts
 from audit.model import Report
 
 
@@ -42,10 +46,6 @@ HEADERS = [
 ]  # fmt: skip
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _s(value: Any, empty: str = "–") -> str:
     if value is None or value == "":
         return empty
@@ -59,41 +59,38 @@ def path_rows(report: Report) -> list[PathRow]:
     for outcome in report.outcomes if report.kind == "domain" else []:
         if outcome.check != "sending_paths":
             continue
-        paths = _d(outcome.facts.get("sending_paths")).get("paths")
-        for raw in paths if isinstance(paths, list) else []:
-            rows.append(_row(_d(raw)))
+        facts = facts_of(outcome.facts, "sending_paths", SendingPathsFacts)
+        rows += [_row(p) for p in facts.paths] if facts else []
     return rows
 
 
-def _row(p: dict[str, Any]) -> PathRow:
-    spf, dkim, gmail = _d(p.get("spf")), _d(p.get("dkim")), _d(p.get("gmail"))
-    align = _d(p.get("alignment"))
-    spf_align = _d(align.get("spf"))
-    readings = {_s(spf_align.get("rfc7489")), _s(spf_align.get("rfc9989"))}
+def _row(p: PathFacts) -> PathRow:
+    spf_align = p.alignment.spf
+    readings = {_s(spf_align.rfc7489), _s(spf_align.rfc9989)}
     spf_aligned = (
         readings.pop()
         if len(readings) == 1
-        else f"RFC 7489: {_s(spf_align.get('rfc7489'))}, RFC 9989: {_s(spf_align.get('rfc9989'))}"
+        else f"RFC 7489: {_s(spf_align.rfc7489)}, RFC 9989: {_s(spf_align.rfc9989)}"
     )
-    d = dkim.get("d") if isinstance(dkim.get("d"), list) else []
-    dmarc = _s(p.get("dmarc"), "inconclusive" if p.get("inconclusive") else "–")
-    fixes = p.get("fixes") if isinstance(p.get("fixes"), list) else []
-    provider = _s(p.get("provider"), "")
+    d = p.dkim.d
+    dmarc = _s(p.dmarc, "inconclusive" if p.inconclusive else "–")
+    provider = _s(p.provider, "")
+    gmail = p.gmail
     return PathRow(
-        name=_s(p.get("name")) + (f" ({provider})" if provider else ""),
-        origin=_s(p.get("origin")),
+        name=_s(p.name) + (f" ({provider})" if provider else ""),
+        origin=_s(p.origin),
         provider=provider,
-        envelope=_s(p.get("envelope_domain")),
-        spf=_s(spf.get("result")),
+        envelope=_s(p.envelope_domain),
+        spf=_s(p.spf.result),
         spf_aligned=spf_aligned,
-        dkim=_s(dkim.get("state")) + (f" d={', '.join(map(str, d))}" if d else ""),
-        dkim_aligned=_s(align.get("dkim")),
+        dkim=_s(p.dkim.state) + (f" d={', '.join(map(str, d))}" if d else ""),
+        dkim_aligned=_s(p.alignment.dkim),
         dmarc=dmarc,
-        disposition=_s(p.get("disposition")),
-        mailed_by=_s(gmail.get("mailed_by")),
-        signed_by=_s(gmail.get("signed_by")),
-        via=_s(gmail.get("via"), "no"),
-        bounces=_s(p.get("bounces_ok")),
+        disposition=_s(p.disposition),
+        mailed_by=_s(gmail.mailed_by if gmail else None),
+        signed_by=_s(gmail.signed_by if gmail else None),
+        via=_s(gmail.via if gmail else None, "no"),
+        bounces=_s(p.bounces_ok),
         css={"pass": "ok", "fail": "bad"}.get(dmarc, "other"),
-        fixes=[str(f) for f in fixes],
+        fixes=list(p.fixes),
     )

@@ -12,12 +12,13 @@ result (audit/runner.py): no check needs its own copy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from audit.fact_json import MAX_FACT_ITEMS, cap_facts
 from audit.model import Finding, Severity
 
+__all__ = ["MAX_FACT_ITEMS", "MAX_FINDINGS_PER_RULE", "cap_facts", "cap_findings"]
+
 MAX_FINDINGS_PER_RULE = 20  # per check and rule id; past that, one "N more skipped" finding
-MAX_FACT_ITEMS = 100  # entries kept in any fact list (hops, verdicts, hosts); evidence: 20
 
 
 def _worst(findings: Sequence[Finding]) -> Severity:
@@ -73,19 +74,3 @@ def _cap_evidence(finding: Finding, limit: int) -> Finding:
     rest = len(finding.evidence) - limit
     finding.evidence = [*finding.evidence[:limit], f"... {rest} more lines skipped"]
     return finding
-
-
-def cap_facts(facts: Any, limit: int | None = None) -> Any:
-    """`facts` with every list cut to `limit` entries, at any depth; a dict holding a cut list
-    under `key` says how many entries were left out under `key_skipped`."""
-    limit = MAX_FACT_ITEMS if limit is None else limit
-    if isinstance(facts, dict):
-        out: dict[Any, Any] = {}
-        for key, value in facts.items():
-            out[key] = cap_facts(value, limit)
-            if isinstance(value, list | tuple) and len(value) > limit:
-                out[f"{key}_skipped"] = len(value) - limit
-        return out
-    if isinstance(facts, list | tuple):
-        return [cap_facts(item, limit) for item in facts[:limit]]
-    return facts

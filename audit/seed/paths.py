@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.fact_json import facts_of
 from audit.facts.paths import SendingPath, config_paths, declared_paths
 from audit.facts.prediction import aligned
+from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.model import Finding, Report
 from audit.rules.seed import SEED_CONTRADICTED
 
@@ -55,27 +57,27 @@ def via_for(path: SendingPath, from_domain: str) -> str:
     )
 
 
-def path_row(domain_report: Report | None, name: str) -> dict[str, Any] | None:
+def path_row(domain_report: Report | None, name: str) -> PathRow | None:
     """The path's row of the Sending paths section of the domain audit."""
     for outcome in domain_report.outcomes if domain_report else []:
         if outcome.check != "sending_paths":
             continue
-        for row in (outcome.facts.get("sending_paths") or {}).get("paths") or []:
-            if isinstance(row, dict) and row.get("name") == name:
+        facts = facts_of(outcome.facts, "sending_paths", SendingPathsFacts)
+        for row in facts.paths if facts else ():
+            if row.name == name:
                 return row
     return None
 
 
-def predicted(row: dict[str, Any]) -> dict[str, Any]:
+def predicted(row: PathRow) -> dict[str, Any]:
     """What the path prediction says a receiver will conclude (only what it could tell)."""
     out: dict[str, Any] = {}
-    spf = (row.get("spf") or {}).get("result")
-    if spf and spf != "unknown":
-        out["spf"] = spf
-    if (row.get("dkim") or {}).get("state") not in (None, "unknown"):
-        out["dkim-aligned"] = "pass" if (row.get("alignment") or {}).get("dkim") else "none"
-    if row.get("dmarc"):
-        out["dmarc"] = row["dmarc"]
+    if row.spf.result and row.spf.result != "unknown":
+        out["spf"] = row.spf.result
+    if row.dkim.state not in ("", "unknown"):
+        out["dkim-aligned"] = "pass" if row.alignment.dkim else "none"
+    if row.dmarc:
+        out["dmarc"] = row.dmarc
     return out
 
 
@@ -93,11 +95,11 @@ def receiver_says(theirs: dict[str, Any], from_domain: str) -> dict[str, str | N
 
 
 def path_checks(
-    row: dict[str, Any] | None, name: str, views: list[tuple[str, dict[str, Any]]], from_domain: str
+    row: PathRow | None, name: str, views: list[tuple[str, dict[str, Any]]], from_domain: str
 ) -> tuple[list[dict[str, Any]], list[Finding]]:
     """(every comparison, SEED406 for each disagreement). `views`: (seed, the receiver's own
     verdicts) for every seed whose copy carried them."""
-    if row is None or row.get("inconclusive"):
+    if row is None or row.inconclusive:
         return [], []
     ours = predicted(row)
     checks, findings = [], []
@@ -126,7 +128,7 @@ def path_checks(
                         message=f"path {name}: the domain audit predicted {method} {value}, "
                         f"{receiver} says {said[method]}",
                         evidence=[
-                            f"prediction: {row.get('dmarc_reason') or ''}".strip(),
+                            f"prediction: {row.dmarc_reason or ''}".strip(),
                             f"receiver: {method}={said[method]}",
                         ],  # fmt: skip
                         fix="Check that the run really went through this path (its IPs, return "

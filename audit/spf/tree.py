@@ -34,18 +34,6 @@ class TermInfo:
     note: str | None = None
     failed: DnsAnswer | None = None  # a lookup that timed out or SERVFAILed
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "term": self.term,
-            "cost": self.cost,
-            "target": self.target,
-            "void": self.void,
-            "hosts": self.hosts,
-            "note": self.note,
-            "failed": self.failed.describe() if self.failed else None,
-        }
-
 
 @dataclass
 class Node:
@@ -81,19 +69,6 @@ class Node:
         yield self
         for child in self.children:
             yield from child.walk()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The facts shape the HTML report renders (keep it exactly)."""
-        return {
-            "domain": self.domain,
-            "via": self.via,
-            "record": self.record,
-            "lookups": self.lookups,
-            "total_lookups": self.total_lookups,
-            "void_lookups": self.void_lookups,
-            "error": self.error,
-            "children": [c.as_dict() for c in self.children],
-        }
 
 
 @dataclass

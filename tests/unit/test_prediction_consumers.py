@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from audit.checks.common import DomainContext
 from audit.checks.domain import sending_paths
 from audit.checks.message import dmarc, via
+from audit.fact_json import to_json
 from audit.facts.paths import SendingPath
 from audit.message.load import RawMessage
 from audit.message_audit import make_context
@@ -150,7 +151,7 @@ def test_domain_sending_path_reaches_the_table_verdict(case: Case, tmp_path):
         esp_profiles_dir=str(tmp_path) if esp else None,
     )
     result = asyncio.run(sending_paths.check(ctx))
-    rows = {row["name"]: row for row in result.facts["sending_paths"]["paths"]}
+    rows = {row["name"]: row for row in to_json(result.facts["sending_paths"])["paths"]}
     row = rows["table"]
     assert (row["dmarc"], row["disposition"]) == (case.result, case.disposition)
     assert case.reason is None or case.reason in row["dmarc_reason"]

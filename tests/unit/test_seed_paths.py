@@ -3,9 +3,13 @@ path's prediction is held against the receivers' verdicts (pure parts of audit/s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from audit.config import parse_config
+from audit.fact_json import from_json
+from audit.facts.shapes.sending_paths import PathRow
 from audit.seed.paths import path_checks, predicted, resolve_path, via_for
 
 KNOWN = ["mailgun", "postmark", "sendgrid"]
@@ -50,7 +54,7 @@ def test_a_path_without_relay_or_api_needs_via():
         via_for(path, "x.test")
 
 
-ROW = {
+ROW_JSON = {
     "name": "relay",
     "spf": {"result": "pass"},
     "dkim": {"state": "ok", "d": ["x.test"]},
@@ -58,6 +62,7 @@ ROW = {
     "dmarc": "pass",
     "dmarc_reason": "aligned pass through DKIM d=x.test",
 }
+ROW = from_json(PathRow, ROW_JSON)  # as a domain report read back from JSON holds it
 
 
 def receiver(spf: str, dkim_d: str | None, dkim: str, dmarc: str) -> dict:
@@ -94,9 +99,11 @@ def test_prediction_confirmed_and_contradicted():
 
 def test_inconclusive_or_missing_path_row_predicts_nothing():
     assert path_checks(None, "relay", [], "x.test") == ([], [])
-    assert path_checks({**ROW, "inconclusive": "x TXT -> TIMEOUT"}, "relay", [], "x.test") == (
+    assert path_checks(replace(ROW, inconclusive="x TXT -> TIMEOUT"), "relay", [], "x.test") == (
         [],
         [],
     )
-    unknown = {**ROW, "spf": {"result": "unknown"}, "dkim": {"state": "unknown"}}
+    unknown = from_json(
+        PathRow, {**ROW_JSON, "spf": {"result": "unknown"}, "dkim": {"state": "unknown"}}
+    )
     assert predicted(unknown) == {"dmarc": "pass"}

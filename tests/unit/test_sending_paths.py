@@ -10,6 +10,7 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import sending_paths
+from audit.fact_json import to_json
 from audit.facts.dmarc_policy import discover_policy
 from audit.facts.paths import declared_paths
 from audit.model import CheckOutcome, Report, Status
@@ -26,7 +27,7 @@ def audit_paths(run_domain_check):
     def run(domain: str, *esps: str, **declared):
         paths = declared_paths(list(esps), **declared)
         result = run_domain_check(sending_paths.check, domain, sending_paths=paths)
-        rows = {r["name"]: r for r in result.facts["sending_paths"]["paths"]}
+        rows = {r["name"]: r for r in to_json(result.facts["sending_paths"])["paths"]}
         return result, rows
 
     return run
@@ -238,7 +239,7 @@ def test_detected_sendgrid_cannot_see_the_em_return_path(audit_paths):
 def test_no_path_declared_or_detected(run_domain_check):
     result = run_domain_check(sending_paths.check, "clean.test")
     assert result.status is Status.COMPLETED and result.findings == []
-    assert result.facts["sending_paths"]["paths"] == []
+    assert to_json(result.facts["sending_paths"])["paths"] == []
 
 
 def test_temperror_makes_the_path_inconclusive_not_missing():
@@ -256,7 +257,7 @@ def test_temperror_makes_the_path_inconclusive_not_missing():
     result = asyncio.run(sending_paths.check(ctx))
     assert result.status is Status.INCONCLUSIVE
     assert pairs(result) == {("DNS001", "bounces.t.test")}
-    row = result.facts["sending_paths"]["paths"][0]
+    row = to_json(result.facts["sending_paths"])["paths"][0]
     assert row["inconclusive"].startswith("bounces.t.test") and row["dmarc"] is None
 
 
@@ -309,8 +310,8 @@ def _spf_alignment(records: dict, from_domain: str, envelope: str) -> tuple[dict
         resolver,
         sending_paths=declared_paths(ips=["192.0.2.1"], return_path=envelope),
     )
-    row = asyncio.run(sending_paths.check(ctx)).facts["sending_paths"]["paths"][0]
-    return row["alignment"]["spf"], asyncio.run(discover_policy(resolver, envelope)).rfc9989_org
+    row = asyncio.run(sending_paths.check(ctx)).facts["sending_paths"].paths[0]
+    return to_json(row.alignment.spf), asyncio.run(discover_policy(resolver, envelope)).rfc9989_org
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import spf
+from audit.fact_json import to_json
 from audit.model import Status
 from audit.net.dns import Resolver, memory_backend
 from tests.conftest import pairs
@@ -68,7 +69,7 @@ def _shape(node: dict) -> None:
 
 
 def test_facts_shape_and_tree_counts(run_domain_check):
-    facts = run_domain_check(spf.check, "spf-too-many.test").facts["spf"]
+    facts = to_json(run_domain_check(spf.check, "spf-too-many.test").facts["spf"])
     assert set(facts) == {"record", "records", "lookup_count", "void_lookup_count", "tree"}
     assert facts["lookup_count"] == 11
     assert facts["void_lookup_count"] == 0
@@ -102,7 +103,7 @@ def test_near_limit_reports_ten_of_ten(run_domain_check):
     result = run_domain_check(spf.check, "spf-ten.test")
     (finding,) = result.findings
     assert "needs 10 of 10 DNS lookups" in finding.message
-    assert result.facts["spf"]["lookup_count"] == 10
+    assert result.facts["spf"].lookup_count == 10
 
 
 def test_permissive_all_fix_substitutes_the_qualifier(run_domain_check):
@@ -124,15 +125,15 @@ def test_no_all_fix_appends_all(run_domain_check):
 def test_missing_fix_uses_mx(run_domain_check):
     (finding,) = run_domain_check(spf.check, "spf-missing.test").findings
     assert 'spf-missing.test TXT "v=spf1 mx -all"' in finding.fix
-    assert run_domain_check(spf.check, "spf-missing.test").facts["spf"]["tree"]["error"]
+    assert run_domain_check(spf.check, "spf-missing.test").facts["spf"].tree.error
 
 
 def test_multiple_fix_is_the_merged_record(run_domain_check):
     result = run_domain_check(spf.check, "spf-multiple.test")
     (finding,) = result.findings
     assert '"v=spf1 mx ip4:192.0.2.0/24 -all"' in finding.fix
-    assert result.facts["spf"]["record"] is None
-    assert sorted(result.facts["spf"]["records"]) == [
+    assert result.facts["spf"].record is None
+    assert sorted(result.facts["spf"].records) == [
         "v=spf1 ip4:192.0.2.0/24 ~all",
         "v=spf1 mx -all",
     ]
@@ -147,33 +148,33 @@ def test_syntax_error_names_the_term(run_domain_check):
 def test_void_lookups_listed(run_domain_check):
     result = run_domain_check(spf.check, "spf-void.test")
     (finding,) = result.findings
-    assert result.facts["spf"]["void_lookup_count"] == 3
+    assert result.facts["spf"].void_lookup_count == 3
     assert "a:gone1.spf-void.test (in spf-void.test)" in finding.fix
-    assert run_domain_check(spf.check, "spf-void-two.test").facts["spf"]["void_lookup_count"] == 2
+    assert run_domain_check(spf.check, "spf-void-two.test").facts["spf"].void_lookup_count == 2
 
 
 def test_loop_is_cut_and_shown(run_domain_check):
     result = run_domain_check(spf.check, "spf-loop.test")
     (finding,) = result.findings
     assert "spf-loop.test -> _a.spf-loop.test -> spf-loop.test" in finding.message
-    child = result.facts["spf"]["tree"]["children"][0]
-    assert child["children"][0]["error"].startswith("loop:")
+    child = result.facts["spf"].tree.children[0]
+    assert child.children[0].error.startswith("loop:")
     assert finding.fix.endswith('"v=spf1 ip4:192.0.2.70 ~all".')
 
 
 def test_macro_include_is_counted_not_followed(run_domain_check):
     result = run_domain_check(spf.check, "spf-macro.test")
-    tree = result.facts["spf"]["tree"]
-    assert tree["lookups"] == 2
-    (child,) = tree["children"]
-    assert child["via"] == "include:%{ir}.%{v}._spf.spf-macro.test"
-    assert child["children"] == [] and "macros" in child["error"]
+    tree = result.facts["spf"].tree
+    assert tree.lookups == 2
+    (child,) = tree.children
+    assert child.via == "include:%{ir}.%{v}._spf.spf-macro.test"
+    assert child.children == () and "macros" in child.error
 
 
 def test_mx_hosts_listed_in_term_facts(run_domain_check):
     terms = run_domain_check(spf.check, "spf-seven.test").facts["spf_terms"]
-    mx = [t for t in terms if t["term"] == "mx"]
-    assert mx[0]["hosts"] == ["mx.spf-seven.test"]
+    mx = [t for t in terms if t.term == "mx"]
+    assert mx[0].hosts == ("mx.spf-seven.test",)
 
 
 def _check(zone: dict, domain: str):
@@ -185,8 +186,8 @@ def test_root_timeout_is_inconclusive_never_missing():
     result = _check({"t.example.com": [("TIMEOUT", "TXT")]}, "t.example.com")
     assert pairs(result) == {("DNS001", "t.example.com")}
     assert result.status == Status.INCONCLUSIVE
-    assert result.facts["spf"]["record"] is None
-    assert "TIMEOUT" in result.facts["spf"]["tree"]["error"]
+    assert result.facts["spf"].record is None
+    assert "TIMEOUT" in result.facts["spf"].tree.error
 
 
 def test_include_servfail_is_inconclusive_not_include_without_spf():
@@ -228,5 +229,5 @@ def test_each_level_of_the_tree_is_fetched_concurrently():
     }
     backend = SlowBackend(memory_backend(zone))
     result = asyncio.run(spf.check(DomainContext("wide.example.com", Resolver(backend))))
-    assert result.facts["spf"]["lookup_count"] == 3
+    assert result.facts["spf"].lookup_count == 3
     assert backend.peak >= 3

@@ -25,6 +25,17 @@ from audit.facts.prediction import (
     gmail_display,
     predict_dmarc,
 )
+from audit.facts.shapes.sending_paths import (
+    GmailView,
+    PathAlignment,
+    PathDkim,
+    PathDkimKey,
+    PathRow,
+    PathSender,
+    PathSpf,
+    ReturnPathRecord,
+    SpfAlignment,
+)
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver
 from audit.records.dkim_key import looks_like_dkim_key, parse_dkim_key
 from audit.records.dmarc import DmarcRecord
@@ -51,14 +62,6 @@ class SenderSpf:
     matched: str | None
     reason: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ip": self.ip,
-            "result": self.result,
-            "matched": self.matched,
-            "reason": self.reason,
-        }
-
 
 @dataclass
 class DkimKeyState:
@@ -69,17 +72,6 @@ class DkimKeyState:
     cname: list[str] = field(default_factory=list)
     cname_ok: bool | None = None  # the CNAME points where the profile says (None: no pattern)
     detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "selector": self.selector,
-            "name": self.name,
-            "state": self.state,
-            "record": self.record,
-            "cname": list(self.cname),
-            "cname_ok": self.cname_ok,
-            "detail": self.detail,
-        }
 
 
 @dataclass
@@ -390,41 +382,54 @@ def _inconclusive(facts: PathFacts) -> str | None:
     return None
 
 
-def path_summary(facts: PathFacts, fixes: list[str]) -> dict[str, Any]:
+def path_summary(facts: PathFacts, fixes: list[str], smtp: dict[str, Any] | None) -> PathRow:
     """The report row: what the Sending paths section shows for this path."""
-    return {
-        "name": facts.path.name,
-        "origin": facts.path.origin,
-        "esp": facts.path.esp,
-        "provider": facts.profile.name if facts.profile else None,
-        "envelope_domain": facts.envelope,
-        "envelope_source": facts.envelope_source,
-        "ips": list(facts.path.ips) or [s.ip for s in facts.senders],
-        "helo": facts.path.helo,
-        "inconclusive": _inconclusive(facts),
-        "spf": {
-            "result": facts.spf_result,
-            "basis": facts.spf_basis,
-            "records": facts.spf_records,
-            "senders": [s.as_dict() for s in facts.senders],
-            "include_reached": facts.include_reached,
-        },
-        "return_path_record": {"records": facts.return_path_records, "ok": facts.return_path_ok},
-        "dkim": {
-            "state": facts.dkim_state,
-            "d": [d.domain for d in facts.dkim if d.passed],
-            "selectors": [k.as_dict() for k in facts.dkim_keys],
-        },
-        "alignment": {
-            "spf": facts.spf_aligned,
-            "dkim": bool(facts.dmarc and facts.dmarc.dkim_aligned),
-        },
-        "dmarc": facts.dmarc.result if facts.dmarc else None,
-        "disposition": facts.dmarc.disposition if facts.dmarc else None,
-        "dmarc_reason": facts.dmarc.reason if facts.dmarc else None,
-        "gmail": facts.gmail.to_dict() if facts.gmail else None,
-        "bounces_ok": facts.bounce_ok,
-        "bounce_route": facts.bounce_route,
-        "evidence": list(facts.path.evidence),
-        "fixes": fixes,
-    }
+    gmail = facts.gmail
+    return PathRow(
+        name=facts.path.name,
+        origin=facts.path.origin,
+        esp=facts.path.esp,
+        provider=facts.profile.name if facts.profile else None,
+        envelope_domain=facts.envelope,
+        envelope_source=facts.envelope_source,
+        ips=tuple(facts.path.ips) or tuple(s.ip for s in facts.senders),
+        helo=facts.path.helo,
+        inconclusive=_inconclusive(facts),
+        spf=PathSpf(
+            result=facts.spf_result,
+            basis=facts.spf_basis,
+            records=tuple(facts.spf_records),
+            senders=tuple(PathSender(s.ip, s.result, s.matched, s.reason) for s in facts.senders),
+            include_reached=facts.include_reached,
+        ),
+        return_path_record=ReturnPathRecord(tuple(facts.return_path_records), facts.return_path_ok),
+        dkim=PathDkim(
+            state=facts.dkim_state,
+            d=tuple(d.domain for d in facts.dkim if d.passed),
+            selectors=tuple(_key_row(k) for k in facts.dkim_keys),
+        ),
+        alignment=PathAlignment(
+            spf=SpfAlignment(**facts.spf_aligned),
+            dkim=bool(facts.dmarc and facts.dmarc.dkim_aligned),
+        ),
+        dmarc=facts.dmarc.result if facts.dmarc else None,
+        disposition=facts.dmarc.disposition if facts.dmarc else None,
+        dmarc_reason=facts.dmarc.reason if facts.dmarc else None,
+        gmail=GmailView(
+            gmail.from_domain, gmail.mailed_by, gmail.signed_by, gmail.shows_via, gmail.via,
+            gmail.unauthenticated, gmail.reason,
+        )
+        if gmail
+        else None,
+        bounces_ok=facts.bounce_ok,
+        bounce_route=tuple(facts.bounce_route),
+        evidence=tuple(facts.path.evidence),
+        fixes=tuple(fixes),
+        smtp=smtp,
+    )
+
+
+def _key_row(key: DkimKeyState) -> PathDkimKey:
+    return PathDkimKey(
+        key.selector, key.name, key.state, key.record, tuple(key.cname), key.cname_ok, key.detail
+    )

@@ -19,6 +19,7 @@ from audit.esp.detect import detect, run_profiles
 from audit.facts.dmarc_policy import discover_policy
 from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
+from audit.facts.shapes.sending_paths import PathDmarc, PathRow, SendingPathsFacts
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.psl import organizational_domain
 from audit.records.dmarc import with_tags
@@ -48,19 +49,18 @@ async def check(ctx: DomainContext) -> CheckResult:
         # the ESP check reports the failed detection lookups (DNS001) once
         return CheckResult(
             facts={
-                "sending_paths": {
-                    "from_domain": ctx.domain,
-                    "paths": [],
-                    "note": "no sending path declared (--esp, --sending-ip, --return-path, "
+                "sending_paths": SendingPathsFacts(
+                    from_domain=ctx.domain,
+                    note="no sending path declared (--esp, --sending-ip, --return-path, "
                     "--helo) or detected",
-                }
+                )
             },
             status=Status.INCONCLUSIVE if seen.failed else Status.COMPLETED,
         )
     found = await discover_policy(ctx.resolver, ctx.domain)
     if found.temperror is not None:
         return CheckResult(
-            facts={"sending_paths": {"from_domain": ctx.domain, "paths": []}},
+            facts={"sending_paths": SendingPathsFacts(from_domain=ctx.domain)},
             findings=[
                 temperror_finding(
                     found.temperror,
@@ -84,7 +84,7 @@ async def check(ctx: DomainContext) -> CheckResult:
     )
     relay_of = dict(zip([p.name for p in paths if p.smtp], relays, strict=True))
     findings: list[Finding] = []
-    rows = []
+    rows: list[PathRow] = []
     for facts in gathered:
         path_findings = judge(facts, policy)
         relay = relay_of.get(facts.path.name)
@@ -92,20 +92,18 @@ async def check(ctx: DomainContext) -> CheckResult:
             path_findings += relay[1]
         findings += path_findings
         fixes = list(dict.fromkeys(f.fix for f in path_findings if f.fix))
-        rows.append(path_summary(facts, fixes) | {"smtp": relay[0] if relay else None})
+        rows.append(path_summary(facts, fixes, relay[0] if relay else None))
     inconclusive = any(f.temperror or f.lookup_errors for f in gathered)
     inconclusive = inconclusive or any(r[2] for r in relays)
     return CheckResult(
         facts={
-            "sending_paths": {
-                "from_domain": ctx.domain,
-                "dmarc": {
-                    "policy_domain": policy.policy_domain,
-                    "record": record.raw if record else None,
-                    "records": records,
-                },
-                "paths": rows,
-            }
+            "sending_paths": SendingPathsFacts(
+                from_domain=ctx.domain,
+                dmarc=PathDmarc(
+                    policy.policy_domain, record.raw if record else None, tuple(records)
+                ),
+                paths=tuple(rows),
+            )
         },
         findings=findings,
         status=Status.INCONCLUSIVE if inconclusive else Status.COMPLETED,

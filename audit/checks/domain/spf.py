@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
 from audit.model import CheckResult, Finding, Status
 from audit.net.dns import DnsStatus
 from audit.rules.spf import (
@@ -29,7 +30,7 @@ from audit.rules.spf import (
 )
 from audit.spf import MAX_LOOKUPS, MAX_VOID_LOOKUPS, Mechanism, SpfRecord
 from audit.spf.parser import parse_term
-from audit.spf.tree import Node, SpfTree, domain_tree
+from audit.spf.tree import Node, SpfTree, TermInfo, domain_tree
 
 NEAR_LIMIT = 8
 
@@ -38,14 +39,14 @@ async def check(ctx: DomainContext) -> CheckResult:
     tree = await domain_tree(ctx)
     root = tree.root
     facts: dict[str, Any] = {
-        "spf": {
-            "record": root.record,
-            "records": list(root.records),
-            "lookup_count": tree.lookup_count,
-            "void_lookup_count": tree.void_lookup_count,
-            "tree": root.as_dict(),
-        },
-        "spf_terms": [t.as_dict() for t in tree.terms],
+        "spf": SpfFacts(
+            record=root.record,
+            records=tuple(root.records),
+            lookup_count=tree.lookup_count,
+            void_lookup_count=tree.void_lookup_count,
+            tree=_node_facts(root),
+        ),
+        "spf_terms": [_term_facts(t) for t in tree.terms],
     }
     findings: list[Finding] = []
     failed = tree.failed_lookups()
@@ -68,6 +69,32 @@ async def check(ctx: DomainContext) -> CheckResult:
     findings += _policy_findings(tree)
     findings += _limit_findings(tree, complete=not failed)
     return CheckResult(facts=facts, findings=_unique(findings), status=status)
+
+
+def _node_facts(node: Node) -> SpfNode:
+    return SpfNode(
+        domain=node.domain,
+        via=node.via,
+        record=node.record,
+        lookups=node.lookups,
+        total_lookups=node.total_lookups,
+        void_lookups=node.void_lookups,
+        error=node.error,
+        children=tuple(_node_facts(c) for c in node.children),
+    )
+
+
+def _term_facts(term: TermInfo) -> SpfTerm:
+    return SpfTerm(
+        domain=term.domain,
+        term=term.term,
+        cost=term.cost,
+        target=term.target,
+        void=term.void,
+        hosts=tuple(term.hosts),
+        note=term.note,
+        failed=term.failed.describe() if term.failed else None,
+    )
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

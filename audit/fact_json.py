@@ -1,0 +1,149 @@
+"""Typed facts and the report's JSON: the one serialiser, the cap, and the tolerant reader.
+
+Checks put frozen dataclasses (audit/facts/shapes/) into CheckResult.facts. Their JSON is their
+fields, in declaration order and under the same names: exactly the dicts the checks built before
+the facts were typed, so JSON output, history, baselines and the schema keep their shape. A field
+declared with `metadata=OMIT_NONE` is left out while it is None (a key only some outcomes have).
+
+Lists are capped (MAX_FACT_ITEMS) where they become JSON: the runner caps plain dict facts as
+before, and a typed value is capped as it is serialised, so the JSON is the same either way. In
+memory a typed value keeps every item; the lists renderers show are bounded where they are
+built (paths by the flags, the SPF tree by its walk's MAX_NODES).
+
+This module sits beside audit/model.py at the bottom of the layers: it knows no family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+MAX_FACT_ITEMS = 100  # entries kept in any fact list (hops, verdicts, hosts); evidence: 20
+MAX_READ_DEPTH = 40  # a malformed stored tree cannot recurse the reader to death
+OMIT_NONE: Mapping[str, bool] = {"omit_none": True}
+
+T = TypeVar("T")
+
+
+def to_json(value: Any) -> Any:
+    """`value` as JSON data: dataclasses become dicts of their fields, tuples become lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is None and f.metadata.get("omit_none"):
+                continue
+            out[f.name] = to_json(item)
+        return out
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def facts_json(facts: Any) -> Any:
+    """A check's facts as they go into the report: typed values serialised and capped."""
+    if dataclasses.is_dataclass(facts) and not isinstance(facts, type):
+        return cap_facts(to_json(facts))
+    if isinstance(facts, dict):
+        return {key: facts_json(item) for key, item in facts.items()}
+    if isinstance(facts, list | tuple):
+        return [facts_json(item) for item in facts]
+    return facts
+
+
+def cap_facts(facts: Any, limit: int | None = None) -> Any:
+    """`facts` with every list cut to `limit` entries, at any depth; a dict holding a cut list
+    under `key` says how many entries were left out under `key_skipped`. Typed values pass
+    through whole (they are capped by facts_json when serialised)."""
+    limit = MAX_FACT_ITEMS if limit is None else limit
+    if isinstance(facts, dict):
+        out: dict[Any, Any] = {}
+        for key, value in facts.items():
+            out[key] = cap_facts(value, limit)
+            if isinstance(value, list | tuple) and len(value) > limit:
+                out[f"{key}_skipped"] = len(value) - limit
+        return out
+    if isinstance(facts, list | tuple):
+        return [cap_facts(item, limit) for item in facts[:limit]]
+    return facts
+
+
+def facts_of(facts: Mapping[str, Any], key: str, cls: type[T]) -> T | None:
+    """`facts[key]` as a `cls`: the value itself when a check put it there, rebuilt when the
+    report was read back from JSON (report_from_dict keeps facts as dicts), None when absent."""
+    value = facts.get(key) if isinstance(facts, Mapping) else None
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        return from_json(cls, value)
+    return None
+
+
+def from_json(cls: type[T], data: Any, depth: int = 0) -> T:
+    """A `cls` from stored JSON, tolerant of what an old or edited report holds: a missing or
+    mistyped value becomes the field's empty value (None, "", 0, False, [])."""
+    raw = data if isinstance(data, dict) else {}
+    hints = typing.get_type_hints(cls)
+    kwargs = {
+        f.name: _coerce(hints[f.name], raw.get(f.name), depth + 1)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]  # T is a dataclass by contract
+        if f.init
+    }
+    return cls(**kwargs)
+
+
+_SCALARS: dict[type, Any] = {str: "", int: 0, float: 0.0, bool: False}
+
+
+def _coerce(tp: Any, value: Any, depth: int) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in args if a is not type(None)]
+        if value is None and len(options) < len(args):
+            return None
+        for option in options:
+            if _fits(option, value):
+                return _coerce(option, value, depth)
+        if str in options and _fits(float, value):
+            return str(value)  # a number where text was expected is shown as text
+        return None if len(options) < len(args) else _coerce(options[0], None, depth)
+    if origin in (list, tuple):
+        items = value if isinstance(value, list) and depth <= MAX_READ_DEPTH else []
+        if args and dataclasses.is_dataclass(args[0]):  # a record that is not one is dropped
+            items = [item for item in items if isinstance(item, dict)]
+        out = [_coerce(args[0], item, depth) for item in items] if args else list(items)
+        return tuple(out) if origin is tuple else out
+    if origin is dict or tp is dict:
+        return dict(value) if isinstance(value, dict) else {}
+    if dataclasses.is_dataclass(tp):
+        return from_json(typing.cast(type, tp), value, depth)
+    if tp is str and _fits(float, value):
+        return str(value)  # a number where text was expected is shown as text
+    if tp in _SCALARS:
+        return value if _fits(tp, value) else _SCALARS[tp]
+    return value
+
+
+def _fits(tp: Any, value: Any) -> bool:
+    """Whether `value` read from JSON can stand for a `tp` without guessing."""
+    origin = typing.get_origin(tp) or tp
+    if origin is bool:
+        return isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, list)
+    if origin is dict or dataclasses.is_dataclass(origin):
+        return isinstance(value, dict)
+    return True

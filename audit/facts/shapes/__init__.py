@@ -1,0 +1,30 @@
+"""The typed facts of each check family: what the checks put in the report and renderers read.
+
+One frozen dataclass per fact a renderer or a user reads, its fields named and ordered as its
+JSON (audit/fact_json.py serialises them). FACT_SCHEMA maps the $defs of
+audit/schema/report.schema.json to the dataclasses they describe (nested dataclasses are compared
+with the nested schema); tests/unit/test_fact_shapes.py keeps the two from drifting.
+"""
+
+from __future__ import annotations
+
+from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
+from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
+
+# schema $defs name -> the dataclass it describes
+FACT_SCHEMA: dict[str, type] = {
+    "spf_facts": SpfFacts,
+    "spf_node": SpfNode,
+    "spf_term": SpfTerm,
+    "sending_paths": SendingPathsFacts,
+    "sending_path": PathRow,
+}
+
+__all__ = [
+    "FACT_SCHEMA",
+    "PathRow",
+    "SendingPathsFacts",
+    "SpfFacts",
+    "SpfNode",
+    "SpfTerm",
+]

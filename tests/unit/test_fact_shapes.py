@@ -1,0 +1,223 @@
+"""Typed facts: the schema's facts definitions match the dataclasses, field for field and type
+for type; the JSON of a real check is what it was before the facts were typed; a report read
+back from JSON renders from rebuilt dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import types
+import typing
+from typing import Any
+
+import pytest
+
+from audit.checks.domain import sending_paths, spf
+from audit.fact_json import MAX_FACT_ITEMS, facts_json, facts_of, from_json, to_json
+from audit.facts import shapes
+from audit.facts.paths import declared_paths
+from audit.facts.shapes import FACT_SCHEMA, SendingPathsFacts, SpfFacts, SpfNode, SpfTerm
+from audit.facts.shapes import sending_paths as path_shapes
+from audit.facts.shapes import spf as spf_shapes
+from audit.model import CheckOutcome, Report, Status, report_from_dict
+from reports import render
+from tests.unit.test_report_schema import SCHEMA, VALIDATOR
+
+DEFS = SCHEMA["$defs"]
+JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    return DEFS[ref.removeprefix("#/$defs/")] if ref else node
+
+
+def _schema_types(node: dict[str, Any]) -> set[str]:
+    node = _resolve(node)
+    if "enum" in node:
+        names = {type(v): JSON_TYPE.get(type(v), "null") for v in node["enum"]}
+        return set(names.values())
+    kind = node["type"]
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _python_types(tp: Any) -> tuple[set[str], list[Any]]:
+    """(JSON types of `tp`, the member types to compare further: a dataclass or a list's items)."""
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        out: set[str] = set()
+        nested: list[Any] = []
+        for arg in typing.get_args(tp):
+            kinds, more = _python_types(arg)
+            out |= kinds
+            nested += more
+        return out, nested
+    if tp is type(None):
+        return {"null"}, []
+    if typing.get_origin(tp) in (list, tuple):
+        return {"array"}, [tp]
+    if dataclasses.is_dataclass(tp):
+        return {"object"}, [tp]
+    return {JSON_TYPE[typing.get_origin(tp) or tp]}, []
+
+
+def _compare(cls: type, node: dict[str, Any], where: str, seen: set[type]) -> None:
+    node = _resolve(node)
+    seen.add(cls)
+    hints = typing.get_type_hints(cls)
+    props = node.get("properties", {})
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert sorted(props) == sorted(names), f"{where}: schema properties vs {cls.__name__} fields"
+    omittable = {f.name for f in dataclasses.fields(cls) if f.metadata.get("omit_none")}
+    assert set(node.get("required", [])) == set(names) - omittable, f"{where}: required"
+    for field in dataclasses.fields(cls):
+        kinds, nested = _python_types(hints[field.name])
+        if field.name in omittable:
+            kinds.discard("null")  # left out of the JSON while None, never written as null
+        here = f"{where}.{field.name}"
+        assert _schema_types(props[field.name]) == kinds, here
+        for tp in nested:
+            if dataclasses.is_dataclass(tp):
+                if tp not in seen or "$ref" not in props[field.name]:
+                    _compare(tp, props[field.name], here, seen)
+            else:  # a list: its items
+                item = typing.get_args(tp)[0]
+                item_kinds, item_nested = _python_types(item)
+                items = _resolve(props[field.name])["items"]
+                assert _schema_types(items) == item_kinds, f"{here}[]"
+                for inner in item_nested:
+                    if inner not in seen or "$ref" not in items:
+                        _compare(inner, items, f"{here}[]", seen)
+
+
+@pytest.mark.parametrize("name", sorted(FACT_SCHEMA))
+def test_schema_definition_matches_the_dataclass(name):
+    _compare(FACT_SCHEMA[name], DEFS[name], name, set())
+
+
+def test_every_fact_shape_is_described_by_the_schema():
+    seen: set[type] = set()
+    for name, cls in FACT_SCHEMA.items():
+        _compare(cls, DEFS[name], name, seen)
+    declared = {
+        obj
+        for module in (spf_shapes, path_shapes)
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and dataclasses.is_dataclass(obj)
+        and obj.__module__ == module.__name__
+    }
+    assert declared == seen
+    assert set(shapes.__all__) >= {c.__name__ for c in FACT_SCHEMA.values()}
+
+
+def test_the_outcome_schema_points_at_the_fact_definitions():
+    facts = DEFS["outcome"]["properties"]["facts"]
+    assert facts["properties"]["sending_paths"] == {"$ref": "#/$defs/sending_paths"}
+    assert facts["properties"]["spf_terms"]["items"] == {"$ref": "#/$defs/spf_term"}
+    assert facts["dependentSchemas"]["spf_terms"]["properties"]["spf"] == {
+        "$ref": "#/$defs/spf_facts"
+    }
+
+
+def test_a_drifted_field_is_caught():
+    @dataclasses.dataclass(frozen=True)
+    class Drifted:
+        domain: str
+        term: str
+        cost: str  # the schema says integer
+        target: str | None
+        void: bool
+        hosts: tuple[str, ...]
+        note: str | None
+        failed: str | None
+
+    with pytest.raises(AssertionError, match="cost"):
+        _compare(Drifted, DEFS["spf_term"], "spf_term", set())
+
+
+def _domain_report(run_domain_check, domain: str, **paths: Any) -> Report:
+    facts = run_domain_check(spf.check, domain).facts
+    outcomes = [CheckOutcome("spf", domain, Status.COMPLETED, facts=facts)]
+    if paths:
+        result = run_domain_check(
+            sending_paths.check, domain, sending_paths=declared_paths(**paths)
+        )
+        outcomes.append(CheckOutcome("sending_paths", domain, result.status, facts=result.facts))
+    return Report("domain", domain, outcomes)
+
+
+def test_checks_put_typed_facts_and_their_json_validates(run_domain_check):
+    report = _domain_report(
+        run_domain_check, "path-own.test", ips=["198.51.100.7"],
+        return_path="bounces.path-own.test", dkim_selectors=["s1"],
+    )  # fmt: skip
+    spf_facts = report.outcomes[0].facts["spf"]
+    assert isinstance(spf_facts, SpfFacts) and isinstance(spf_facts.tree, SpfNode)
+    assert all(isinstance(t, SpfTerm) for t in report.outcomes[0].facts["spf_terms"])
+    paths = report.outcomes[1].facts["sending_paths"]
+    assert isinstance(paths, SendingPathsFacts)
+    (row,) = paths.paths
+    assert (row.name, row.spf.result, row.alignment.dkim, row.dmarc) == (
+        "own-mta", "pass", True, "pass",
+    )  # fmt: skip
+    assert (row.alignment.spf.rfc7489, row.alignment.spf.rfc9989) == (True, True)
+    data = report.to_dict()
+    VALIDATOR.validate(data)
+    assert data["outcomes"][1]["facts"]["sending_paths"]["paths"][0]["alignment"] == {
+        "spf": {"rfc7489": True, "rfc9989": True},
+        "dkim": True,
+    }
+
+
+def test_json_round_trip_rebuilds_equal_dataclasses(run_domain_check):
+    report = _domain_report(run_domain_check, "spf-too-many.test")
+    stored = json.loads(json.dumps(report.to_dict()))
+    again = report_from_dict(stored)
+    # read back, the facts stay as they were stored: re-rendering gives the same JSON
+    assert again.outcomes[0].facts == stored["outcomes"][0]["facts"]
+    assert json.dumps(again.to_dict()["outcomes"]) == json.dumps(stored["outcomes"])
+    rebuilt = facts_of(again.outcomes[0].facts, "spf", SpfFacts)
+    assert rebuilt == report.outcomes[0].facts["spf"]
+    assert rebuilt is not None and rebuilt.lookup_count == 11
+
+
+def test_rendered_from_typed_facts_and_from_stored_json_alike(run_domain_check):
+    report = _domain_report(
+        run_domain_check, "path-own.test", ips=["198.51.100.7"],
+        return_path="bounces.path-own.test",
+    )  # fmt: skip
+    stored = report_from_dict(json.loads(json.dumps(report.to_dict())))
+    for fmt in ("html", "markdown", "terminal"):
+        assert render(fmt, [stored]) == render(fmt, [report]), fmt
+    html = render("html", [report])
+    assert "own-mta" in html and "SPF include tree" in html
+
+
+def test_typed_lists_are_capped_in_the_json_not_in_memory():
+    hosts = tuple(f"mx{i}.x.test" for i in range(MAX_FACT_ITEMS + 5))
+    term = SpfTerm("x.test", "mx", 1, None, False, hosts, None, None)
+    facts = {"spf_terms": [term]}
+    assert len(term.hosts) == MAX_FACT_ITEMS + 5
+    out = facts_json(facts)["spf_terms"][0]
+    assert len(out["hosts"]) == MAX_FACT_ITEMS and out["hosts_skipped"] == 5
+
+
+def test_optional_keys_are_left_out_while_none():
+    bare = SendingPathsFacts(from_domain="x.test")
+    assert to_json(bare) == {"from_domain": "x.test", "paths": []}
+    noted = SendingPathsFacts(from_domain="x.test", note="none declared")
+    assert list(to_json(noted)) == ["from_domain", "paths", "note"]
+
+
+def test_malformed_stored_facts_read_as_empty_values_not_crashes():
+    node = from_json(SpfNode, {"domain": 5, "lookups": "many", "children": ["x", {"via": 3}, None]})
+    assert (node.domain, node.lookups, node.via, node.error) == ("5", 0, None, None)
+    (child,) = node.children  # the entries that are not records are dropped
+    assert child.via == "3" and child.children == ()
+    assert facts_of({"spf": "text"}, "spf", SpfFacts) is None
+    assert facts_of({}, "spf", SpfFacts) is None
+    deep: dict[str, Any] = {"domain": "d"}
+    for _ in range(200):
+        deep = {"domain": "d", "children": [deep]}
+    assert from_json(SpfNode, deep).domain == "d"  # depth-bounded, no RecursionError
