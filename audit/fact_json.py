@@ -84,6 +84,17 @@ def facts_of(facts: Mapping[str, Any], key: str, cls: type[T]) -> T | None:
     return None
 
 
+def facts_list_of(facts: Mapping[str, Any], key: str, cls: type[T]) -> list[T]:
+    """`facts[key]` as a list of `cls` (see facts_of); entries that are not records are dropped."""
+    value = facts.get(key) if isinstance(facts, Mapping) else None
+    items = value if isinstance(value, list | tuple) else []
+    return [
+        item if isinstance(item, cls) else from_json(cls, item)
+        for item in items
+        if isinstance(item, cls | dict)
+    ]
+
+
 def from_json(cls: type[T], data: Any, depth: int = 0) -> T:
     """A `cls` from stored JSON, tolerant of what an old or edited report holds: a missing or
     mistyped value becomes the field's empty value (None, "", 0, False, [])."""
@@ -121,7 +132,10 @@ def _coerce(tp: Any, value: Any, depth: int) -> Any:
         out = [_coerce(args[0], item, depth) for item in items] if args else list(items)
         return tuple(out) if origin is tuple else out
     if origin is dict or tp is dict:
-        return dict(value) if isinstance(value, dict) else {}
+        entries = value if isinstance(value, dict) and depth <= MAX_READ_DEPTH else {}
+        if len(args) == 2:
+            return {str(k): _coerce(args[1], v, depth) for k, v in entries.items()}
+        return dict(entries)
     if dataclasses.is_dataclass(tp):
         return from_json(typing.cast(type, tp), value, depth)
     if tp is str and _fits(float, value):

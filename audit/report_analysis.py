@@ -20,6 +20,13 @@ from audit.dmarc_reports.attribution import Attribution, attribute, spf_reach
 from audit.dmarc_reports.reading import ParsedReport, ReadResult
 from audit.dmarc_reports.sources import aggregate
 from audit.esp.profiles import EspProfile
+from audit.facts.shapes.dmarc_reports import (
+    DayCount,
+    RefusedFile,
+    ReportPeriod,
+    ReportsSummary,
+    TlsReportsFacts,
+)
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Backend, Resolver
 
@@ -92,35 +99,35 @@ async def analyse_dmarc(
     judged = judge.judge_sources(agg, attributions, ptr, profiles)
     ready = judge.readiness(agg, judged, tolerance)
     found = judge.findings(domain, judged, ready)
-    reports_facts: dict[str, Any] = {
-        "aggregate_reports": agg.reports,
-        "messages": agg.messages,
-        "reporters": dict(agg.reporters),
-        "period": {"first_day": agg.first_day, "last_day": agg.last_day},
-        "per_day": {
-            day: {"messages": n, "dmarc_pass": agg.days_pass[day]}
+    reports_facts = ReportsSummary(
+        aggregate_reports=agg.reports,
+        messages=agg.messages,
+        reporters=dict(agg.reporters),
+        period=ReportPeriod(agg.first_day, agg.last_day),
+        per_day={
+            day: DayCount(messages=n, dmarc_pass=agg.days_pass[day])
             for day, n in sorted(agg.days.items())
         },
-        "policies_seen": dict(agg.policies_seen),
-        "other_domains": dict(agg.other_domains),
-        "refused": [{"file": f, "reason": r} for f, r in read.refused],
-        "failure_reports": _failure_reports(read.reports, domain),
-        "ptr_unknown": ptr_unknown,
-    }
+        policies_seen=dict(agg.policies_seen),
+        other_domains=dict(agg.other_domains),
+        refused=tuple(RefusedFile(f, r) for f, r in read.refused),
+        failure_reports=tuple(_failure_reports(read.reports, domain)),
+        ptr_unknown=tuple(ptr_unknown),
+    )
     outcomes = [
         CheckOutcome("reports", domain, Status.COMPLETED, facts={"reports": reports_facts}),
         CheckOutcome(
             "sources",
             domain,
             Status.COMPLETED,
-            facts={"sources": [j.as_dict() for j in judged]},
+            facts={"sources": [j.as_facts() for j in judged]},
             findings=[f for f in found if f.rule.id in ("DMARC401", "DMARC402")],
         ),
         CheckOutcome(
             "readiness",
             domain,
             Status.COMPLETED,
-            facts={"readiness": ready.as_dict()},
+            facts={"readiness": ready.as_facts()},
             findings=[f for f in found if f.rule.id == "DMARC403"],
         ),
     ]
@@ -178,12 +185,15 @@ async def analyse_tls(
         ties = {
             f"{s.policy_domain}/{s.policy_type}": tls.tie_back(s, audits.get(name)) for s in mine
         }
-        facts = {
-            "policies": [s.as_dict() for s in mine],
-            "explained_by": ties,
-            "domain_audit": "run" if name in audits else "not run (--no-audit)",
-            "refused": [{"file": f, "reason": r} for f, r in read.refused],
-        }
+        facts = TlsReportsFacts(
+            policies=tuple(s.as_facts() for s in mine),
+            explained_by={
+                key: {kind: tuple(lines) for kind, lines in tie.items()}
+                for key, tie in ties.items()
+            },
+            domain_audit="run" if name in audits else "not run (--no-audit)",
+            refused=tuple(RefusedFile(f, r) for f, r in read.refused),
+        )
         outcomes = [
             CheckOutcome(
                 "tls-reports",

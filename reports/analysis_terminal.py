@@ -25,26 +25,23 @@ def print_analysis(console: Console, report: Report) -> None:
     console.print()
     if view.kind == "dmarc-reports":
         s = view.summary
-        period = s.get("period") if isinstance(s.get("period"), dict) else {}
         console.print(
             Text(
-                f"{s.get('aggregate_reports', 0)} aggregate report(s), {s.get('messages', 0)} "
-                f"message(s), {period.get('first_day') or '?'} to {period.get('last_day') or '?'}",
+                f"{s.aggregate_reports} aggregate report(s), {s.messages} message(s), "
+                f"{s.period.first_day or '?'} to {s.period.last_day or '?'}",
                 "bold",
             )
         )
         console.print(Text(f"  {'source':<34} {'provider':<16} {'category':<18} "
                            f"{'msgs':>6} {'pass':>6} {'fail':>6}", "bold"))  # fmt: skip
         for src in view.sources[:MAX_TERMINAL_SOURCES]:
-            who = src.get("provider_name") or {"own": "own server"}.get(src.get("attribution"), "-")
-            ptr = (src.get("ptr") or [""])[0]
-            label = f"{src.get('ip')} {ptr}".strip()
+            who = src.provider_name or {"own": "own server"}.get(src.attribution, "-")
+            label = f"{src.ip} {src.ptr[0] if src.ptr else ''}".strip()
             console.print(
                 Text.assemble(
-                    f"  {visible(label)[:34]:<34} {visible(str(who))[:16]:<16} ",
-                    (f"{src.get('category', ''):<18}", CATEGORY_STYLE.get(src.get("category"), "")),
-                    f" {src.get('messages', 0):>6} {src.get('dmarc_pass', 0):>6} "
-                    f"{src.get('dmarc_fail', 0):>6}",
+                    f"  {visible(label)[:34]:<34} {visible(who)[:16]:<16} ",
+                    (f"{visible(src.category):<18}", CATEGORY_STYLE.get(src.category, "")),
+                    f" {src.messages:>6} {src.dmarc_pass:>6} {src.dmarc_fail:>6}",
                 )
             )
         hidden = len(view.sources) - MAX_TERMINAL_SOURCES + view.more_sources
@@ -53,26 +50,25 @@ def print_analysis(console: Console, report: Report) -> None:
         r = view.readiness
         console.print()
         console.print(Text("policy readiness", "bold"))
-        for row in r.get("policies") or []:
+        for row in r.policies:
             console.print(
-                f"  p={row.get('policy'):<11} would hit {row.get('legitimate_hit')} legitimate "
-                f"message(s) ({row.get('legitimate_hit_percent')}%, {row.get('effect')}); "
-                f"stops {row.get('spoofing_stopped')} spoofed"
+                f"  p={row.policy:<11} would hit {row.legitimate_hit} legitimate "
+                f"message(s) ({row.legitimate_hit_percent}%, {row.effect}); "
+                f"stops {row.spoofing_stopped} spoofed"
             )
-        console.print(Text(f"  next step: {visible(str(r.get('next_step', '')))}", "bold"))
+        console.print(Text(f"  next step: {visible(r.next_step)}", "bold"))
     else:
         console.print(Text(f"  {'policy':<7} {'domain':<30} {'ok':>6} {'failed':>6}  failure types",
                            "bold"))  # fmt: skip
         for p in view.policies:
-            types = ", ".join(f"{t} ({n})" for t, n in (p.get("result_types") or {}).items())
+            types = ", ".join(f"{t} ({n})" for t, n in p.result_types.items())
             console.print(
-                f"  {visible(str(p.get('policy_type'))):<7} "
-                f"{visible(str(p.get('policy_domain')))[:30]:<30} "
-                f"{p.get('successful_sessions', 0):>6} {p.get('failed_sessions', 0):>6}  "
+                f"  {visible(p.policy_type):<7} "
+                f"{visible(p.policy_domain)[:30]:<30} "
+                f"{p.successful_sessions:>6} {p.failed_sessions:>6}  "
                 + visible(types)
             )
     for refused in view.refused:
         console.print(
-            Text(f"refused {visible(str(refused.get('file')))}: "
-                 f"{visible(str(refused.get('reason')))}", "yellow")  # fmt: skip
+            Text(f"refused {visible(refused.file)}: {visible(refused.reason)}", "yellow")
         )

@@ -1,43 +1,53 @@
 """The report-analysis sections (`audit dmarc-reports`, `audit tls-reports`): tables and charts
-read from the reports' facts, shared by the HTML and terminal renderers."""
+read from the reports' typed facts (rebuilt when the report came back from JSON), shared by
+the HTML and terminal renderers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
+from audit.fact_json import facts_list_of, facts_of, from_json
+from audit.facts.shapes.dmarc_reports import (
+    ReadinessFacts,
+    RefusedFile,
+    ReportsSummary,
+    SourceRow,
+    TlsPolicyStats,
+    TlsReportsFacts,
+)
 from audit.model import Report
 from reports.charts import BarChart, ColumnChart, columns_by_day, stacked_bars
 
 MAX_SOURCE_ROWS = 200
 MAX_CHART_SOURCES = 15
+T = TypeVar("T")
 
 
 @dataclass
 class AnalysisView:
     kind: str  # dmarc-reports | tls-reports
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    readiness: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    policies: list[dict[str, Any]] = field(default_factory=list)
-    refused: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[SourceRow] = field(default_factory=list)
+    readiness: ReadinessFacts = field(default_factory=lambda: from_json(ReadinessFacts, {}))
+    summary: ReportsSummary = field(default_factory=lambda: from_json(ReportsSummary, {}))
+    policies: list[TlsPolicyStats] = field(default_factory=list)
+    refused: list[RefusedFile] = field(default_factory=list)
     charts: list[tuple[str, BarChart | ColumnChart]] = field(default_factory=list)
     more_sources: int = 0
 
 
-def _facts(report: Report, check: str, key: str) -> Any:
+def _facts(report: Report, check: str, key: str, cls: type[T]) -> T | None:
     for outcome in report.outcomes:
-        if outcome.check == check and isinstance(outcome.facts, dict):
-            return outcome.facts.get(key)
+        if outcome.check == check:
+            return facts_of(outcome.facts, key, cls)
     return None
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _num(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+def _sources(report: Report) -> list[SourceRow]:
+    for outcome in report.outcomes:
+        if outcome.check == "sources":
+            return facts_list_of(outcome.facts, "sources", SourceRow)
+    return []
 
 
 def analysis_view(report: Report) -> AnalysisView | None:
@@ -49,38 +59,27 @@ def analysis_view(report: Report) -> AnalysisView | None:
 
 
 def _dmarc_view(report: Report) -> AnalysisView:
-    summary = _facts(report, "reports", "reports")
-    summary = summary if isinstance(summary, dict) else {}
-    sources = _dicts(_facts(report, "sources", "sources"))
-    readiness = _facts(report, "readiness", "readiness")
-    view = AnalysisView(
-        "dmarc-reports",
-        sources=sources[:MAX_SOURCE_ROWS],
-        readiness=readiness if isinstance(readiness, dict) else {},
-        summary=summary,
-        refused=_dicts(summary.get("refused")),
-        more_sources=max(len(sources) - MAX_SOURCE_ROWS, 0),
-    )
-    per_day = summary.get("per_day") if isinstance(summary.get("per_day"), dict) else {}
+    summary = _facts(report, "reports", "reports", ReportsSummary)
+    sources = _sources(report)
+    view = AnalysisView("dmarc-reports", sources=sources[:MAX_SOURCE_ROWS])
+    if summary is not None:
+        view.summary, view.refused = summary, list(summary.refused)
+    view.readiness = _facts(report, "readiness", "readiness", ReadinessFacts) or view.readiness
+    view.more_sources = max(len(sources) - MAX_SOURCE_ROWS, 0)
     days = [
-        (str(day), _num(v.get("dmarc_pass")), _num(v.get("messages")) - _num(v.get("dmarc_pass")))
-        for day, v in per_day.items()
-        if isinstance(v, dict)
+        (day, v.dmarc_pass, v.messages - v.dmarc_pass) for day, v in view.summary.per_day.items()
     ]
     over_time = columns_by_day(days, title="Messages per day")
     if over_time is not None:
         view.charts.append(("Volume over time", over_time))
-    rows = [
-        (_source_label(s), _num(s.get("dmarc_pass")), _num(s.get("dmarc_fail")))
-        for s in sources[:MAX_CHART_SOURCES]
-    ]
+    rows = [(_source_label(s), s.dmarc_pass, s.dmarc_fail) for s in sources[:MAX_CHART_SOURCES]]
     view.charts.append(("DMARC pass/fail by source", stacked_bars(rows, title="By source")))
     r = view.readiness
-    legit, failing = _num(r.get("legitimate_messages")), _num(r.get("legitimate_failing"))
+    legit, failing = r.legitimate_messages, r.legitimate_failing
     ready_rows = [
         ("legitimate mail", legit - failing, failing),
-        ("forwarded (failing)", 0, _num(r.get("forwarded_failing"))),
-        ("spoofing (failing)", 0, _num(r.get("spoofing_messages"))),
+        ("forwarded (failing)", 0, r.forwarded_failing),
+        ("spoofing (failing)", 0, r.spoofing_messages),
     ]
     view.charts.append(
         (
@@ -93,24 +92,18 @@ def _dmarc_view(report: Report) -> AnalysisView:
     return view
 
 
-def _source_label(source: dict[str, Any]) -> str:
-    who = source.get("provider_name") or (
-        "own server" if source.get("attribution") == "own" else source.get("as_name")
-    )
-    return f"{source.get('ip')} ({who})" if who else str(source.get("ip"))
+def _source_label(source: SourceRow) -> str:
+    who = source.provider_name or ("own server" if source.attribution == "own" else source.as_name)
+    return f"{source.ip} ({who})" if who else source.ip
 
 
 def _tls_view(report: Report) -> AnalysisView:
-    facts = _facts(report, "tls-reports", "tls_reports")
-    facts = facts if isinstance(facts, dict) else {}
-    policies = _dicts(facts.get("policies"))
-    view = AnalysisView("tls-reports", policies=policies, refused=_dicts(facts.get("refused")))
+    facts = _facts(report, "tls-reports", "tls_reports", TlsReportsFacts)
+    policies = list(facts.policies) if facts else []
+    refused = list(facts.refused) if facts else []
+    view = AnalysisView("tls-reports", policies=policies, refused=refused)
     rows = [
-        (
-            f"{p.get('policy_type')} {p.get('policy_domain')}",
-            _num(p.get("successful_sessions")),
-            _num(p.get("failed_sessions")),
-        )
+        (f"{p.policy_type} {p.policy_domain}", p.successful_sessions, p.failed_sessions)
         for p in policies
     ]
     view.charts.append(

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from audit.dmarc_reports.attribution import Attribution
 from audit.dmarc_reports.sources import Aggregate, Source
 from audit.esp.profiles import EspProfile
 from audit.facts.prediction import aligned
+from audit.facts.shapes.dmarc_reports import PolicyStep, ReadinessFacts, SourceRow
 from audit.model import Finding, Severity
 from audit.rules.dmarc_reports import (
     DMARC_LEGIT_SOURCE_FAILING,
@@ -38,33 +38,33 @@ class JudgedSource:
     reason: str = ""
     fix: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_facts(self) -> SourceRow:
         s = self.source
-        return {
-            "ip": s.ip,
-            "ptr": self.ptr_names,
-            "provider": self.attribution.provider_id,
-            "provider_name": self.attribution.provider_name,
-            "attribution": self.attribution.kind,
-            "attribution_evidence": self.attribution.evidence,
-            "category": self.category,
-            "messages": s.messages,
-            "dmarc_pass": s.dmarc_pass,
-            "dmarc_fail": s.dmarc_fail,
-            "spf_aligned_pass": s.spf_aligned_pass,
-            "dkim_aligned_pass": s.dkim_aligned_pass,
-            "dispositions": dict(s.dispositions),
-            "reporters": dict(s.reporters),
-            "header_from": dict(s.header_from),
-            "envelope_from": dict(s.envelope_from),
-            "dkim_results": dict(s.dkim_results),
-            "spf_results": dict(s.spf_results),
-            "overrides": dict(s.overrides),
-            "as_name": s.as_name,
-            "country": s.country,
-            "reason": self.reason,
-            "fix": self.fix,
-        }
+        return SourceRow(
+            ip=s.ip,
+            ptr=tuple(self.ptr_names),
+            provider=self.attribution.provider_id,
+            provider_name=self.attribution.provider_name,
+            attribution=self.attribution.kind,
+            attribution_evidence=self.attribution.evidence,
+            category=self.category,
+            messages=s.messages,
+            dmarc_pass=s.dmarc_pass,
+            dmarc_fail=s.dmarc_fail,
+            spf_aligned_pass=s.spf_aligned_pass,
+            dkim_aligned_pass=s.dkim_aligned_pass,
+            dispositions=dict(s.dispositions),
+            reporters=dict(s.reporters),
+            header_from=dict(s.header_from),
+            envelope_from=dict(s.envelope_from),
+            dkim_results=dict(s.dkim_results),
+            spf_results=dict(s.spf_results),
+            overrides=dict(s.overrides),
+            as_name=s.as_name,
+            country=s.country,
+            reason=self.reason,
+            fix=self.fix,
+        )
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Readiness:
     forwarded_failing: int
     spoofing: int
     tolerance_percent: float
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[PolicyStep] = field(default_factory=list)
     next_step: str = ""
 
     @property
@@ -88,20 +88,19 @@ class Readiness:
     def safe(self) -> bool:
         return self.legitimate > 0 and self.failing_share <= self.tolerance_percent
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "current_policy": self.current_policy,
-            "legitimate_messages": self.legitimate,
-            "legitimate_failing": self.legitimate_failing,
-            "legitimate_failing_percent": round(self.failing_share, 3),
-            "forwarded_failing": self.forwarded_failing,
-            "spoofing_messages": self.spoofing,
-            "tolerance_percent": self.tolerance_percent,
-            "safe_to_tighten": self.safe,
-            "policies": self.rows,
-            "next_step": self.next_step,
-        }
-
+    def as_facts(self) -> ReadinessFacts:
+        return ReadinessFacts(
+            current_policy=self.current_policy,
+            legitimate_messages=self.legitimate,
+            legitimate_failing=self.legitimate_failing,
+            legitimate_failing_percent=round(self.failing_share, 3),
+            forwarded_failing=self.forwarded_failing,
+            spoofing_messages=self.spoofing,
+            tolerance_percent=self.tolerance_percent,
+            safe_to_tighten=self.safe,
+            policies=tuple(self.rows),
+            next_step=self.next_step,
+        )
 
 def categorize(source: Source, attribution: Attribution) -> str:
     if source.dmarc_fail == 0:
@@ -207,13 +206,13 @@ def readiness(aggregate: Aggregate, judged: list[JudgedSource], tolerance: float
     )
     for policy, effect in (("quarantine", "to spam"), ("reject", "rejected")):
         result.rows.append(
-            {
-                "policy": policy,
-                "legitimate_hit": failing,
-                "legitimate_hit_percent": round(result.failing_share, 3),
-                "effect": effect,
-                "spoofing_stopped": result.spoofing,
-            }
+            PolicyStep(
+                policy=policy,
+                legitimate_hit=failing,
+                legitimate_hit_percent=round(result.failing_share, 3),
+                effect=effect,
+                spoofing_stopped=result.spoofing,
+            )
         )
     current = result.current_policy or "none"
     if not result.legitimate:

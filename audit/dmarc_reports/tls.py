@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from audit.dmarc_reports.reading import ParsedReport
 from audit.dmarc_reports.sources import count_of
+from audit.facts.shapes.dmarc_reports import TlsPolicyStats
 from audit.model import Finding, Report, Severity
 from audit.rules.dmarc_reports import RPT_TLS_FAILURES_REPORTED
 
@@ -46,18 +46,17 @@ class PolicyStats:
         total = self.successful + self.failed
         return 100.0 * self.failed / total if total else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "policy_type": self.policy_type,
-            "policy_domain": self.policy_domain,
-            "successful_sessions": self.successful,
-            "failed_sessions": self.failed,
-            "failure_percent": round(self.failure_percent, 3),
-            "result_types": dict(self.result_types),
-            "failing_mx_hosts": dict(self.mx_hosts),
-            "reporters": dict(self.reporters),
-        }
-
+    def as_facts(self) -> TlsPolicyStats:
+        return TlsPolicyStats(
+            policy_type=self.policy_type,
+            policy_domain=self.policy_domain,
+            successful_sessions=self.successful,
+            failed_sessions=self.failed,
+            failure_percent=round(self.failure_percent, 3),
+            result_types=dict(self.result_types),
+            failing_mx_hosts=dict(self.mx_hosts),
+            reporters=dict(self.reporters),
+        )
 
 def summarize(reports: list[ParsedReport], domain: str | None = None) -> list[PolicyStats]:
     stats: dict[tuple[str, str], PolicyStats] = {}

@@ -4,6 +4,7 @@ back from JSON renders from rebuilt dataclasses."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
@@ -14,14 +15,29 @@ from typing import Any
 import pytest
 
 from audit.checks.domain import sending_paths, spf
+from audit.dmarc_reports.reading import read_report_files
 from audit.fact_json import MAX_FACT_ITEMS, facts_json, facts_of, from_json, to_json
 from audit.facts import shapes
 from audit.facts.paths import declared_paths
-from audit.facts.shapes import FACT_SCHEMA, SendingPathsFacts, SpfFacts, SpfNode, SpfTerm
+from audit.facts.shapes import (
+    FACT_SCHEMA,
+    ReadinessFacts,
+    ReportsSummary,
+    SendingPathsFacts,
+    SourceRow,
+    SpfFacts,
+    SpfNode,
+    SpfTerm,
+    TlsReportsFacts,
+)
+from audit.facts.shapes import dmarc_reports as report_shapes
 from audit.facts.shapes import sending_paths as path_shapes
 from audit.facts.shapes import spf as spf_shapes
 from audit.model import CheckOutcome, Report, Status, report_from_dict
+from audit.net.dns import StaticBackend
+from audit.report_analysis import analyse_dmarc, analyse_tls
 from reports import render
+from tests.conftest import FIXTURES
 from tests.unit.test_report_schema import SCHEMA, VALIDATOR
 
 DEFS = SCHEMA["$defs"]
@@ -54,8 +70,8 @@ def _python_types(tp: Any) -> tuple[set[str], list[Any]]:
         return out, nested
     if tp is type(None):
         return {"null"}, []
-    if typing.get_origin(tp) in (list, tuple):
-        return {"array"}, [tp]
+    if typing.get_origin(tp) in (list, tuple, dict):
+        return {"array" if typing.get_origin(tp) is not dict else "object"}, [tp]
     if dataclasses.is_dataclass(tp):
         return {"object"}, [tp]
     return {JSON_TYPE[typing.get_origin(tp) or tp]}, []
@@ -80,14 +96,27 @@ def _compare(cls: type, node: dict[str, Any], where: str, seen: set[type]) -> No
             if dataclasses.is_dataclass(tp):
                 if tp not in seen or "$ref" not in props[field.name]:
                     _compare(tp, props[field.name], here, seen)
-            else:  # a list: its items
-                item = typing.get_args(tp)[0]
-                item_kinds, item_nested = _python_types(item)
-                items = _resolve(props[field.name])["items"]
-                assert _schema_types(items) == item_kinds, f"{here}[]"
-                for inner in item_nested:
-                    if inner not in seen or "$ref" not in items:
-                        _compare(inner, items, f"{here}[]", seen)
+            else:
+                _compare_members(tp, _resolve(props[field.name]), here, seen)
+
+
+def _compare_members(tp: Any, node: dict[str, Any], where: str, seen: set[type]) -> None:
+    """A list's items or a dict's values against `items` / `additionalProperties`."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is dict:
+        if args[1] is Any:
+            return
+        member, node, where = args[1], node["additionalProperties"], f"{where}{{}}"
+    else:
+        member, node, where = args[0], node["items"], f"{where}[]"
+    kinds, nested = _python_types(member)
+    assert _schema_types(node) == kinds, where
+    for inner in nested:
+        if dataclasses.is_dataclass(inner):
+            if inner not in seen or "$ref" not in node:
+                _compare(inner, node, where, seen)
+        else:
+            _compare_members(inner, _resolve(node), where, seen)
 
 
 @pytest.mark.parametrize("name", sorted(FACT_SCHEMA))
@@ -101,7 +130,7 @@ def test_every_fact_shape_is_described_by_the_schema():
         _compare(cls, DEFS[name], name, seen)
     declared = {
         obj
-        for module in (spf_shapes, path_shapes)
+        for module in (spf_shapes, path_shapes, report_shapes)
         for obj in vars(module).values()
         if inspect.isclass(obj)
         and dataclasses.is_dataclass(obj)
@@ -117,6 +146,16 @@ def test_the_outcome_schema_points_at_the_fact_definitions():
     assert facts["properties"]["spf_terms"]["items"] == {"$ref": "#/$defs/spf_term"}
     assert facts["dependentSchemas"]["spf_terms"]["properties"]["spf"] == {
         "$ref": "#/$defs/spf_facts"
+    }
+    by_check = {
+        rule["if"]["properties"]["check"]["const"]: rule["then"]["properties"]["facts"]
+        for rule in DEFS["outcome"]["allOf"]
+    }
+    assert {check: facts["properties"] for check, facts in by_check.items()} == {
+        "reports": {"reports": {"$ref": "#/$defs/reports_summary"}},
+        "sources": {"sources": {"type": "array", "items": {"$ref": "#/$defs/source_row"}}},
+        "readiness": {"readiness": {"$ref": "#/$defs/readiness"}},
+        "tls-reports": {"tls_reports": {"$ref": "#/$defs/tls_reports"}},
     }
 
 
@@ -221,3 +260,44 @@ def test_malformed_stored_facts_read_as_empty_values_not_crashes():
     for _ in range(200):
         deep = {"domain": "d", "children": [deep]}
     assert from_json(SpfNode, deep).domain == "d"  # depth-bounded, no RecursionError
+
+
+SAMPLES = FIXTURES / "dmarc_reports" / "parsedmarc"
+
+
+def _dmarc_report(zone_data) -> Report:
+    read = read_report_files([SAMPLES / "example.net.xml"])
+    backend = StaticBackend(zone_data)
+    return asyncio.run(analyse_dmarc(read, "example.com", backend, {}))
+
+
+def test_dmarc_reports_facts_are_typed_and_render_alike_from_json(zone_data):
+    report = _dmarc_report(zone_data)
+    facts = {o.check: o.facts for o in report.outcomes}
+    summary = facts["reports"]["reports"]
+    assert isinstance(summary, ReportsSummary) and summary.aggregate_reports == 1
+    (source, *_) = facts["sources"]["sources"]
+    assert isinstance(source, SourceRow) and source.messages > 0
+    assert isinstance(facts["readiness"]["readiness"], ReadinessFacts)
+    assert [p.policy for p in facts["readiness"]["readiness"].policies] == [
+        "quarantine",
+        "reject",
+    ]
+    data = report.to_dict()
+    VALIDATOR.validate(data)
+    stored = report_from_dict(json.loads(json.dumps(data)))
+    for fmt in ("html", "markdown", "terminal"):
+        assert render(fmt, [stored]) == render(fmt, [report]), fmt
+
+
+def test_tls_reports_facts_are_typed_and_validate():
+    read = read_report_files([SAMPLES / "rfc8460.json"])
+    (report,) = asyncio.run(analyse_tls(read, None, None))
+    facts = report.outcomes[0].facts["tls_reports"]
+    assert isinstance(facts, TlsReportsFacts) and facts.domain_audit == "not run (--no-audit)"
+    (policy,) = facts.policies
+    assert (policy.policy_type, policy.policy_domain) == ("sts", "company-y.example")
+    assert (policy.successful_sessions, policy.failed_sessions) == (5326, 303)
+    VALIDATOR.validate(report.to_dict())
+    stored = report_from_dict(json.loads(json.dumps(report.to_dict())))
+    assert render("terminal", [stored]) == render("terminal", [report])

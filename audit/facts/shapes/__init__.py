@@ -8,6 +8,12 @@ with the nested schema); tests/unit/test_fact_shapes.py keeps the two from drift
 
 from __future__ import annotations
 
+from audit.facts.shapes.dmarc_reports import (
+    ReadinessFacts,
+    ReportsSummary,
+    SourceRow,
+    TlsReportsFacts,
+)
 from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
 
@@ -18,13 +24,21 @@ FACT_SCHEMA: dict[str, type] = {
     "spf_term": SpfTerm,
     "sending_paths": SendingPathsFacts,
     "sending_path": PathRow,
+    "reports_summary": ReportsSummary,
+    "source_row": SourceRow,
+    "readiness": ReadinessFacts,
+    "tls_reports": TlsReportsFacts,
 }
 
 __all__ = [
     "FACT_SCHEMA",
     "PathRow",
+    "ReadinessFacts",
+    "ReportsSummary",
     "SendingPathsFacts",
     "SpfFacts",
     "SpfNode",
     "SpfTerm",
+    "SourceRow",
+    "TlsReportsFacts",
 ]
