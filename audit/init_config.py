@@ -17,6 +17,8 @@ import re
 from collections.abc import Sequence
 
 from audit.config import parse_config
+from audit.fact_json import facts_list_of
+from audit.facts.shapes.esp import EspDetection
 from audit.model import Report
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]|[\u2028\u2029\u200b-\u200f\u202a-\u202e]")
@@ -46,22 +48,20 @@ def detected_paths(report: Report) -> dict[str, dict[str, list[str]]]:
     """provider id -> {"selectors", "return_paths", "records"} from the esp check's facts."""
     out: dict[str, dict[str, list[str]]] = {}
     for outcome in report.outcomes:
-        if outcome.check != "esp" or not isinstance(outcome.facts, dict):
+        if outcome.check != "esp":
             continue
-        for item in outcome.facts.get("providers") or []:
-            if not isinstance(item, dict) or not item.get("profile_id"):
+        for item in facts_list_of(outcome.facts, "providers", EspDetection):
+            if not item.profile_id:
                 continue
             entry = out.setdefault(
-                str(item["profile_id"]), {"selectors": [], "return_paths": [], "records": []}
+                item.profile_id, {"selectors": [], "return_paths": [], "records": []}
             )
-            detail = item.get("detail") if isinstance(item.get("detail"), dict) else {}
             for key, field in (("selector", "selectors"), ("return_path", "return_paths")):
-                value = detail.get(key)
-                if value and str(value) not in entry[field]:
-                    entry[field].append(str(value))
-            entry["records"].append(str(item.get("record") or item.get("name") or ""))
+                value = item.detail.get(key)
+                if value and value not in entry[field]:
+                    entry[field].append(value)
+            entry["records"].append(item.record or item.name)
     return out
-
 
 def _path_lines(domain: str, provider: str, seen: dict[str, list[str]]) -> list[str]:
     lines = [f"# Provider detected for {domain}: {_comment(provider)}, from:"]

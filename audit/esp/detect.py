@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from audit.checks.common import DomainContext
 from audit.esp.profiles import (
@@ -28,6 +27,7 @@ from audit.esp.profiles import (
     profile_for_mx,
     profile_for_return_path_target,
 )
+from audit.facts.shapes.esp import EspDetection
 from audit.net.dns import DnsAnswer
 from audit.spf.tree import SpfTree, domain_tree
 
@@ -51,15 +51,8 @@ class Detection:
     record: str  # that record verbatim: 'example.com TXT "v=spf1 include:sendgrid.net ~all"'
     detail: dict[str, str] = field(default_factory=dict)  # {"selector": "s1", "target": ...}
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "profile_id": self.profile_id,
-            "via": self.via,
-            "name": self.name,
-            "record": self.record,
-            "detail": dict(self.detail),
-        }
-
+    def as_facts(self) -> EspDetection:
+        return EspDetection(self.profile_id, self.via, self.name, self.record, dict(self.detail))
 
 @dataclass
 class DetectionResult:

@@ -104,7 +104,7 @@ def test_esp001_per_provider_with_records_as_evidence(run_domain_check):
     )
     assert "audit esp show microsoft-365" in finding.fix
     facts = result.facts
-    assert [p["via"] for p in facts["providers"]] == [
+    assert [p.via for p in facts["providers"]] == [
         "spf-include",
         "dkim-cname",
         "dkim-cname",
@@ -183,7 +183,7 @@ def test_user_profiles_dir_adds_a_relay(tmp_path: Path):
     result = asyncio.run(esp.check(ctx))
     assert pairs(result) == {("ESP001", "own.test")}
     assert result.facts["profiles_dir"] == str(tmp_path)
-    assert result.facts["providers"][0]["record"] == (
+    assert result.facts["providers"][0].record == (
         "outbound-bounces.own.test CNAME bounces.relay.example."
     )
     assert "our-relay" in result.facts["profiles"]

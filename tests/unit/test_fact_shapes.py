@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from audit.checks.domain import sending_paths, spf
+from audit.checks.domain import esp, sending_paths, spf
 from audit.dmarc_reports.reading import read_report_files
 from audit.fact_json import MAX_FACT_ITEMS, facts_json, facts_of, from_json, to_json
 from audit.facts import shapes
 from audit.facts.paths import declared_paths
 from audit.facts.shapes import (
     FACT_SCHEMA,
+    EspDetection,
     ReadinessFacts,
     ReportsSummary,
     SendingPathsFacts,
@@ -31,8 +32,10 @@ from audit.facts.shapes import (
     TlsReportsFacts,
 )
 from audit.facts.shapes import dmarc_reports as report_shapes
+from audit.facts.shapes import esp as esp_shapes
 from audit.facts.shapes import sending_paths as path_shapes
 from audit.facts.shapes import spf as spf_shapes
+from audit.init_config import detected_paths
 from audit.model import CheckOutcome, Report, Status, report_from_dict
 from audit.net.dns import StaticBackend
 from audit.report_analysis import analyse_dmarc, analyse_tls
@@ -130,7 +133,7 @@ def test_every_fact_shape_is_described_by_the_schema():
         _compare(cls, DEFS[name], name, seen)
     declared = {
         obj
-        for module in (spf_shapes, path_shapes, report_shapes)
+        for module in (spf_shapes, path_shapes, report_shapes, esp_shapes)
         for obj in vars(module).values()
         if inspect.isclass(obj)
         and dataclasses.is_dataclass(obj)
@@ -138,6 +141,9 @@ def test_every_fact_shape_is_described_by_the_schema():
     }
     assert declared == seen
     assert set(shapes.__all__) >= {c.__name__ for c in FACT_SCHEMA.values()}
+
+
+ESP_PROVIDERS = {"type": "array", "items": {"$ref": "#/$defs/esp_detection"}}
 
 
 def test_the_outcome_schema_points_at_the_fact_definitions():
@@ -156,6 +162,7 @@ def test_the_outcome_schema_points_at_the_fact_definitions():
         "sources": {"sources": {"type": "array", "items": {"$ref": "#/$defs/source_row"}}},
         "readiness": {"readiness": {"$ref": "#/$defs/readiness"}},
         "tls-reports": {"tls_reports": {"$ref": "#/$defs/tls_reports"}},
+        "esp": {**by_check["esp"]["properties"], "providers": ESP_PROVIDERS},
     }
 
 
@@ -301,3 +308,15 @@ def test_tls_reports_facts_are_typed_and_validate():
     VALIDATOR.validate(report.to_dict())
     stored = report_from_dict(json.loads(json.dumps(report.to_dict())))
     assert render("terminal", [stored]) == render("terminal", [report])
+
+
+def test_init_reads_detected_providers_typed_and_stored(run_domain_check):
+    result = run_domain_check(esp.check, "esp-m365.test")
+    assert all(isinstance(p, EspDetection) for p in result.facts["providers"])
+    outcome = CheckOutcome("esp", "esp-m365.test", result.status, facts=result.facts)
+    report = Report("domain", "esp-m365.test", [outcome])
+    VALIDATOR.validate(report.to_dict())
+    stored = report_from_dict(json.loads(json.dumps(report.to_dict())))
+    seen = detected_paths(report)
+    assert seen == detected_paths(stored)
+    assert seen["microsoft-365"]["selectors"] == ["selector1", "selector2"]

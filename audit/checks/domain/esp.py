@@ -18,7 +18,7 @@ async def check(ctx: DomainContext) -> CheckResult:
     profiles = await run_profiles(ctx)
     result = await detect(ctx, profiles)
     facts = {
-        "providers": [d.as_dict() for d in result.detections],
+        "providers": [d.as_facts() for d in result.detections],
         "profiles_dir": ctx.esp_profiles_dir,
         "profiles": list(profiles),
         "selectors_tried": result.selectors_tried,

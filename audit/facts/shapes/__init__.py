@@ -14,6 +14,7 @@ from audit.facts.shapes.dmarc_reports import (
     SourceRow,
     TlsReportsFacts,
 )
+from audit.facts.shapes.esp import EspDetection
 from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
 
@@ -28,9 +29,11 @@ FACT_SCHEMA: dict[str, type] = {
     "source_row": SourceRow,
     "readiness": ReadinessFacts,
     "tls_reports": TlsReportsFacts,
+    "esp_detection": EspDetection,
 }
 
 __all__ = [
+    "EspDetection",
     "FACT_SCHEMA",
     "PathRow",
     "ReadinessFacts",
