@@ -24,6 +24,9 @@ from typing import Any, TypeVar
 MAX_FACT_ITEMS = 100  # entries kept in any fact list (hops, verdicts, hosts); evidence: 20
 MAX_READ_DEPTH = 40  # a malformed stored tree cannot recurse the reader to death
 OMIT_NONE: Mapping[str, bool] = {"omit_none": True}
+# a nested dataclass (or None) whose fields sit in the parent's JSON object, not under its name:
+# keys that only some entries have, together (a DKIM key record's parsed tags)
+INLINE: Mapping[str, bool] = {"inline": True}
 
 T = TypeVar("T")
 
@@ -34,9 +37,10 @@ def to_json(value: Any) -> Any:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
-            if item is None and f.metadata.get("omit_none"):
-                continue
-            out[f.name] = to_json(item)
+            if f.metadata.get("inline"):
+                out.update(to_json(item) if item is not None else {})
+            elif item is not None or not f.metadata.get("omit_none"):
+                out[f.name] = to_json(item)
         return out
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
@@ -101,11 +105,20 @@ def from_json(cls: type[T], data: Any, depth: int = 0) -> T:
     raw = data if isinstance(data, dict) else {}
     hints = typing.get_type_hints(cls)
     kwargs = {
-        f.name: _coerce(hints[f.name], raw.get(f.name), depth + 1)
+        f.name: _inline(hints[f.name], raw, depth + 1)
+        if f.metadata.get("inline")
+        else _coerce(hints[f.name], raw.get(f.name), depth + 1)
         for f in dataclasses.fields(cls)  # type: ignore[arg-type]  # T is a dataclass by contract
         if f.init
     }
     return cls(**kwargs)
+
+
+def _inline(tp: Any, raw: dict[str, Any], depth: int) -> Any:
+    """An INLINE field: built from the parent's keys when any of its own is there, else None."""
+    (inner,) = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+    names = {f.name for f in dataclasses.fields(inner)}
+    return from_json(inner, raw, depth) if names & raw.keys() else None
 
 
 _SCALARS: dict[type, Any] = {str: "", int: 0, float: 0.0, bool: False}

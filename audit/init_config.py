@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 
 from audit.config import parse_config
-from audit.fact_json import facts_list_of
+from audit.fact_json import facts_list_of, facts_of
+from audit.facts.shapes.dkim import DkimFacts
 from audit.facts.shapes.esp import EspDetection
 from audit.model import Report
 
@@ -38,9 +39,8 @@ def found_selectors(report: Report) -> list[tuple[str, list[str]]]:
     """(selector, CNAME chain) of every DKIM key the audit found, in the order tried."""
     out = []
     for outcome in report.outcomes:
-        for key in (outcome.facts.get("dkim") or {}).get("keys") or []:
-            if key.get("record"):
-                out.append((key["selector"], [str(c) for c in key.get("cname_chain") or []]))
+        dkim = facts_of(outcome.facts, "dkim", DkimFacts) if outcome.check == "dkim" else None
+        out += [(k.selector, list(k.cname_chain)) for k in (dkim.keys if dkim else ()) if k.record]
     return out
 
 

@@ -14,6 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.fact_json import facts_of
+from audit.facts.shapes.dkim import DkimFacts, DkimKeyFacts
 from audit.model import CheckOutcome, Finding, Report, Status
 from audit.rules.seed import (
     SEED_CONTRADICTED,
@@ -436,22 +438,22 @@ def predictions_outcome(
     )
 
 
-def _published_keys(domain_report: Report) -> dict[str, dict[str, Any]]:
+def _published_keys(domain_report: Report) -> dict[str, DkimKeyFacts]:
     """Usable DKIM keys the domain audit found, by selector: the basis for predicting pass."""
     for outcome in domain_report.outcomes:
         if outcome.check == "dkim" and outcome.status is Status.COMPLETED:
-            found = (outcome.facts.get("dkim") or {}).get("keys") or []
+            found = facts_of(outcome.facts, "dkim", DkimFacts)
             return {
-                str(k.get("selector", "")).lower(): k
-                for k in found
-                if isinstance(k, dict) and not k.get("revoked") and not k.get("errors")
+                k.selector.lower(): k
+                for k in (found.keys if found else ())
+                if k.key and not k.key.revoked and not k.key.errors
             }
     return {}
 
 
 def _dkim_prediction(
     obs: SeedObservation,
-    keys: dict[str, dict[str, Any]],
+    keys: dict[str, DkimKeyFacts],
     from_domain: str,
     checks: list[dict[str, Any]],
 ) -> list[Finding]:
@@ -494,7 +496,7 @@ def _dkim_prediction(
         checks.append({"seed": obs.address, "selector": selector, "receiver": result})
         if key is None or result == "pass":
             continue
-        where = key.get("name") or f"{selector}._domainkey.{from_domain}"
+        where = key.name or f"{selector}._domainkey.{from_domain}"
         findings.append(
             Finding(
                 SEED_CONTRADICTED,
@@ -502,10 +504,11 @@ def _dkim_prediction(
                 message=f"DKIM d={from_domain}"
                 + (f" s={selector}" if selector else "")
                 + f": the domain audit found a valid key at {where} "
-                f"({key.get('key_type')} {key.get('key_bits') or ''}), predicting pass, but "
+                f"({key.key and key.key.key_type} {key.key and key.key.key_bits or ''}), "
+                "predicting pass, but "
                 f"{receiver} says {result}: the signer's private key does not match the "
                 "published key, or the message changed after signing",
-                evidence=[f"{where}: {str(key.get('record') or '')[:80]}", f"receiver: {result}"],
+                evidence=[f"{where}: {(key.record or '')[:80]}", f"receiver: {result}"],
                 fix="Compare the signer's key with the published one (opendkim-testkey -d "
                 f"{from_domain} -s {selector or '<selector>'}); publish the public half of the "
                 "key the signer uses.",

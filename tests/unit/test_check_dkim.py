@@ -7,6 +7,7 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import dkim
+from audit.fact_json import to_json
 from audit.model import Severity, Status
 from audit.net.dns import Resolver, memory_backend
 from tests.conftest import pairs
@@ -32,24 +33,27 @@ def test_rule_fires_on_its_scenario(run_domain_check, domain, expected):
 
 
 def test_key_facts(run_domain_check):
-    keys = run_domain_check(dkim.check, "dkim-good.test").facts["dkim"]["keys"]
-    assert {(k["selector"], k["key_type"], k["key_bits"]) for k in keys} == {
+    keys = run_domain_check(dkim.check, "dkim-good.test").facts["dkim"].keys
+    assert {(k.selector, k.key.key_type, k.key.key_bits) for k in keys} == {
         ("selector1", "rsa", 2048),
         ("s1", "ed25519", 256),
     }
+    # in the JSON the parsed tags sit beside the record, as they always did
+    assert {"selector", "record", "key_type", "key_bits", "errors"} <= set(to_json(keys[0]))
+    assert "key" not in to_json(keys[0])
 
 
 def test_cname_delegation_is_a_fact(run_domain_check):
-    (key,) = run_domain_check(dkim.check, "dkim-esp.test").facts["dkim"]["keys"]
-    assert key["cname_chain"] == ["s1.domainkey.dkim-provider.test"]
-    assert key["key_bits"] == 2048
+    (key,) = run_domain_check(dkim.check, "dkim-esp.test").facts["dkim"].keys
+    assert key.cname_chain == ("s1.domainkey.dkim-provider.test",)
+    assert key.key.key_bits == 2048
 
 
 def test_given_selector_found_and_reported_as_given(run_domain_check):
     facts = run_domain_check(dkim.check, "clean.test", dkim_selectors=["s2048"]).facts["dkim"]
-    assert facts["selectors_tried"][0] == "s2048"
-    assert {k["selector"]: k["source"] for k in facts["keys"]}["s2048"] == "given"
-    assert "--dkim-selector" in facts["discovery_note"]
+    assert facts.selectors_tried[0] == "s2048"
+    assert {k.selector: k.source for k in facts.keys}["s2048"] == "given"
+    assert "--dkim-selector" in facts.discovery_note
 
 
 def test_given_selector_missing_is_high(run_domain_check):
@@ -63,7 +67,7 @@ def test_no_discovery_tries_only_given(run_domain_check):
     facts = run_domain_check(
         dkim.check, "clean.test", dkim_selectors=["s2048"], discover_dkim=False
     ).facts["dkim"]
-    assert facts["selectors_tried"] == ["s2048"]
+    assert facts.selectors_tried == ("s2048",)
 
 
 def test_timeouts_are_inconclusive_not_missing():
@@ -101,15 +105,15 @@ def _dkim_queries(zone_data, domain, **options):
 def test_nxdomain_at_domainkey_ends_discovery_rfc8020(zone_data):
     result, asked = _dkim_queries(zone_data, "dmarc-none.test", dkim_selectors=["custom"])
     facts = result.facts["dkim"]
-    assert facts["selector_subtree"] == "NXDOMAIN"
+    assert facts.selector_subtree == "NXDOMAIN"
     assert asked == ["_domainkey.dmarc-none.test", "custom._domainkey.dmarc-none.test"]
-    assert facts["selectors_tried"] == ["custom"]  # the given one is still asked and judged
+    assert facts.selectors_tried == ("custom",)  # the given one is still asked and judged
     assert ("DKIM001", "custom._domainkey.dmarc-none.test") in pairs(result)
 
 
 def test_empty_non_terminal_domainkey_keeps_guessing(zone_data):
     result, asked = _dkim_queries(zone_data, "dkim-good.test")
     facts = result.facts["dkim"]
-    assert facts["selector_subtree"] == "NODATA"  # keys exist below: not a proof of absence
+    assert facts.selector_subtree == "NODATA"  # keys exist below: not a proof of absence
     assert len(asked) == 1 + len(dkim.COMMON_SELECTORS)
-    assert [k["selector"] for k in facts["keys"]]  # the key below was found
+    assert [k.selector for k in facts.keys]  # the key below was found

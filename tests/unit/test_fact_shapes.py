@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from audit.checks.domain import esp, sending_paths, spf
+from audit.checks.domain import dkim, esp, sending_paths, spf
 from audit.dmarc_reports.reading import read_report_files
 from audit.fact_json import MAX_FACT_ITEMS, facts_json, facts_of, from_json, to_json
 from audit.facts import shapes
 from audit.facts.paths import declared_paths
 from audit.facts.shapes import (
     FACT_SCHEMA,
+    DkimFacts,
     EspDetection,
     ReadinessFacts,
     ReportsSummary,
@@ -31,11 +32,12 @@ from audit.facts.shapes import (
     SpfTerm,
     TlsReportsFacts,
 )
+from audit.facts.shapes import dkim as dkim_shapes
 from audit.facts.shapes import dmarc_reports as report_shapes
 from audit.facts.shapes import esp as esp_shapes
 from audit.facts.shapes import sending_paths as path_shapes
 from audit.facts.shapes import spf as spf_shapes
-from audit.init_config import detected_paths
+from audit.init_config import detected_paths, found_selectors
 from audit.model import CheckOutcome, Report, Status, report_from_dict
 from audit.net.dns import StaticBackend
 from audit.report_analysis import analyse_dmarc, analyse_tls
@@ -85,11 +87,21 @@ def _compare(cls: type, node: dict[str, Any], where: str, seen: set[type]) -> No
     seen.add(cls)
     hints = typing.get_type_hints(cls)
     props = node.get("properties", {})
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields, inline = [], []
+    for field in dataclasses.fields(cls):  # an INLINE field's own fields sit in this object
+        if field.metadata.get("inline"):
+            (inner,) = [a for a in typing.get_args(hints[field.name]) if a is not type(None)]
+            seen.add(inner)
+            inner_hints = typing.get_type_hints(inner)
+            inline += [(f, inner_hints) for f in dataclasses.fields(inner)]
+        else:
+            fields.append((field, hints))
+    names = [f.name for f, _ in fields + inline]
     assert sorted(props) == sorted(names), f"{where}: schema properties vs {cls.__name__} fields"
-    omittable = {f.name for f in dataclasses.fields(cls) if f.metadata.get("omit_none")}
-    assert set(node.get("required", [])) == set(names) - omittable, f"{where}: required"
-    for field in dataclasses.fields(cls):
+    omittable = {f.name for f, _ in fields if f.metadata.get("omit_none")}
+    required = {f.name for f, _ in fields} - omittable  # inline ones are there only sometimes
+    assert set(node.get("required", [])) == required, f"{where}: required"
+    for field, hints in fields + inline:
         kinds, nested = _python_types(hints[field.name])
         if field.name in omittable:
             kinds.discard("null")  # left out of the JSON while None, never written as null
@@ -133,7 +145,7 @@ def test_every_fact_shape_is_described_by_the_schema():
         _compare(cls, DEFS[name], name, seen)
     declared = {
         obj
-        for module in (spf_shapes, path_shapes, report_shapes, esp_shapes)
+        for module in (spf_shapes, path_shapes, report_shapes, esp_shapes, dkim_shapes)
         for obj in vars(module).values()
         if inspect.isclass(obj)
         and dataclasses.is_dataclass(obj)
@@ -163,6 +175,7 @@ def test_the_outcome_schema_points_at_the_fact_definitions():
         "readiness": {"readiness": {"$ref": "#/$defs/readiness"}},
         "tls-reports": {"tls_reports": {"$ref": "#/$defs/tls_reports"}},
         "esp": {**by_check["esp"]["properties"], "providers": ESP_PROVIDERS},
+        "dkim": {"dkim": {"$ref": "#/$defs/dkim_facts"}},
     }
 
 
@@ -320,3 +333,21 @@ def test_init_reads_detected_providers_typed_and_stored(run_domain_check):
     seen = detected_paths(report)
     assert seen == detected_paths(stored)
     assert seen["microsoft-365"]["selectors"] == ["selector1", "selector2"]
+
+
+def test_dkim_keys_typed_json_flat_and_read_back(run_domain_check):
+    result = run_domain_check(dkim.check, "dkim-good.test")
+    facts = result.facts["dkim"]
+    assert isinstance(facts, DkimFacts)
+    outcome = CheckOutcome("dkim", "dkim-good.test", result.status, facts=result.facts)
+    report = Report("domain", "dkim-good.test", [outcome])
+    data = report.to_dict()
+    VALIDATOR.validate(data)
+    stored = json.loads(json.dumps(data))
+    rebuilt = facts_of(report_from_dict(stored).outcomes[0].facts, "dkim", DkimFacts)
+    assert rebuilt == facts  # the inline key tags come back as the nested record
+    assert found_selectors(report) == found_selectors(report_from_dict(stored))
+    assert {s for s, _ in found_selectors(report)} == {"selector1", "s1"}
+    # a message report's dkim facts (a list of verdicts) are not held to the domain shape
+    message = {**data["outcomes"][0], "facts": {"dkim": [{"result": "pass"}]}}
+    VALIDATOR.validate({**data, "kind": "message", "outcomes": [message]})

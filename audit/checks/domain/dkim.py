@@ -7,9 +7,9 @@ use; a custom selector is only found when given with --dkim-selector. The report
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.facts.shapes.dkim import DkimFacts, DkimKeyFacts, DkimKeyTags
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.records.dkim_key import DkimKey, looks_like_dkim_key, parse_dkim_key
@@ -37,18 +37,20 @@ def discovery_note(count: int) -> str:
     )
 
 
-def _key_entry(selector: str, name: str, answer: DnsAnswer, source: str, txt: str | None):
+def _key_entry(
+    selector: str, name: str, answer: DnsAnswer, source: str, txt: str | None
+) -> tuple[DkimKeyFacts, DkimKey | None]:
     key = parse_dkim_key(txt) if txt is not None else None
-    entry: dict[str, Any] = {
-        "selector": selector,
-        "name": name,
-        "source": source,
-        "record": txt,
-        "cname_chain": list(answer.cname_chain),
-        "status": answer.status.value,
-    }
+    tags = None
     if key is not None:
-        entry.update(key.to_dict())
+        tags = DkimKeyTags(
+            key.key_type, key.key_bits, key.revoked, key.testing, key.strict,
+            tuple(key.hash_algorithms), {k: v for k, v in key.tags.items() if k != "p"},
+            tuple(key.errors),
+        )  # fmt: skip
+    entry = DkimKeyFacts(
+        selector, name, source, txt, tuple(answer.cname_chain), answer.status.value, tags
+    )
     return entry, key
 
 
@@ -63,7 +65,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         selectors = [(s, "given") for s in given]
     names = [f"{s}._domainkey.{domain}" for s, _ in selectors]
     answers = await asyncio.gather(*(ctx.resolver.txt(n) for n in names))
-    keys: list[dict[str, Any]] = []
+    keys: list[DkimKeyFacts] = []
     findings: list[Finding] = []
     inconclusive = False
     for (selector, source), name, answer in zip(selectors, names, answers, strict=True):
@@ -104,7 +106,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         keys.append(entry)
         if key is not None:
             findings.extend(_judge(key, name))
-    found_any = any(k.get("record") for k in keys)
+    found_any = any(k.record for k in keys)
     if not found_any and not inconclusive and not given:
         findings.append(
             Finding(
@@ -120,13 +122,13 @@ async def check(ctx: DomainContext) -> CheckResult:
             )
         )
     facts = {
-        "dkim": {
-            "selectors_tried": [s for s, _ in selectors],
-            "selector_subtree": subtree.status.value if subtree is not None else None,
-            "discovery": ctx.discover_dkim,
-            "discovery_note": discovery_note(len(discovered)),
-            "keys": keys,
-        }
+        "dkim": DkimFacts(
+            selectors_tried=tuple(s for s, _ in selectors),
+            selector_subtree=subtree.status.value if subtree is not None else None,
+            discovery=ctx.discover_dkim,
+            discovery_note=discovery_note(len(discovered)),
+            keys=tuple(keys),
+        )
     }
     status = Status.INCONCLUSIVE if inconclusive and not found_any else Status.COMPLETED
     return CheckResult(facts=facts, findings=findings, status=status)

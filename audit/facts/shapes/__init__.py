@@ -8,6 +8,7 @@ with the nested schema); tests/unit/test_fact_shapes.py keeps the two from drift
 
 from __future__ import annotations
 
+from audit.facts.shapes.dkim import DkimFacts
 from audit.facts.shapes.dmarc_reports import (
     ReadinessFacts,
     ReportsSummary,
@@ -30,9 +31,11 @@ FACT_SCHEMA: dict[str, type] = {
     "readiness": ReadinessFacts,
     "tls_reports": TlsReportsFacts,
     "esp_detection": EspDetection,
+    "dkim_facts": DkimFacts,
 }
 
 __all__ = [
+    "DkimFacts",
     "EspDetection",
     "FACT_SCHEMA",
     "PathRow",
