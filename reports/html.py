@@ -16,7 +16,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from audit.fact_json import facts_json, facts_of
+from audit.fact_json import facts_json, facts_of, to_json
+from audit.facts.shapes.seed import SeedFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
 from reports.analysis_view import AnalysisView, analysis_view
@@ -113,24 +114,22 @@ def seed_rows(report: Report) -> list[SeedRow]:
     if report.kind != "seed":
         return rows
     for outcome in report.outcomes:
-        facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
-        if not isinstance(facts, dict):
+        facts = facts_of(outcome.facts, "seed", SeedFacts)
+        if facts is None:
             continue
-        receiver = facts.get("receiver") if isinstance(facts.get("receiver"), dict) else {}
-        send = facts.get("send") if isinstance(facts.get("send"), dict) else {}
-        placement = str(facts.get("placement") or send.get("status") or "unknown")
-        delay = facts.get("delay_s")
+        receiver = facts.receiver
+        placement = facts.placement or facts.send.status or "unknown"
         rows.append(
             SeedRow(
-                address=str(facts.get("address") or outcome.target),
-                provider=str(facts.get("provider") or ""),
-                send=str(send.get("status") or ""),
+                address=facts.address or outcome.target,
+                provider=facts.provider,
+                send=facts.send.status,
                 placement=placement,
-                folder=str(facts.get("folder") or "–"),
-                delay=f"{delay:.1f} s" if isinstance(delay, int | float) else "–",
-                spf=str(receiver.get("spf") or "–"),
-                dkim=str(receiver.get("dkim") or "–"),
-                dmarc=str(receiver.get("dmarc") or "–"),
+                folder=facts.folder or "–",
+                delay="–" if facts.delay_s is None else f"{facts.delay_s:.1f} s",
+                spf=receiver.spf or "–",
+                dkim=receiver.dkim or "–",
+                dmarc=receiver.dmarc or "–",
                 css={"inbox": "ok", "spam": "bad", "missing": "bad"}.get(placement, "other"),
             )
         )
@@ -145,11 +144,9 @@ def _comparisons(report: Report) -> list[tuple[str, dict[str, Any]]]:
         for entry in checks if isinstance(checks, list) else []:
             if isinstance(entry, dict):  # the sending path's prediction (seed run --path)
                 found.append((str(entry.get("seed") or ""), entry))
-        facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
-        entries = facts.get("comparison") if isinstance(facts, dict) else None
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict):
-                found.append((str(facts.get("address") or outcome.target), entry))
+        seed = facts_of(outcome.facts, "seed", SeedFacts)
+        if seed is not None:
+            found += [(seed.address or outcome.target, to_json(c)) for c in seed.comparison]
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from audit.fact_json import facts_of
 from audit.facts.shapes.dkim import DkimFacts, DkimKeyFacts
+from audit.facts.shapes.seed import Comparison, SeedFacts, SeedReceiver, SeedSend
 from audit.model import CheckOutcome, Finding, Report, Status
 from audit.rules.seed import (
     SEED_CONTRADICTED,
@@ -236,35 +237,35 @@ def _verdict_text(theirs: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _seed_facts(obs: SeedObservation, view: dict[str, Any] | None) -> dict[str, Any]:
+def _seed_facts(obs: SeedObservation, view: dict[str, Any] | None) -> SeedFacts:
     theirs = (view or {}).get("receiver") or {}
-    facts: dict[str, Any] = {
-        "address": obs.address,
-        "provider": obs.provider,
-        "send": {"status": obs.send_status, "error": obs.send_error},
-        "delivered": obs.delivered,
-        "folder": obs.folder,
-        "placement": _placement_word(obs),
-        "delay_s": None if obs.delay_s is None else round(obs.delay_s, 2),
-        "receiver": {
-            "authserv_ids": theirs.get("authserv_ids") or [],
-            "spf": _result(theirs.get("spf")),
-            "dkim": _dkim_summary(_dkim_results(theirs)) if theirs else None,
-            "dmarc": _result(theirs.get("dmarc")),
-            "arc": _result(theirs.get("arc")),
-            "details": theirs or None,
-        },
-        "comparison": (view or {}).get("comparison") or [],
-        "notes": list(obs.notes),
-    }
-    if obs.collect_error:
-        facts["collect_error"] = obs.collect_error
-    if obs.message_report is not None:
-        facts["message_audit"] = [
+    report = obs.message_report
+    return SeedFacts(
+        address=obs.address,
+        provider=obs.provider,
+        send=SeedSend(obs.send_status, obs.send_error),
+        delivered=obs.delivered,
+        folder=obs.folder,
+        placement=_placement_word(obs),
+        delay_s=None if obs.delay_s is None else round(obs.delay_s, 2),
+        receiver=SeedReceiver(
+            authserv_ids=tuple(theirs.get("authserv_ids") or []),
+            spf=_result(theirs.get("spf")),
+            dkim=_dkim_summary(_dkim_results(theirs)) if theirs else None,
+            dmarc=_result(theirs.get("dmarc")),
+            arc=_result(theirs.get("arc")),
+            details=theirs or None,
+        ),
+        comparison=tuple(Comparison(**e) for e in (view or {}).get("comparison") or []),
+        notes=tuple(obs.notes),
+        collect_error=obs.collect_error or None,
+        message_audit=None
+        if report is None
+        else tuple(
             {"rule_id": f.rule.id, "severity": f.effective_severity.value, "message": f.message}
-            for f in obs.message_report.findings()
-        ]
-    return facts
+            for f in report.findings()
+        ),
+    )
 
 
 def _placement_word(obs: SeedObservation) -> str | None:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import inspect
 import json
+import re
 import types
 import typing
 from typing import Any
@@ -25,6 +26,7 @@ from audit.facts.shapes import (
     EspDetection,
     ReadinessFacts,
     ReportsSummary,
+    SeedFacts,
     SendingPathsFacts,
     SourceRow,
     SpfFacts,
@@ -35,15 +37,18 @@ from audit.facts.shapes import (
 from audit.facts.shapes import dkim as dkim_shapes
 from audit.facts.shapes import dmarc_reports as report_shapes
 from audit.facts.shapes import esp as esp_shapes
+from audit.facts.shapes import seed as seed_shapes
 from audit.facts.shapes import sending_paths as path_shapes
 from audit.facts.shapes import spf as spf_shapes
 from audit.init_config import detected_paths, found_selectors
 from audit.model import CheckOutcome, Report, Status, report_from_dict
 from audit.net.dns import StaticBackend
 from audit.report_analysis import analyse_dmarc, analyse_tls
+from audit.seed.confirm import SeedObservation, confirm
 from reports import render
 from tests.conftest import FIXTURES
 from tests.unit.test_report_schema import SCHEMA, VALIDATOR
+from tests.unit.test_seed_confirm import _copy_report
 
 DEFS = SCHEMA["$defs"]
 JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
@@ -145,7 +150,7 @@ def test_every_fact_shape_is_described_by_the_schema():
         _compare(cls, DEFS[name], name, seen)
     declared = {
         obj
-        for module in (spf_shapes, path_shapes, report_shapes, esp_shapes, dkim_shapes)
+        for module in (spf_shapes, path_shapes, report_shapes, esp_shapes, dkim_shapes, seed_shapes)
         for obj in vars(module).values()
         if inspect.isclass(obj)
         and dataclasses.is_dataclass(obj)
@@ -161,6 +166,7 @@ ESP_PROVIDERS = {"type": "array", "items": {"$ref": "#/$defs/esp_detection"}}
 def test_the_outcome_schema_points_at_the_fact_definitions():
     facts = DEFS["outcome"]["properties"]["facts"]
     assert facts["properties"]["sending_paths"] == {"$ref": "#/$defs/sending_paths"}
+    assert facts["properties"]["seed"] == {"$ref": "#/$defs/seed_facts"}
     assert facts["properties"]["spf_terms"]["items"] == {"$ref": "#/$defs/spf_term"}
     assert facts["dependentSchemas"]["spf_terms"]["properties"]["spf"] == {
         "$ref": "#/$defs/spf_facts"
@@ -351,3 +357,35 @@ def test_dkim_keys_typed_json_flat_and_read_back(run_domain_check):
     # a message report's dkim facts (a list of verdicts) are not held to the domain shape
     message = {**data["outcomes"][0], "facts": {"dkim": [{"result": "pass"}]}}
     VALIDATOR.validate({**data, "kind": "message", "outcomes": [message]})
+
+
+def test_seed_facts_typed_validated_and_rendered_alike_from_json():
+    agreeing = {"method": "dkim", "subject": "d=good.test", "receiver": "pass", "ours": "pass",
+                "agree": True, "note": ""}  # fmt: skip
+    observations = [
+        SeedObservation("locked@seeds.test", collect_error="login failed"),
+        SeedObservation(
+            "ok@seeds.test", folder="INBOX", placement="inbox", delay_s=3.14159,
+            message_report=_copy_report(comparison=[agreeing]),
+        ),
+    ]  # fmt: skip
+    report = Report("seed", "good.test", confirm(observations, None, "good.test"))
+    seeds = {o.target: o.facts["seed"] for o in report.outcomes if "seed" in o.facts}
+    ok, locked = seeds["ok@seeds.test"], seeds["locked@seeds.test"]
+    assert isinstance(ok, SeedFacts) and (ok.placement, ok.delay_s) == ("inbox", 3.14)
+    assert (ok.receiver.spf, ok.receiver.dkim, ok.receiver.dmarc) == ("pass", "pass", "pass")
+    assert ok.comparison[0].agree is True and ok.message_audit == ()
+    assert (locked.placement, locked.collect_error, locked.message_audit) == (
+        "unknown", "login failed", None,
+    )  # fmt: skip
+    data = report.to_dict()
+    VALIDATOR.validate(data)
+    by_target = {o["target"]: o["facts"]["seed"] for o in data["outcomes"] if "seed" in o["facts"]}
+    assert "message_audit" not in by_target["locked@seeds.test"]  # absent, as before
+    assert by_target["locked@seeds.test"]["collect_error"] == "login failed"
+    stored = report_from_dict(json.loads(json.dumps(data)))
+    html = render("html", [report])
+    # fingerprints aside (stored ones are kept as stored), the page is the same
+    unprinted = re.compile(r'fingerprint">[0-9a-f]+<')
+    assert unprinted.sub("", render("html", [stored])) == unprinted.sub("", html)
+    assert "ok@seeds.test: DKIM d=good.test: pass (receiver and prediction agree)" in html

@@ -111,14 +111,14 @@ def test_interrupted_send_without_a_copy_is_unknown_not_failed() -> None:
     assert _pairs(outcomes) == [("SEED002", "s1@seeds.test")]
     seed = next(o for o in outcomes if o.check == "seed s1@seeds.test")
     assert seed.status is Status.INCONCLUSIVE
-    assert seed.facts["seed"]["placement"] == "unknown"
+    assert seed.facts["seed"].placement == "unknown"
 
 
 def test_unreadable_mailbox_is_unknown_placement_not_missing() -> None:
     obs = SeedObservation("s1@seeds.test", collect_error="connection refused")
     outcomes = confirm([obs], None, "good.test")
     assert _pairs(outcomes) == [("SEED001", "s1@seeds.test")]
-    assert outcomes[1].facts["seed"]["placement"] == "unknown"
+    assert outcomes[1].facts["seed"].placement == "unknown"
 
 
 def test_copy_without_a_receiver_verdict_is_seed003() -> None:

@@ -16,6 +16,7 @@ from audit.facts.shapes.dmarc_reports import (
     TlsReportsFacts,
 )
 from audit.facts.shapes.esp import EspDetection
+from audit.facts.shapes.seed import SeedFacts
 from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
 
@@ -32,6 +33,7 @@ FACT_SCHEMA: dict[str, type] = {
     "tls_reports": TlsReportsFacts,
     "esp_detection": EspDetection,
     "dkim_facts": DkimFacts,
+    "seed_facts": SeedFacts,
 }
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "PathRow",
     "ReadinessFacts",
     "ReportsSummary",
+    "SeedFacts",
     "SendingPathsFacts",
     "SpfFacts",
     "SpfNode",
