@@ -99,6 +99,17 @@ def facts_list_of(facts: Mapping[str, Any], key: str, cls: type[T]) -> list[T]:
     ]
 
 
+def facts_map_of(facts: Mapping[str, Any], key: str, cls: type[T]) -> dict[str, T]:
+    """`facts[key]` as a mapping of names to `cls` (see facts_of)."""
+    value = facts.get(key) if isinstance(facts, Mapping) else None
+    items = value if isinstance(value, dict) else {}
+    return {
+        str(name): item if isinstance(item, cls) else from_json(cls, item)
+        for name, item in items.items()
+        if isinstance(item, cls | dict)
+    }
+
+
 def from_json(cls: type[T], data: Any, depth: int = 0) -> T:
     """A `cls` from stored JSON, tolerant of what an old or edited report holds: a missing or
     mistyped value becomes the field's empty value (None, "", 0, False, [])."""

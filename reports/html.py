@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from audit.fact_json import facts_json, facts_of, to_json
-from audit.facts.shapes.seed import SeedFacts
+from audit.fact_json import facts_json, facts_map_of, facts_of, to_json
+from audit.facts.shapes.seed import PlacementRow, SeedFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
 from reports.analysis_view import AnalysisView, analysis_view
@@ -78,7 +78,7 @@ class ReportView:
     failed_queries: int
     facts: list[tuple[str, str]]
     seeds: list[SeedRow] = field(default_factory=list)
-    placement: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    placement: list[tuple[str, PlacementRow]] = field(default_factory=list)
     contradictions: list[Finding] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     compared: int = 0
@@ -164,11 +164,10 @@ def _compared(report: Report) -> int:
     return sum(1 for _seed, e in _comparisons(report) if e.get("agree") is not None)
 
 
-def _placement(report: Report) -> list[tuple[str, dict[str, Any]]]:
+def _placement(report: Report) -> list[tuple[str, PlacementRow]]:
     for outcome in report.outcomes if report.kind == "seed" else []:
-        table = outcome.facts.get("placement") if outcome.check == "placement" else None
-        if isinstance(table, dict):
-            return [(str(k), v) for k, v in table.items() if isinstance(v, dict)]
+        if outcome.check == "placement":
+            return list(facts_map_of(outcome.facts, "placement", PlacementRow).items())
     return []
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from audit.fact_json import facts_of
 from audit.facts.shapes.dkim import DkimFacts, DkimKeyFacts
-from audit.facts.shapes.seed import Comparison, SeedFacts, SeedReceiver, SeedSend
+from audit.facts.shapes.seed import Comparison, PlacementRow, SeedFacts, SeedReceiver, SeedSend
 from audit.model import CheckOutcome, Finding, Report, Status
 from audit.rules.seed import (
     SEED_CONTRADICTED,
@@ -534,7 +534,8 @@ def placement_outcome(observations: list[SeedObservation]) -> CheckOutcome:
     facts = {}
     for provider, row in sorted(table.items()):
         judged = row["inbox"] + row["spam"] + row["other"] + row["missing"]
-        facts[provider] = {**row, "inbox_rate": round(row["inbox"] / judged, 3) if judged else None}
+        rate = round(row["inbox"] / judged, 3) if judged else None
+        facts[provider] = PlacementRow(**row, inbox_rate=rate)
     return CheckOutcome("placement", "all seeds", Status.COMPLETED, facts={"placement": facts})
 
 

@@ -24,6 +24,7 @@ from audit.facts.shapes import (
     FACT_SCHEMA,
     DkimFacts,
     EspDetection,
+    PlacementRow,
     ReadinessFacts,
     ReportsSummary,
     SeedFacts,
@@ -160,6 +161,11 @@ def test_every_fact_shape_is_described_by_the_schema():
     assert set(shapes.__all__) >= {c.__name__ for c in FACT_SCHEMA.values()}
 
 
+PLACEMENT = {
+    "type": "object",
+    "description": "provider -> where its seed copies landed",
+    "additionalProperties": {"$ref": "#/$defs/placement_row"},
+}
 ESP_PROVIDERS = {"type": "array", "items": {"$ref": "#/$defs/esp_detection"}}
 
 
@@ -182,6 +188,7 @@ def test_the_outcome_schema_points_at_the_fact_definitions():
         "tls-reports": {"tls_reports": {"$ref": "#/$defs/tls_reports"}},
         "esp": {**by_check["esp"]["properties"], "providers": ESP_PROVIDERS},
         "dkim": {"dkim": {"$ref": "#/$defs/dkim_facts"}},
+        "placement": {"placement": PLACEMENT},
     }
 
 
@@ -389,3 +396,6 @@ def test_seed_facts_typed_validated_and_rendered_alike_from_json():
     unprinted = re.compile(r'fingerprint">[0-9a-f]+<')
     assert unprinted.sub("", render("html", [stored])) == unprinted.sub("", html)
     assert "ok@seeds.test: DKIM d=good.test: pass (receiver and prediction agree)" in html
+    (placement,) = [o.facts["placement"] for o in report.outcomes if o.check == "placement"]
+    assert placement["generic"] == PlacementRow(1, 0, 0, 0, 1, 1.0)
+    assert '<td class="num">100.0%</td>' in html

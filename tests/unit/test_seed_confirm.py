@@ -43,7 +43,7 @@ def test_clean_inbox_copy_has_no_findings_and_counts_as_inbox() -> None:
     outcomes = confirm([obs], _domain_report(), "good.test")
     assert _pairs(outcomes) == []
     placement = outcomes[0].facts["placement"]["generic"]
-    assert placement["inbox"] == 1 and placement["inbox_rate"] == 1.0
+    assert placement.inbox == 1 and placement.inbox_rate == 1.0
 
 
 def test_each_rule_fires_on_its_seed() -> None:
@@ -89,8 +89,8 @@ def test_each_rule_fires_on_its_seed() -> None:
         ]
     )
     row = outcomes[0].facts["placement"]["generic"]
-    assert (row["inbox"], row["spam"], row["missing"], row["unknown"]) == (1, 1, 1, 2)
-    assert row["inbox_rate"] == round(1 / 3, 3)
+    assert (row.inbox, row.spam, row.missing, row.unknown) == (1, 1, 1, 2)
+    assert row.inbox_rate == round(1 / 3, 3)
 
 
 def test_receiver_policy_other_than_the_domain_audit_is_a_contradiction() -> None:

@@ -16,7 +16,7 @@ from audit.facts.shapes.dmarc_reports import (
     TlsReportsFacts,
 )
 from audit.facts.shapes.esp import EspDetection
-from audit.facts.shapes.seed import SeedFacts
+from audit.facts.shapes.seed import PlacementRow, SeedFacts
 from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
 
@@ -34,6 +34,7 @@ FACT_SCHEMA: dict[str, type] = {
     "esp_detection": EspDetection,
     "dkim_facts": DkimFacts,
     "seed_facts": SeedFacts,
+    "placement_row": PlacementRow,
 }
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "EspDetection",
     "FACT_SCHEMA",
     "PathRow",
+    "PlacementRow",
     "ReadinessFacts",
     "ReportsSummary",
     "SeedFacts",

@@ -56,3 +56,15 @@ class SeedFacts:
     collect_error: str | None = field(default=None, metadata=OMIT_NONE)
     # the copy's message-audit findings (rule_id, severity, message), when it was audited
     message_audit: tuple[dict[str, Any], ...] | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRow:
+    """Where one provider's seed copies landed (`facts.placement[provider]`)."""
+
+    inbox: int
+    spam: int
+    other: int
+    missing: int
+    unknown: int  # not sent, or the mailbox could not be read
+    inbox_rate: float | None  # inbox / (inbox + spam + other + missing); None: none judged
