@@ -377,20 +377,12 @@ def domain(
             output=output, resume=resume, fail_on=fail_on,
             runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
         )  # fmt: skip
-    progress = sys.stderr.isatty() and len(names) > 1
+    from audit.cli_progress import LiveChecks
 
-    def done(report: Report) -> None:
-        if progress:
-            click.echo(f"audited {report.target}", err=True)
-
-    reports = asyncio.run(
-        audit_domains(
-            names,
-            backend,
-            on_done=done,
-            **options,
+    with LiveChecks(len(names)) as live:
+        reports = asyncio.run(
+            audit_domains(names, backend, on_done=live.target_done, observer=live, **options)
         )
-    )
     if fmt == "html":  # the "Fix it" section: the records that clear the findings
         from audit.cli_fix import attach_fix_plans
 
@@ -543,11 +535,15 @@ def message(
         limit = max(timeout * 10, 10.0)
         run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
                          check_timeout=limit)  # fmt: skip
-    reports = asyncio.run(
-        audit_messages(
-            messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)
-        )
-    )
+    from audit.cli_progress import LiveChecks
+
+    with LiveChecks(len(messages)) as live:
+        reports = asyncio.run(
+            audit_messages(
+                messages, backend, envelope=envelope, now=now,
+                check_timeout=max(timeout * 10, 10.0), observer=live, on_done=live.target_done,
+            )
+        )  # fmt: skip
     _render_and_exit(reports, fmt, output, fail_on)
 
 

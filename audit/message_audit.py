@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from audit import __version__
 from audit.checks.message import message_checks
@@ -15,7 +16,7 @@ from audit.message.load import RawMessage
 from audit.message.mime import parse_message
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
-from audit.runner import run_check, run_checks
+from audit.runner import CheckObserver, run_check, run_checks
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,21 @@ async def audit_message(
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
     check_timeout: float = 30.0,
+    observer: CheckObserver | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = make_context(message, resolver, envelope=envelope, now=now)
     start = time.perf_counter()
-    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout)
+    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout, observer)
 
     async def bulk_table(context: MessageContext):
         from audit.checks.message.bulk import evaluate
 
         return await evaluate(context, outcomes)
 
-    outcomes.append(await run_check("bulk", message.name, bulk_table, ctx, check_timeout))
+    outcomes.append(
+        await run_check("bulk", message.name, bulk_table, ctx, check_timeout, observer)
+    )
     return Report(
         kind="message",
         target=message.name,
@@ -90,11 +94,20 @@ async def audit_message(
 
 
 async def audit_messages(
-    messages: Sequence[RawMessage], backend: Backend, **options
+    messages: Sequence[RawMessage],
+    backend: Backend,
+    *,
+    on_done: Callable[[Report], None] | None = None,
+    **options: Any,
 ) -> list[Report]:
     """One after another, over one DNS cache: messages from one sender ask the same questions
     (each report still logs every answer it used)."""
     from audit.net.dns_limits import shared_backend
 
     backend = shared_backend(backend)
-    return [await audit_message(m, backend, **options) for m in messages]
+    reports = []
+    for message in messages:
+        reports.append(await audit_message(message, backend, **options))
+        if on_done is not None:
+            on_done(reports[-1])
+    return reports
