@@ -82,17 +82,23 @@ def _open(state: Path | None, *, create: bool = True):
 
 
 def _host_port(text: str, option: str) -> tuple[str, int]:
-    """HOST:PORT, [IPv6]:PORT: an IP address (or localhost) and a port."""
-    host, colon, port = text.strip().rpartition(":")
-    host = host.strip("[]")
-    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise BadInput(f"{option} {text!r} is not HOST:PORT")
-    if host != "localhost":
+    """HOST:PORT, [IPv6]:PORT to listen on: an IP address (or localhost), port 0 = any free."""
+    from audit.domains import parse_host_port
+
+    name, _, rest = text.strip().rpartition(":")
+    local = name.lower() == "localhost"  # one label: not a domain parse_host_port takes
+    try:
+        host, port = parse_host_port(f"127.0.0.1:{rest}" if local else text, lowest_port=0)
+    except ValueError as exc:
+        raise BadInput(f"{option} {text!r} is not HOST:PORT: {exc}") from None
+    if local:
+        host = "localhost"
+    else:
         try:
             host = str(ipaddress.ip_address(host))
         except ValueError:
             raise BadInput(f"{option} {text!r}: HOST must be an IP address") from None
-    return host, int(port)
+    return host, port
 
 
 def _domain(text: str, option: str) -> str:
