@@ -15,6 +15,7 @@ mail processes run as the system user "mail" and must reach the maildirs.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import grp
 import os
@@ -25,8 +26,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import pytest
 
 try:  # as part of the tests package, or run from this directory
     from tests.infra.certs import TestCA
@@ -238,3 +241,21 @@ class Dovecot:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.run, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_dovecot(users: Mapping[str, str]) -> Iterator[Dovecot]:
+    """A Dovecot for a test module: skipped (failed in CI) when not installed, failed with its
+    log when it does not start, stopped at the end."""
+    from tests.infra.require import skip_or_fail
+
+    if not dovecot_installed():
+        skip_or_fail("Dovecot is not installed (apt-get install dovecot-imapd)")
+    try:
+        server = Dovecot.start(users)
+    except DovecotError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
