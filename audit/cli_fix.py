@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import BadInput, _backend, _emit, dns_options
+from audit.cli_common import BadInput, _backend, _emit, dns_options
 
 
 @click.command()

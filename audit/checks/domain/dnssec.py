@@ -16,7 +16,7 @@ import dns.dnssec
 import dns.name
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dnssec import Security, Validation, Validator, load_trust_anchors
 from audit.rules.dnssec import DNSSEC_BOGUS, DNSSEC_UNSIGNED

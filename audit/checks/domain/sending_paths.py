@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
 from audit.checks.domain.submission import check_relay
 from audit.esp.detect import detect, run_profiles
 from audit.facts.dmarc_policy import discover_policy
+from audit.facts.path_facts import PathFacts, Policy, gather_path, path_summary
 from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Status
 from audit.records.tlsrpt import is_tlsrpt_record, parse_tlsrpt
 from audit.rules.rpt import RPT_INVALID, RPT_MISSING
