@@ -209,7 +209,7 @@ class Report:
     generated_at: str = field(default_factory=_now)
     tool_version: str = ""
     duration_ms: float = 0.0
-    # The records that clear the findings (audit.fix.FixPlan), attached for the HTML report's
+    # The records that clear the findings (audit.fix.plan.FixPlan), attached for the HTML report's
     # "Fix it" section; not part of the JSON (audit fix --format json has it).
     fix_plan: Any = field(default=None, repr=False, compare=False)
 

@@ -102,7 +102,7 @@ class ReportView:
     compared: int = 0
     paths: list[PathRow] = field(default_factory=list)
     path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
-    fix: Any = None  # audit.fix.FixPlan, for the "Fix it" section
+    fix: Any = None  # audit.fix.plan.FixPlan, for the "Fix it" section
     fix_snippet: str = ""
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
