@@ -259,11 +259,14 @@ def run_message_jobs(
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
-    common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
+    common: dict[str, Any] = dict(
+        jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout
+    )
     if fmt != "jsonl":
         reports = audit_messages_parallel(messages, **common, **options)
         _render_and_exit(reports, fmt, output, fail_on)
     sink = _open_sink(fmt, output, None)
+    assert sink is not None  # jsonl is always streamed
     codes: set[int] = set()
 
     def on_line(code: int, line: str) -> None:

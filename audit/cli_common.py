@@ -177,9 +177,10 @@ def configure_logging(verbose: int, quiet: bool) -> None:
         level = logging.INFO if verbose == 1 else logging.DEBUG
     else:
         named = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
-        level = getattr(logging, named, None) if named else logging.WARNING
-        if not isinstance(level, int):
+        known = getattr(logging, named, None) if named else logging.WARNING
+        if not isinstance(known, int):
             raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
+        level = known
     logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
 

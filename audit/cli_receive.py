@@ -324,8 +324,8 @@ def _show_raw(store, token: str, output: Path | None) -> None:
     from audit.receive.copy import stored_copy
 
     test = store.test(token)
-    copies = [stored_copy(store, m, test.domain) for m in store.messages(token)]
-    copies = [c for c in copies if c is not None]
+    every = (stored_copy(store, m, test.domain) for m in store.messages(token))
+    copies = [c for c in every if c is not None]
     if not copies:
         click.echo(f"audit: {token}: no message stored", err=True)
         sys.exit(EXIT_INCONCLUSIVE)

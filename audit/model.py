@@ -123,7 +123,7 @@ class Finding:
         return self.stored_fingerprint or fingerprint(self, scope)
 
     def to_dict(self, scope: str | None = None) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "rule_id": self.rule.id,
             "rule_name": self.rule.name,
             "severity": self.effective_severity.value,

@@ -144,7 +144,7 @@ def _failure_reports(reports: list[ParsedReport], domain: str) -> list[dict[str,
         reported = str(data.get("reported_domain") or "").lower()
         if reported and reported != domain and not reported.endswith("." + domain):
             continue
-        source = data.get("source") if isinstance(data.get("source"), dict) else {}
+        source = v if isinstance(v := data.get("source"), dict) else {}
         out.append(
             {
                 "file": parsed.source,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -317,7 +318,7 @@ async def plan_fixes(
     for step in steps:
         try:
             result = step()
-            if hasattr(result, "__await__"):
+            if inspect.isawaitable(result):
                 await result
         except _Rejected as exc:
             plan.warnings.append(f"internal: {exc}; not proposed")

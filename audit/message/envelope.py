@@ -130,7 +130,7 @@ def _paren_depths(text: str) -> list[int]:
 def _first_comment(text: str) -> str | None:
     """The first top-level (comment) without the comments nested in it: Sendmail writes
     `(host.example [192.0.2.1] (may be forged))`."""
-    depth, words = 0, []
+    depth, words = 0, list[str]()
     for ch in text:
         if ch == "(":
             depth += 1
@@ -189,7 +189,7 @@ def parse_hops(message: Message) -> list[Hop]:
 
 
 def _in_domain(host: str | None, domain: str) -> bool:
-    return bool(host) and (host == domain or host.endswith("." + domain))
+    return host is not None and (host == domain or host.endswith("." + domain))
 
 
 def choose_edge_hop(

@@ -78,7 +78,7 @@ def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) 
         _say(f"SMTP on {bound[0]}:{bound[1]} for @{options.listener.domain}, {tls}")
         if web is not None:
             web.start()
-            _say(f"web view on http://{_url_host(options.web[0])}:{web.port}/")
+            _say(f"web view on http://{_url_host(web.host)}:{web.port}/")
         worker.start()
         _say(f"state {options.state}; {store.pending_count()} messages waiting for their audit")
         stop = asyncio.Event()

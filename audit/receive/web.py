@@ -51,7 +51,7 @@ def test_status(store: InboxStore, token: str, fail_on: Severity) -> dict[str, A
         return None
     messages = store.messages(token)
     done = [m for m in messages if m.status in DONE]
-    reports = [m.report for m in done]
+    reports = [r for m in done if (r := m.report) is not None]
     if not messages:
         status = "waiting"
     elif len(done) < len(messages):
@@ -100,6 +100,7 @@ class InboxWeb:
         self, host: str, port: int, state: Path, fail_on: Severity, render_html: RenderHtml
     ) -> None:
         self.store = InboxStore(state)
+        self.host = host
         self.fail_on = fail_on
         self.render_html = render_html  # the HTML report renderer (reports/), given by the CLI
         self.list_tokens = is_loopback(host)

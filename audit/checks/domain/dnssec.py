@@ -70,9 +70,10 @@ async def judge(ctx: DomainContext, judged: list[tuple[str, Validation]]) -> lis
     per place the chain breaks (a zone shared by the domain and its MX hosts is named once)."""
     domain = ctx.domain
     findings: list[Finding] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[tuple[str | None, ...]] = set()
     domain_secure = judged[0][1].secure if judged else False
     for target, v in judged:
+        key: tuple[str | None, ...]
         if v.security is Security.INDETERMINATE and v.failed is not None:
             key = ("failed", v.failed.name, v.failed.rdtype)
             if key not in seen:

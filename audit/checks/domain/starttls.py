@@ -77,11 +77,11 @@ async def check(ctx: DomainContext) -> CheckResult:
     attempted = [p for p in probes if p.status != NOT_PUBLIC]
     if attempted and all(p.status == NOT_TESTABLE and p.stage == "connect" for p in attempted):
         findings.append(_port_blocked(ctx, attempted))
-    unknown = [h for h in hosts if h.temperror is not None and not h.addresses]
-    for host in unknown:
+    unknown = [(h, t) for h in hosts if (t := h.temperror) is not None and not h.addresses]
+    for host, failed in unknown:
         findings.append(
             temperror_finding(
-                host.temperror, host.host, f"the addresses of MX {host.host} to probe are unknown"
+                failed, host.host, f"the addresses of MX {host.host} to probe are unknown"
             )
         )
     untested = [
@@ -89,7 +89,7 @@ async def check(ctx: DomainContext) -> CheckResult:
         for h in hosts
         if h.addresses
         and all(p.status in (NOT_TESTABLE, NOT_PUBLIC) for p, _a in by_host.get(h.host, []))
-    ] + [h.host for h in unknown]
+    ] + [h.host for h, _ in unknown]
     if untested:
         # A refused, 421 or stalled host is "not testable" (inconclusive), never "no STARTTLS":
         # no verdict was reached about its TLS. A host with one testable address (e.g. IPv4

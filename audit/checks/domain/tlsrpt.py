@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from audit.checks.common import DomainContext, temperror_finding
 from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Status
@@ -20,7 +22,9 @@ async def check(ctx: DomainContext) -> CheckResult:
             status=Status.INCONCLUSIVE,
         )
     records = [t for t in answer.txt if is_tlsrpt_record(t)]
-    facts = {"tlsrpt": {"name": name, "records": records, "status": answer.status.value}}
+    facts: dict[str, dict[str, Any]] = {
+        "tlsrpt": {"name": name, "records": records, "status": answer.status.value}
+    }
     if not records:
         mx = await gather_mx(ctx.resolver, domain)
         if mx.null_mx or not mx.hosts:
