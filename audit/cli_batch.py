@@ -31,7 +31,7 @@ GATE_ORDER = (1, EXIT_INTERNAL_ERROR, 3)  # as combined_exit_code: fail, then cr
 
 def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
     """The list from FILE or `-` (stdin); names also given as arguments count once."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     if source == "-":
         return parse_list(sys.stdin, given)
@@ -70,7 +70,7 @@ class Sink:
             self.stream.write(text)  # one call per report: a signal cannot land inside it
             self.stream.flush()
         except OSError as exc:  # disk full, a closed pipe: stop the run, say so in one line
-            from audit.cli import BadInput
+            from audit.cli_common import BadInput
 
             raise BadInput(f"cannot write the output: {exc.strerror or exc}") from None
         self.count += 1
@@ -84,7 +84,7 @@ class Sink:
 
 
 def _open_sink(fmt: str, output: Path | None, resume: Path | None) -> Sink | None:
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     if fmt not in STREAMED:
         return None
@@ -187,7 +187,7 @@ def run_domain_batch(
 ) -> None:
     """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
     lines were skipped (after the run), 130 interrupted."""
-    from audit.cli import BadInput, _emit, output_width
+    from audit.cli_common import BadInput, _emit, output_width
     from reports.batch import BatchSummary, render_batch
 
     if fmt not in STREAMED + SUMMARIZED:
@@ -255,15 +255,18 @@ def run_message_jobs(
 ) -> None:
     """`audit message --jobs N`: JSONL streams as each chunk ends; other formats render the
     reports in input order at the end."""
-    from audit.cli import _render_and_exit
+    from audit.cli_common import _render_and_exit
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
-    common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
+    common: dict[str, Any] = dict(
+        jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout
+    )
     if fmt != "jsonl":
         reports = audit_messages_parallel(messages, **common, **options)
         _render_and_exit(reports, fmt, output, fail_on)
     sink = _open_sink(fmt, output, None)
+    assert sink is not None  # jsonl is always streamed
     codes: set[int] = set()
 
     def on_line(code: int, line: str) -> None:

@@ -27,7 +27,7 @@ def esp_profiles_option(fn):
 
 def load_or_fail(directory: Path | str | None):
     """The profiles (built-in plus DIR); a bad directory or file is bad input: one line, exit 2."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
     from audit.esp.profiles import ProfileError, load_profiles
 
     try:
@@ -80,7 +80,7 @@ def esp_list(esp_profiles_dir: Path | None, fmt: str) -> None:
 @_format_option
 def esp_show(profile_id: str, esp_profiles_dir: Path | None, fmt: str) -> None:
     """Every field of one profile, with its sources: audit esp show sendgrid."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     profiles = load_or_fail(esp_profiles_dir)
     profile = profiles.get(profile_id.strip().lower())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import (
+from audit.cli_common import (
     SEVERITY_CHOICES,
     BadInput,
     _backend,
@@ -27,6 +27,7 @@ from audit.cli import (
     max_size_option,
     report_options,
 )
+from audit.model import Report, Severity
 
 EXIT_INCONCLUSIVE = 3
 _STATE_HELP = "The inbox state file (SQLite; default $XDG_STATE_HOME/audit/receive.sqlite3)."
@@ -127,6 +128,13 @@ def receive() -> None:
     """A test inbox: send mail to an address it issues, read the audit of what arrived."""
 
 
+def _render_html(reports: list[Report], fail_on: Severity) -> str:
+    """The web view's test page: the same HTML report as `audit message --format html`."""
+    from reports import render
+
+    return render("html", reports, fail_on=fail_on)
+
+
 @receive.command("serve")
 @click.option(
     "--listen",
@@ -196,7 +204,6 @@ def serve_command(
     timeout: float,
 ) -> None:
     """Run the test inbox: SMTP listener, audit on arrival, web view (until Ctrl-C/SIGTERM)."""
-    from audit.model import Severity
     from audit.receive.serve import ServeOptions, serve
     from audit.receive.smtp import ListenerOptions, tls_context
 
@@ -223,6 +230,7 @@ def serve_command(
             session_timeout=session_timeout,
         ),
         backend_factory=lambda: _backend(dns_servers, zone_dir, timeout),
+        render_html=_render_html,
         workers=workers,
         check_timeout=max(timeout * 10, 10.0),
         fail_on=Severity.parse(fail_on),
@@ -255,7 +263,6 @@ def new_command(state: Path | None, domain: str | None) -> None:
 
 
 def _done_reports(store, token: str):
-    from audit.model import Severity
     from audit.receive.web import test_status
 
     info = test_status(store, token, Severity.HIGH)
@@ -323,8 +330,8 @@ def _show_raw(store, token: str, output: Path | None) -> None:
     from audit.receive.copy import stored_copy
 
     test = store.test(token)
-    copies = [stored_copy(store, m, test.domain) for m in store.messages(token)]
-    copies = [c for c in copies if c is not None]
+    every = (stored_copy(store, m, test.domain) for m in store.messages(token))
+    copies = [c for c in every if c is not None]
     if not copies:
         click.echo(f"audit: {token}: no message stored", err=True)
         sys.exit(EXIT_INCONCLUSIVE)
@@ -344,7 +351,6 @@ def _show_raw(store, token: str, output: Path | None) -> None:
 @_state_option
 def list_command(state: Path | None) -> None:
     """List the tests: address, when issued, status and number of messages."""
-    from audit.model import Severity
     from audit.receive.web import test_status
 
     with _open(state, create=False) as store:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import (
+from audit.cli_common import (
     BadInput,
     _backend,
     _render_and_exit,
@@ -273,7 +273,7 @@ def seed_report(
     run_id: str, state: Path | None, fmt: str, output: Path | None, fail_on: str
 ) -> None:
     """Render the report of a finished run again."""
-    from audit.model import report_from_dict
+    from audit.report_load import report_from_dict
 
     store = _store(state, create=False)
     run = store.get_run(run_id) if store is not None else None

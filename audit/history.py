@@ -21,7 +21,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.model import Report, Severity, report_from_dict
+from audit.model import Report, Severity
+from audit.report_load import report_from_dict
 
 SCHEMA_VERSION = 1
 FILE_NAME = "history.sqlite3"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from audit.checks import Check
 from audit.checks.caps import cap_facts, cap_findings
-from audit.model import CheckOutcome, CheckResult, Finding, Status
+from audit.model import CheckOutcome, Finding, Status
 
 C = TypeVar("C")
-Check = Callable[[C], Awaitable[CheckResult]]
 
 
 class CheckObserver(Protocol):

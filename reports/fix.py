@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from audit.fix import Change, FixPlan
+from audit.fix.plan import Change, FixPlan
 from reports.visible import visible
 
 FIX_FORMATS = ("terminal", "json", "zone")

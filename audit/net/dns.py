@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.asyncresolver
 import dns.dnssec
@@ -35,6 +35,8 @@ import dns.resolver
 import dns.reversename
 import dns.rrset
 import dns.zone
+from dns.rdtypes.ANY.NSEC import NSEC
+from dns.rdtypes.ANY.NSEC3 import NSEC3
 
 from audit.model import QueryRecord
 
@@ -66,7 +68,9 @@ class DnsAnswer:
     name: str
     rdtype: str
     status: DnsStatus
-    rdata: tuple[dns.rdata.Rdata, ...] = ()
+    # The rdata class follows rdtype (MX has .preference/.exchange, A .address, PTR .target):
+    # one static type cannot say which, so readers use the attributes of the type they asked.
+    rdata: tuple[Any, ...] = ()
     cname_chain: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     error: str | None = None
@@ -234,6 +238,10 @@ class Backend(Protocol):
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer: ...
 
 
+# A backend's optional `lookup_dnssec(name, rdtype)`: the answer with DO set (RRSIGs, NSEC/NSEC3)
+LookupDnssec = Callable[[str, str], Awaitable["DnssecAnswer"]]
+
+
 # --------------------------------------------------------------------------- network backend
 
 
@@ -306,6 +314,7 @@ class NetworkBackend:
         chain: list[str] = []
         current = name
         ttls: list[int] = []
+        error: str | None
         while True:
             step = await self._ask(current, rdtype)
             chain.extend(step.chain)
@@ -485,7 +494,8 @@ class StaticData:
     An empty `apexes` means the data is one flat namespace (in-memory test data).
     """
 
-    nodes: dict[str, dict[str, list[dns.rdata.Rdata]]] = field(default_factory=dict)
+    # rdata of every type (as DnsAnswer.rdata): readers use the attributes of the type stored
+    nodes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     failures: dict[tuple[str, str | None], DnsStatus] = field(default_factory=dict)
     apexes: set[str] = field(default_factory=set)
 
@@ -529,7 +539,7 @@ class StaticBackend:
             return True
         return any(name == a or name.endswith("." + a) for a in self.data.apexes)
 
-    def _node(self, name: str) -> tuple[dict[str, list[dns.rdata.Rdata]] | None, bool]:
+    def _node(self, name: str) -> tuple[dict[str, list[Any]] | None, bool]:
         """The node for `name` (or its wildcard) and whether the name exists at all."""
         node = self.data.nodes.get(name)
         if node is not None:
@@ -672,7 +682,7 @@ class StaticBackend:
                 out += self._signed(name, kind, {**node, kind: records}, apex)
         return out
 
-    def _nsec_records(self, zone: str, kind: str) -> list[tuple[str, dns.rdata.Rdata]]:
+    def _nsec_records(self, zone: str, kind: str) -> list[tuple[str, Any]]:
         """(owner, rdata) of every NSEC or NSEC3 record of `zone` (on its own side of a cut)."""
         out = []
         for owner, node in self.data.nodes.items():
@@ -699,7 +709,7 @@ class StaticBackend:
         )
 
 
-def nsec_types(rd: dns.rdata.Rdata) -> set[int]:
+def nsec_types(rd: NSEC | NSEC3) -> set[int]:
     """The types an NSEC or NSEC3 record says exist at its owner (its type bitmap)."""
     types: set[int] = set()
     for window, bitmap in rd.windows:
@@ -710,7 +720,7 @@ def nsec_types(rd: dns.rdata.Rdata) -> set[int]:
     return types
 
 
-def _covers(owner: str, rd: dns.rdata.Rdata, qname: dns.name.Name, apex: dns.name.Name) -> bool:
+def _covers(owner: str, rd: NSEC, qname: dns.name.Name, apex: dns.name.Name) -> bool:
     """Whether the NSEC at `owner` covers `qname` (canonical order; the last one wraps)."""
     start = dns.name.from_text(owner)
     if rd.next == apex or rd.next <= start:
@@ -718,7 +728,7 @@ def _covers(owner: str, rd: dns.rdata.Rdata, qname: dns.name.Name, apex: dns.nam
     return start < qname < rd.next
 
 
-def _covers3(owner: str, rd: dns.rdata.Rdata, digest: str) -> bool:
+def _covers3(owner: str, rd: NSEC3, digest: str) -> bool:
     """Whether the NSEC3 at `owner` covers the hash `digest` (base32hex; the last one wraps)."""
     import base64
 
@@ -764,7 +774,9 @@ def load_zone_dir(directory: str | Path) -> StaticData:
             raise ZoneDirError(f"cannot read zone file {str(file)!r}: {exc.strerror}") from None
         except (dns.exception.DNSException, UnicodeDecodeError, ValueError) as exc:
             raise ZoneDirError(f"zone file {str(file)!r} does not parse: {exc}") from None
-        data.apexes.add(normalize_name(zone.origin.to_text()))
+        origin_name = zone.origin
+        assert origin_name is not None  # from_text was given the origin
+        data.apexes.add(normalize_name(origin_name.to_text()))
         for name, node in zone.nodes.items():
             for rdataset in node.rdatasets:
                 for rd in rdataset:

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, normalize_name
+from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, LookupDnssec, normalize_name
 
 FAILURE_TTL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
@@ -90,13 +90,19 @@ class CachingBackend:
     def __init__(self, inner: Backend, cache: SharedCache | None = None) -> None:
         self.inner = inner
         self.cache = cache if cache is not None else SharedCache()
-        if getattr(inner, "lookup_dnssec", None) is None:
-            self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
+        # DNSSEC queries only when the inner backend makes them: the Resolver reads a None
+        # lookup_dnssec as "no DNSSEC support" (zone files without signatures, test fakes)
+        self._inner_dnssec: LookupDnssec | None = getattr(inner, "lookup_dnssec", None)
+        self.lookup_dnssec: LookupDnssec | None = (
+            self._lookup_dnssec if self._inner_dnssec is not None else None
+        )
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         key = ("", normalize_name(name), rdtype.upper())
         return await self.cache.get(key, lambda: self.inner.lookup(key[1], key[2]))
 
-    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:  # type: ignore[misc]
+    async def _lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        ask = self._inner_dnssec
+        assert ask is not None  # lookup_dnssec is None when the inner backend has none
         key = ("DO", normalize_name(name), rdtype.upper())
-        return await self.cache.get(key, lambda: self.inner.lookup_dnssec(key[1], key[2]))
+        return await self.cache.get(key, lambda: ask(key[1], key[2]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, NetworkBackend
+from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, LookupDnssec, NetworkBackend
 from audit.net.dns_cache import CachingBackend, SharedCache
 
 DEFAULT_MAX_IN_FLIGHT = 256
@@ -61,8 +61,12 @@ class LimitedBackend:
         self._door = asyncio.Lock()
         self._bucket = TokenBucket(rate * max(1, servers)) if rate > 0 else None
         self.in_flight = self.peak_in_flight = self.sent = 0
-        if getattr(inner, "lookup_dnssec", None) is None:
-            self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
+        # DNSSEC queries only when the inner backend makes them: the Resolver reads a None
+        # lookup_dnssec as "no DNSSEC support" (zone files without signatures, test fakes)
+        self._inner_dnssec: LookupDnssec | None = getattr(inner, "lookup_dnssec", None)
+        self.lookup_dnssec: LookupDnssec | None = (
+            self._lookup_dnssec if self._inner_dnssec is not None else None
+        )
 
     async def admit(self) -> None:
         """Wait while more questions are queued than can be in flight: a batch starts its next
@@ -97,8 +101,10 @@ class LimitedBackend:
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         return await self._send(lambda: self.inner.lookup(name, rdtype))
 
-    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:  # type: ignore[misc]
-        return await self._send(lambda: self.inner.lookup_dnssec(name, rdtype))
+    async def _lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
+        ask = self._inner_dnssec
+        assert ask is not None  # lookup_dnssec is None when the inner backend has none
+        return await self._send(lambda: ask(name, rdtype))
 
 
 def shared_backend(

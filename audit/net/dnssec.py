@@ -261,7 +261,7 @@ class Validator:
     async def _validate(self, qname: dns.name.Name, rdtype: str, hops: int) -> Validation:
         name = _text(qname)
         answer = await self.resolver.query_dnssec(name, rdtype)
-        base = {"name": name, "rdtype": rdtype, "status": answer.status}
+        base: dict[str, Any] = {"name": name, "rdtype": rdtype, "status": answer.status}
         if not answer.supported:
             return Validation(**base, security=Security.UNCHECKED, reason=answer.error or "")
         if answer.temperror:
@@ -599,6 +599,7 @@ class Validator:
         if not ours:
             signers = ", ".join(sorted({_text(s.signer) for s in sigs}))
             return f"{what} is signed by {signers}, not by its zone {_text(zone)}"
+        assert keys is not None, "only a secure zone state is checked, and it holds its keys"
         reasons: list[str] = []
         for sig in ours:
             try:
@@ -630,7 +631,10 @@ class Validator:
             if answer.status is DnsStatus.NODATA and match is not None:
                 listed = nsec_types(match[0]) & {wanted, dns.rdatatype.CNAME}
                 if listed:
-                    kinds = ", ".join(dns.rdatatype.to_text(t) for t in sorted(listed))
+                    # listed holds only `wanted` and CNAME: known types
+                    kinds = ", ".join(
+                        dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in sorted(listed)
+                    )
                     return f"{what}, yet the signed NSEC at {_text(qname)} lists {kinds}"
                 return None
             if any(_nsec_covers(r, qname, state.zone) for r in nsec) or match is not None:

@@ -111,10 +111,11 @@ def _load_key(key: DkimKey, der: bytes) -> None:
     try:
         public = load_der_public_key(der)
     except (ValueError, TypeError):
-        public = _pkcs1_rsa(der)
-        if public is None:
+        pkcs1 = _pkcs1_rsa(der)
+        if pkcs1 is None:
             key.errors.append("p= does not hold an RSA public key (SubjectPublicKeyInfo)")
             return
+        public = pkcs1
     if isinstance(public, rsa.RSAPublicKey):
         key.key_bits = public.key_size
     elif isinstance(public, ed25519.Ed25519PublicKey):

@@ -132,10 +132,11 @@ async def collect(
 
     async def one(seed: Seed) -> None:
         password = passwords.get(seed.address)
+        result: CollectResult
         if seed.receive is not None:
             result = await _from_inbox(seed, tokens[seed.address], deadline, poll_interval, started)
         elif not password:
-            result: CollectResult = CollectError(
+            result = CollectError(
                 seed.address, f"no IMAP password ({seed.password_env} is not set)"
             )
         else:

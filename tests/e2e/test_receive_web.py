@@ -167,7 +167,9 @@ def test_web_view_off_loopback_lists_no_token(tmp_path: Path) -> None:
         probe.close()
     if outward.startswith("127."):
         pytest.skip("no non-loopback address on this machine")
-    web = InboxWeb(outward, 0, state, Severity.HIGH)
+    from audit.cli_receive import _render_html
+
+    web = InboxWeb(outward, 0, state, Severity.HIGH, _render_html)
     assert not web.list_tokens
     page = web.list_page()
     web.server.server_close()

@@ -17,7 +17,7 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import starttls
-from audit.checks.domain.starttls import probe_mx_address
+from audit.checks.smtp_tls import probe_mx_address
 from audit.model import CheckResult, Status
 from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs

@@ -163,8 +163,8 @@ def test_report_round_trips_through_its_dict() -> None:
         Report,
         Severity,
         Status,
-        report_from_dict,
     )
+    from audit.report_load import report_from_dict
     from audit.rules import get_rule
 
     rule = get_rule("SEED402")
@@ -189,7 +189,8 @@ def test_report_round_trips_through_its_dict() -> None:
 
 
 def test_ignored_finding_and_fingerprint_in_json_and_back():
-    from audit.model import Suppression, report_from_dict
+    from audit.model import Suppression
+    from audit.report_load import report_from_dict
 
     report = every_status_report()
     finding = report.findings()[0]

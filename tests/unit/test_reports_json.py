@@ -26,7 +26,7 @@ def domain_reports(zone_data) -> list[Report]:
 
 
 def test_formats():
-    from audit.cli import FORMAT_CHOICES
+    from audit.cli_common import FORMAT_CHOICES
 
     assert FORMATS == ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
     assert FORMAT_CHOICES == FORMATS  # every renderer is reachable from --format

@@ -11,19 +11,12 @@ import asyncio
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.dmarc_readings import (
+from audit.facts.dmarc_policy import Discovery, discover_policy
+from audit.facts.dmarc_readings import (
     DECIDING_TEXT,
     applied_text,
     discovery_differences,
     record_differences,
-)
-from audit.facts.dmarc_policy import (  # noqa: F401  (re-exported: callers import them here)
-    Discovery,
-    Existence,
-    Lookup,
-    discover_policy,
-    tree_walk_org,
-    tree_walk_organizational_domain,
 )
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import Resolver

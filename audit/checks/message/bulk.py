@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from audit.checks.domain.ptr import forward_confirm
 from audit.checks.message.context import MessageContext
+from audit.facts.fcrdns import forward_confirm
 from audit.model import CheckOutcome, CheckResult, Finding, Status
 from audit.rules.bulk import BULK_UNMET
 

@@ -15,25 +15,8 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from audit.message.envelope import Envelope
 from audit.net.dns import Resolver
-
-
-@dataclass
-class EnvelopeValue:
-    """One envelope fact and where it came from (a Received header, Return-Path, the CLI)."""
-
-    value: str | None
-    source: str  # e.g. "Received[2]: from mail.example.com (mail.example.com [192.0.2.1])", "--ip"
-
-
-@dataclass
-class Envelope:
-    ip: EnvelopeValue
-    helo: EnvelopeValue
-    mail_from: EnvelopeValue  # "" is the null reverse-path <>; None: unknown
-    receiver: EnvelopeValue  # the receiving host/domain of the hop used (by ...)
-    hops: list[dict[str, Any]] = field(default_factory=list)  # every Received header, parsed
-    edge_index: int | None = None  # which Received header (0 = topmost) is the receiver's edge
 
 
 @dataclass

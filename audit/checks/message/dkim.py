@@ -93,8 +93,9 @@ async def _verify(ctx: MessageContext) -> list[DkimVerdict]:
 
 def verify_signatures(raw: bytes, lookups: KeyLookups, now: datetime) -> list[DkimVerdict]:
     """Verify every DKIM-Signature of `raw` with keys from `lookups`, at time `now`."""
+    parsed: dkim.DKIM | None
     try:
-        parsed: dkim.DKIM | None = dkim.DKIM(raw, minkey=1024)
+        parsed = dkim.DKIM(raw, minkey=1024)
         headers = [(bytes(n), bytes(v)) for n, v in parsed.headers]
         parse_error = None
     except Exception as exc:  # noqa: BLE001 - dkimpy's parser raises on junk; judge, never crash

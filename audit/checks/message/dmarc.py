@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.checks.domain.dmarc_readings import (
+from audit.checks.message.context import MessageContext
+from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.dmarc_policy import discover_policy
+from audit.facts.dmarc_readings import (
     DECIDING_TEXT,
     alignment_differences,
     applied_text,
     discovery_differences,
     record_differences,
 )
-from audit.checks.message.context import MessageContext
-from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
-from audit.facts.dmarc_policy import discover_policy
 from audit.facts.prediction import (
     DISPOSITION_TEXT,
     DkimOutcome,

@@ -193,7 +193,7 @@ def _structure(raw: bytes) -> tuple[dict[str, Any], list[tuple[Severity, str, st
 # ----------------------------------------------------------------------------- MSG002
 
 
-def parse_mailboxes(value: str) -> tuple[list[dict[str, str]], list[str]]:
+def parse_mailboxes(value: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The mailboxes of an address header and the parser's complaints (RFC 5322 3.4)."""
     import email.policy
 
@@ -241,7 +241,7 @@ def _from_findings(ctx: MessageContext, facts: dict[str, Any]) -> tuple[list[Fin
     evidence = [f"From: {v}" for v in froms] + [f"Sender: {v}" for v in senders]
     problems: list[str] = []
     severity = Severity.HIGH
-    mailboxes: list[dict[str, str]] = []
+    mailboxes: list[dict[str, Any]] = []  # parsed, then each marked valid or not
     if not froms:
         problems.append("the message has no From header (RFC 5322 3.6 requires exactly one)")
     elif len(froms) > 1:
@@ -553,7 +553,7 @@ async def check(ctx: MessageContext) -> CheckResult:
     structure, problems, fatal = _structure(ctx.raw)
     counts = header_counts(ctx.message)
     first = {
-        name: (header_texts(ctx.message, name) or [None])[0]
+        name: next(iter(header_texts(ctx.message, name)), None)
         for name in ("From", "To", "Subject", "Date", "Message-ID")
     }
     facts: dict[str, Any] = {

@@ -40,7 +40,7 @@ def _norm(result: str | None) -> str:
 
 
 def _in_domain(name: str | None, domain: str) -> bool:
-    return bool(name) and (name == domain or name.endswith("." + domain))
+    return name is not None and (name == domain or name.endswith("." + domain))
 
 
 def trusted_indexes(

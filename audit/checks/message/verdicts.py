@@ -87,7 +87,7 @@ class DmarcVerdict:
     aspf: str = "r"
     reason: str = ""
     rfc9989_note: str | None = None  # where RFC 7489 and RFC 9989 receivers differ, in words
-    # both readings and which decides (audit.checks.domain.dmarc_readings, as DMARC005 says)
+    # both readings and which decides (audit.facts.dmarc_readings, as DMARC005 says)
     readings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

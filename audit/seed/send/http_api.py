@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import ClassVar
@@ -146,7 +146,7 @@ def split_message(message: bytes, fallback_from: str) -> MessageParts:
         Attachment(
             part.get_filename() or "attachment",
             part.get_content_type(),
-            part.get_payload(decode=True) or b"",
+            payload if isinstance(payload := part.get_payload(decode=True), bytes) else b"",
         )
         for part in msg.iter_attachments()
     ]
@@ -162,7 +162,7 @@ def split_message(message: bytes, fallback_from: str) -> MessageParts:
     )
 
 
-def _content(part: EmailMessage | None) -> str | None:
+def _content(part: MIMEPart | None) -> str | None:
     """A body part as text with plain newlines (the JSON APIs re-encode it anyway)."""
     if part is None:
         return None

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from audit.net.dns import Resolver
 
 from .base import Sender
-from .http_api import MailgunSender, PostmarkSender, SendGridSender
+from .http_api import HttpApiSender, MailgunSender, PostmarkSender, SendGridSender
 from .smtp import PASSWORD_ENV, SMTPS_PORT, SUBMISSION_PORT, SmtpSender
 
 SECRET_ENV_VARS = (
@@ -104,7 +104,15 @@ def redact_via(via: str) -> str:
     return _safe(via.strip())
 
 
-def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
+def _smtp(
+    via: str,
+    scheme: str,
+    ca_file: str | None,
+    timeout: float,
+    env: Mapping[str, str],
+    resolver: Resolver | None,
+    helo: str | None,
+) -> SmtpSender:
     parts = urlsplit(via)
     if not via.lower().startswith(f"{scheme}://"):
         raise _fail(via, f"write {scheme}://[user@]host[:port]")
@@ -140,8 +148,19 @@ def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
     )
 
 
-def _api(via, scheme, rest, ca_file, timeout, env, resolver):
-    cls = {"sendgrid": SendGridSender, "postmark": PostmarkSender, "mailgun": MailgunSender}[scheme]
+def _api(
+    via: str,
+    scheme: str,
+    rest: str,
+    ca_file: str | None,
+    timeout: float,
+    env: Mapping[str, str],
+    resolver: Resolver | None,
+) -> HttpApiSender:
+    apis: dict[str, type[HttpApiSender]] = {
+        "sendgrid": SendGridSender, "postmark": PostmarkSender, "mailgun": MailgunSender
+    }
+    cls = apis[scheme]
     api_base = None
     path = ""
     query = ""
