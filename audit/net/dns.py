@@ -43,7 +43,6 @@ from audit.net.dns_zonefile import (
     ZoneDirError,
     load_zone_dir,
     memory_backend,
-    nsec_types,
 )
 
 __all__ = [
@@ -70,7 +69,6 @@ __all__ = [
     "load_zone_dir",
     "memory_backend",
     "normalize_name",
-    "nsec_types",
     "refused",
 ]
 
