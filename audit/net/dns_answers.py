@@ -10,7 +10,7 @@ the run-wide cache and rate bounds in `dns_cache` / `dns_limits`); `Resolver` in
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -225,6 +225,16 @@ class DnssecBackend(Backend, Protocol):
     without `lookup_dnssec` (or with it set to None) makes the Resolver answer "unsupported"."""
 
     async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer: ...
+
+
+DnssecLookup = Callable[[str, str], Awaitable[DnssecAnswer]]
+
+
+def dnssec_lookup(backend: Backend) -> DnssecLookup | None:
+    """The backend's DO-bit question, or None when it cannot ask one: no `lookup_dnssec`, or a
+    wrapper (cache, rate bounds) over such a backend, which sets its own to None."""
+    found = getattr(backend, "lookup_dnssec", None)
+    return found if callable(found) else None
 
 
 @dataclass(frozen=True)

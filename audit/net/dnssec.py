@@ -26,7 +26,6 @@ and match or cover the name). One validator per run caches every zone's keys and
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -51,6 +50,7 @@ from audit.net.nsec import (
     nsec3_owner_hash,
     nsec_covers,
 )
+from audit.once import OnceCache
 
 T = TypeVar("T")
 
@@ -241,14 +241,11 @@ class Validator:
         self.resolver = resolver
         self.anchors = anchors or TrustAnchors.root()
         self.now = now
-        self._memo: dict[Hashable, asyncio.Future[Any]] = {}
+        self._memo: OnceCache[Hashable, Any] = OnceCache()
 
     async def _once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
-        future = self._memo.get(key)
-        if future is None:
-            future = asyncio.ensure_future(make())
-            self._memo[key] = future
-        return await asyncio.shield(future)
+        result: T = await self._memo.get(key, make)
+        return result
 
     def _clock(self) -> float:
         return self.now if self.now is not None else time.time()
