@@ -26,6 +26,7 @@ from dns.rdtypes.ANY.NSEC import NSEC
 from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
 
+from audit.dir_files import files_in
 from audit.net.dns_answers import (
     MAX_CNAME_CHAIN,
     DnsAnswer,
@@ -297,15 +298,7 @@ class ZoneDirError(ValueError):
 def load_zone_dir(directory: str | Path) -> StaticData:
     """Every `*.zone` file in `directory`, RFC 1035 master format; origin from `$ORIGIN` or the
     file name (`example.com.zone` -> `example.com.`)."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise ZoneDirError(f"zone directory {str(path)!r} does not exist or is not a directory")
-    try:
-        files = sorted(path.glob("*.zone"))
-    except OSError as exc:
-        raise ZoneDirError(f"cannot read zone directory {str(path)!r}: {exc.strerror}") from None
-    if not files:
-        raise ZoneDirError(f"zone directory {str(path)!r} holds no *.zone files")
+    files = files_in(Path(directory), "*.zone", "zone files", ZoneDirError)
     data = StaticData()
     for file in files:
         origin = file.name[: -len(".zone")] + "."

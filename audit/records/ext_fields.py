@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from audit.records.tag_list import FIELDS, parse_tag_list
+
 EXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 EXT_VALUE = re.compile(r"^[\x21-\x3a\x3c\x3e-\x7e]+$")
 
@@ -32,3 +34,18 @@ def extension_errors(name: str, value: str) -> list[str]:
     elif not EXT_VALUE.match(value):
         problems.append(f"{name}={value} has a value with '=', a space or a control character")
     return problems
+
+
+def read_fields(
+    txt: str, version: str, known: tuple[str, ...], errors: list[str]
+) -> dict[str, str]:
+    """The record's fields: `v=<version>` first, every field but `v` and `known` an extension
+    of the ext-name / ext-value grammar. Problems go to `errors`."""
+    parsed = parse_tag_list(txt, FIELDS)
+    errors.extend(parsed.errors)
+    if parsed.tags and (parsed.first != "v" or parsed.tags["v"] != version):
+        errors.append(f"the record must start with v={version}")
+    for name, value in parsed.tags.items():
+        if name != "v" and name not in known:
+            errors.extend(extension_errors(name, value))
+    return parsed.tags

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.records.ext_fields import extension_errors
-from audit.records.tag_list import FIELDS, first_tag, parse_tag_list
+from audit.records.ext_fields import read_fields
+from audit.records.tag_list import FIELDS, first_tag
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
@@ -36,14 +36,7 @@ def parse_sts_record(txt: str) -> StsRecord:
     """RFC 8461 3.1: `v=STSv1` first, `id=` 1-32 letters or digits, other fields extensions of
     the sts-ext-name / sts-ext-value grammar; anything else makes the record invalid."""
     record = StsRecord(raw=txt)
-    parsed = parse_tag_list(txt, FIELDS)
-    record.errors.extend(parsed.errors)
-    record.fields = parsed.tags
-    if parsed.tags and (parsed.first != "v" or parsed.tags["v"] != "STSv1"):
-        record.errors.append("the record must start with v=STSv1")
-    for name, value in parsed.tags.items():
-        if name not in ("v", "id"):
-            record.errors.extend(extension_errors(name, value))
+    record.fields = read_fields(txt, "STSv1", ("id",), record.errors)
     policy_id = record.fields.get("id")
     if policy_id is None:
         record.errors.append("id= is missing: senders cannot tell when the policy changes")

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.records.ext_fields import extension_errors
-from audit.records.tag_list import FIELDS, first_tag, parse_tag_list
+from audit.records.ext_fields import read_fields
+from audit.records.tag_list import FIELDS, first_tag
 
 # tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri); commas, "!" and ";" in a URI
 # MUST be encoded, and RFC 3986 has no whitespace or "<>\"{}|\\^`" in a URI.
@@ -40,14 +40,7 @@ def parse_tlsrpt(txt: str) -> TlsRptRecord:
     """RFC 8460 3: `v=TLSRPTv1` first, `rua=` a comma-separated list of mailto: or https: URIs,
     other fields extensions of the tlsrpt-ext-name / tlsrpt-ext-value grammar."""
     record = TlsRptRecord(raw=txt)
-    parsed = parse_tag_list(txt, FIELDS)
-    record.errors.extend(parsed.errors)
-    record.fields = parsed.tags
-    if parsed.tags and (parsed.first != "v" or parsed.tags["v"] != "TLSRPTv1"):
-        record.errors.append("the record must start with v=TLSRPTv1")
-    for name, value in parsed.tags.items():
-        if name not in ("v", "rua"):
-            record.errors.extend(extension_errors(name, value))
+    record.fields = read_fields(txt, "TLSRPTv1", ("rua",), record.errors)
     if "rua" not in record.fields:
         record.errors.append("rua= (where reports go) is missing")
         return record
