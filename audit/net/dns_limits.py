@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, LookupDnssec, NetworkBackend
+from audit.net.dns_answers import Backend, DnsAnswer, DnssecAnswer, DnssecLookup, dnssec_lookup
 from audit.net.dns_cache import CachingBackend, SharedCache
+from audit.net.dns_network import NetworkBackend
+
+R = TypeVar("R")
 
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_RATE = 2000.0  # queries a second to each DNS server (0: no limit)
@@ -61,11 +67,9 @@ class LimitedBackend:
         self._door = asyncio.Lock()
         self._bucket = TokenBucket(rate * max(1, servers)) if rate > 0 else None
         self.in_flight = self.peak_in_flight = self.sent = 0
-        # DNSSEC queries only when the inner backend makes them: the Resolver reads a None
-        # lookup_dnssec as "no DNSSEC support" (zone files without signatures, test fakes)
-        self._inner_dnssec: LookupDnssec | None = getattr(inner, "lookup_dnssec", None)
-        self.lookup_dnssec: LookupDnssec | None = (
-            self._lookup_dnssec if self._inner_dnssec is not None else None
+        inner_dnssec = dnssec_lookup(inner)  # None: the Resolver answers "no DNSSEC support"
+        self.lookup_dnssec: DnssecLookup | None = (
+            None if inner_dnssec is None else partial(self._lookup_dnssec, inner_dnssec)
         )
 
     async def admit(self) -> None:
@@ -79,7 +83,7 @@ class LimitedBackend:
             while self.queued >= self.max_in_flight:
                 await asyncio.sleep(ADMIT_POLL)
 
-    async def _send(self, ask):
+    async def _send(self, ask: Callable[[], Awaitable[R]]) -> R:
         self.queued += 1
         try:
             await self._slots.acquire()
@@ -101,9 +105,7 @@ class LimitedBackend:
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         return await self._send(lambda: self.inner.lookup(name, rdtype))
 
-    async def _lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
-        ask = self._inner_dnssec
-        assert ask is not None  # lookup_dnssec is None when the inner backend has none
+    async def _lookup_dnssec(self, ask: DnssecLookup, name: str, rdtype: str) -> DnssecAnswer:
         return await self._send(lambda: ask(name, rdtype))
 
 

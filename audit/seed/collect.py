@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -39,6 +39,7 @@ from imapclient.exceptions import LoginError
 
 from audit.net.dns import Resolver, build_resolver, is_ip_literal
 from audit.net.imap_text import error_text, scrub
+from audit.once import OnceCache
 
 from .config import Seed
 from .message import TOKEN_HEADER, check_token
@@ -115,15 +116,16 @@ async def collect(
     mailboxes = Counter((_mailbox(s), tokens[s.address]) for s in seeds)
     stop = threading.Event()
     results: dict[str, CollectResult] = {}
-    hosts: dict[str, asyncio.Task[list[str] | str]] = {}
+    hosts: OnceCache[str, list[str] | str] = OnceCache()  # each IMAP host resolved once
 
-    def lookup(host: str) -> asyncio.Task[list[str] | str]:
-        nonlocal resolver
-        if host not in hosts:
+    def lookup(host: str) -> Awaitable[list[str] | str]:
+        def start() -> Awaitable[list[str] | str]:
+            nonlocal resolver
             if resolver is None and not is_ip_literal(host):
                 resolver = build_resolver(timeout=timeout)
-            hosts[host] = asyncio.ensure_future(_addresses(resolver, host, deadline, poll_interval))
-        return hosts[host]
+            return _addresses(resolver, host, deadline, poll_interval)
+
+        return hosts.get(host, start)
 
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(
@@ -175,8 +177,7 @@ async def collect(
         await asyncio.gather(*(one(s) for s in seeds))
     finally:
         stop.set()  # a cancelled collect() must not leave threads polling
-        for task in hosts.values():
-            task.cancel()
+        hosts.cancel()
         # Not waiting: a thread inside an IMAP command ends within `timeout` on its own.
         pool.shutdown(wait=False, cancel_futures=True)
     return {s.address: results.get(s.address) for s in seeds}

@@ -8,7 +8,6 @@ shared getter below; the first caller starts the work, later callers await the s
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from audit.message.envelope import Envelope
 from audit.net.dns import Resolver
+from audit.once import OnceCache
 
 
 @dataclass
@@ -31,12 +31,8 @@ class MessageContext:
     now: datetime
     receiver_domain: str | None = None
     mime_depth: int = 0  # nested MIME containers (audit.message.mime); over the cap: MSG007
-    _shared: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
+    _shared: OnceCache[str, Any] = field(default_factory=OnceCache, repr=False)
 
     def shared(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         """Run `compute` once per context; every caller awaits the same result."""
-        task = self._shared.get(key)
-        if task is None:
-            task = asyncio.ensure_future(compute())
-            self._shared[key] = task
-        return asyncio.shield(task)
+        return self._shared.get(key, compute)
