@@ -31,7 +31,7 @@ from audit.cli_fix import fix as _fix_command
 from audit.cli_paths import build_paths, path_options
 from audit.cli_reports import dmarc_reports, tls_reports
 from audit.cli_seed import seed as _seed_group
-from audit.model import EXIT_INTERNAL_ERROR, Report
+from audit.model import EXIT_INTERNAL_ERROR
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -234,7 +234,7 @@ class StaticBackend:
             owners = exact or [
                 n
                 for n, rd in self._nsec_records(zone, "NSEC")
-                if nsec_covers(dns.name.from_text(n), rd.next, qname, apex)
+                if isinstance(rd, NSEC) and nsec_covers(dns.name.from_text(n), rd.next, qname, apex)
             ]
             kind = "NSEC"
         for owner in dict.fromkeys(owners):
