@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.name
 import dns.rdata
@@ -46,7 +46,9 @@ class DnsAnswer:
     name: str
     rdtype: str
     status: DnsStatus
-    rdata: tuple[dns.rdata.Rdata, ...] = ()
+    # The rdata class follows rdtype (MX has .preference/.exchange, A .address, PTR .target):
+    # one static type cannot say which, so readers use the attributes of the type they asked.
+    rdata: tuple[Any, ...] = ()
     cname_chain: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     error: str | None = None
