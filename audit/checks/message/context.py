@@ -15,7 +15,7 @@ from email.message import Message
 from typing import Any
 
 from audit.net.dns import Resolver
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 
 @dataclass
