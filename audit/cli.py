@@ -184,8 +184,6 @@ def configure_logging(verbose: int, quiet: bool) -> None:
             raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
     logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
-
-
 def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--max-size MIB: `audit message` and the `audit receive` inbox share limit and default."""
     return click.option(
@@ -200,7 +198,9 @@ def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
-@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-v info, -vv debug).")
+@click.option(
+    "-v", "--verbose", count=True, help="More log lines on stderr (-v info, -vv debug)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress lines.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:

@@ -104,7 +104,8 @@ def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
     click.echo(f"{'run':<24} {'when (UTC)':<26} {'command':<8} {'exit':>4} {'findings':>8}")
     for run in runs:
         click.echo(
-            f"{run.id:<24} {run.created:<26} {run.command:<8} {run.exit_code:>4} {run.findings:>8}"
+            f"{run.id:<24} {run.created:<26} {run.command:<8} {run.exit_code:>4} "
+            f"{run.findings:>8}"
         )
 
 

@@ -416,7 +416,9 @@ class _Parser:
                         table, (*at, "return_path"), normalize_domain, "a domain name"
                     ),
                     dkim_selectors=tuple(
-                        self.names(table, (*at, "dkim_selectors"), normalize_selector, "a selector")
+                        self.names(
+                            table, (*at, "dkim_selectors"), normalize_selector, "a selector"
+                        )
                     ),
                     smtp=self.name(table, (*at, "smtp"), _host_port, "HOST:PORT"),
                     domains=sends_for,
@@ -452,7 +454,7 @@ class _Parser:
             self.unknown(table, at, IGNORE_KEYS)
             rule_id = self.string(table, (*at, "rule"), non_empty=True)
             if rule_id is None:
-                raise self.fail(at, '[[ignore]] needs a rule (e.g. rule = "DMARC101")')
+                raise self.fail(at, "[[ignore]] needs a rule (e.g. rule = \"DMARC101\")")
             rule = get_rule(rule_id)
             if rule is None:
                 raise self.fail((*at, "rule"), f"unknown rule id {rule_id!r} (see 'audit rules')")

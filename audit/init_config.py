@@ -84,7 +84,7 @@ def _path_lines(domain: str, provider: str, seen: dict[str, list[str]]) -> list[
 
 def render_config(reports: Sequence[Report], dns_servers: Sequence[str] = ()) -> str:
     lines = [
-        '# audit.toml: what `audit check` audits (README, section "CI gate").',
+        "# audit.toml: what `audit check` audits (README, section \"CI gate\").",
         "# Written by `audit init` from what the DNS shows today; edit freely.",
         "",
         f"domains = [{', '.join(_string(r.target) for r in reports)}]",
@@ -95,7 +95,7 @@ def render_config(reports: Sequence[Report], dns_servers: Sequence[str] = ()) ->
         "# Exit 1 when a finding at or above this severity is not accepted below:",
         'fail_on = "high"',
         "",
-        '# Reports to write ("-" is standard output):',
+        "# Reports to write (\"-\" is standard output):",
         "# [formats]",
         '# terminal = "-"',
         '# sarif = "audit.sarif"',

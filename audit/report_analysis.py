@@ -39,7 +39,9 @@ def report_domains(reports: list[ParsedReport]) -> list[str]:
     return sorted(counts, key=lambda d: (-counts[d], d))
 
 
-async def _per_source(ips: list[str], lookup: Callable[[str], Awaitable[T]]) -> dict[str, T | None]:
+async def _per_source(
+    ips: list[str], lookup: Callable[[str], Awaitable[T]]
+) -> dict[str, T | None]:
     """`lookup(ip)` for every source IP, at most MAX_PARALLEL_LOOKUPS at a time; None for a
     source that is not an IP address (a reporter's typo)."""
     gate = asyncio.Semaphore(MAX_PARALLEL_LOOKUPS)

@@ -184,7 +184,9 @@ def _first_found(
     return None, None
 
 
-def _tree_walk(walk: list[str], lookups: dict[str, Lookup]) -> tuple[str | None, DnsAnswer | None]:
+def _tree_walk(
+    walk: list[str], lookups: dict[str, Lookup]
+) -> tuple[str | None, DnsAnswer | None]:
     """RFC 9989 policy discovery: the author domain's own record, else the Organizational
     Domain's, found by the DNS tree walk: a record with psd=n marks it, psd=y marks the domain
     one label below, otherwise it is the name with the fewest labels that has a record.

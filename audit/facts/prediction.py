@@ -176,7 +176,9 @@ def predict_dmarc(
     return found
 
 
-def _no_policy_reason(from_domain: str, reading: Any, discarded: tuple[str, int] | None) -> str:
+def _no_policy_reason(
+    from_domain: str, reading: Any, discarded: tuple[str, int] | None
+) -> str:
     if discarded is not None:
         # RFC 7489 6.6.3 step 5: "If the remaining set contains multiple records or no
         # records, policy discovery terminates and DMARC processing is not applied to this
@@ -184,7 +186,8 @@ def _no_policy_reason(from_domain: str, reading: Any, discarded: tuple[str, int]
         # are all discarded." No policy is kept from any of them.
         name, count = discarded
         return (
-            f"{count} DMARC records at _dmarc.{name}: the set is discarded and DMARC is not applied"
+            f"{count} DMARC records at _dmarc.{name}: the set is discarded and DMARC is not "
+            "applied"
         )
     if reading is None:
         return f"no DMARC record for {from_domain}"

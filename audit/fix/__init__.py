@@ -208,12 +208,9 @@ def _next_dmarc(raw: str, domain: str, rules: set[str]) -> tuple[str, list[str],
     pct: int | None = None
     clears: list[str] = []
     if policy == "none":
-        policy, note = (
-            "quarantine",
-            (
-                "step 1 of the rollout (none -> quarantine -> reject); to ramp gradually publish "
-                "pct=25, then 50, first (DMARC102 flags the partial steps)"
-            ),
+        policy, note = "quarantine", (
+            "step 1 of the rollout (none -> quarantine -> reject); to ramp gradually publish "
+            "pct=25, then 50, first (DMARC102 flags the partial steps)"
         )
         clears.append("DMARC101")
     elif record.pct < 100:
@@ -283,17 +280,10 @@ def _mta_sts(plan: FixPlan, report: Report, txt: Txt, rules: set[str], now: dt.d
         plan.warnings.append("MTA-STS: the domain has no MX hosts to list in a policy")
         return
     domain = plan.domain
-    policy = (
-        "\r\n".join(
-            [
-                "version: STSv1",
-                "mode: testing",
-                *[f"mx: {h}" for h in hosts],
-                f"max_age: {STS_MAX_AGE}",
-            ]  # fmt: skip
-        )
-        + "\r\n"
-    )
+    policy = "\r\n".join(
+        ["version: STSv1", "mode: testing", *[f"mx: {h}" for h in hosts],
+         f"max_age: {STS_MAX_AGE}"]  # fmt: skip
+    ) + "\r\n"
     parsed = parse_policy(policy)
     if not parsed.valid:
         raise _Rejected(f"proposed MTA-STS policy: {'; '.join(parsed.errors)}")

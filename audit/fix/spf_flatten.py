@@ -101,7 +101,9 @@ async def flatten(resolver: Resolver, tree: SpfTree) -> Flattened | None:
     if before <= LOOKUP_LIMIT or root.parsed is None or root.kind != "ok":
         return None
     includes = [
-        (c, c.via.split(":", 1)[1]) for c in root.children if c.via and c.via.startswith("include:")
+        (c, c.via.split(":", 1)[1])
+        for c in root.children
+        if c.via and c.via.startswith("include:")
     ]
     includes.sort(key=lambda pair: pair[0].total_lookups, reverse=True)  # the costliest first
     result = Flattened(record=root.parsed.text, lookups_before=before, lookups_after=before)

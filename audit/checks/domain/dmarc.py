@@ -159,9 +159,11 @@ async def check(ctx: DomainContext) -> CheckResult:
             Finding(
                 DMARC_SYNTAX,
                 domain,
-                message="; ".join(record.errors) + _fallback_text(record),
+                message="; ".join(record.errors)
+                + _fallback_text(record),
                 evidence=[record.raw],
-                fix=f"Publish a corrected record, e.g. {_corrected(record, policy_at)}",
+                fix="Publish a corrected record, e.g. "
+                f"{_corrected(record, policy_at)}",
                 severity=_syntax_severity(record),
             )
         )
@@ -231,7 +233,8 @@ def _policy_strength(
                 message=f"p={decided.p} but sp=none: spoofed mail from any subdomain of "
                 f"{policy_at} is delivered",
                 evidence=[record.raw],
-                fix=f"Remove sp=none (subdomains then inherit p={decided.p}) or set sp=quarantine.",
+                fix=f"Remove sp=none (subdomains then inherit p={decided.p}) or set "
+                "sp=quarantine.",
             )
         )
     if effective in ("quarantine", "reject") and record.pct < 100:

@@ -164,3 +164,4 @@ def _gives(found: Discovery, name: str | None) -> str:
 
 def _at(name: str | None) -> str:
     return f"_dmarc.{name}" if name else "no record (none found)"
+

@@ -207,8 +207,7 @@ async def evaluate(ctx: MessageContext, outcomes: list[CheckOutcome]) -> CheckRe
                         + (f" [{', '.join(r.rules)}]" if r.rules else "")
                         for r in missed
                     ],
-                    fix="Fix the findings listed: "
-                    + ", ".join(
+                    fix="Fix the findings listed: " + ", ".join(
                         sorted({rid for r in missed for rid in r.rules}) or ["see the rows"]
                     ),
                 )

@@ -91,11 +91,8 @@ async def check(ctx: MessageContext) -> CheckResult:
                     SPF_ERROR,
                     target,
                     message=f"SPF {verdict.result} for {verdict.ip} and {target}"
-                    + (
-                        ": a DNS lookup failed, receivers defer or treat it as unknown"
-                        if temp
-                        else ": the SPF record is broken, receivers treat it as a failure"
-                    ),
+                    + (": a DNS lookup failed, receivers defer or treat it as unknown" if temp
+                       else ": the SPF record is broken, receivers treat it as a failure"),
                     evidence=evidence,
                     fix=f"Run `audit domain {target}` and fix the SPF findings it reports.",
                     severity=Severity.MEDIUM if temp else None,
