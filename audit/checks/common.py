@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from audit.facts.paths import SendingPath
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
+from audit.net.once import OnceCache
 from audit.net.run_memo import RunMemo
-from audit.once import OnceCache
 from audit.rules.dns import DNS_TEMPERROR
 
 T = TypeVar("T")

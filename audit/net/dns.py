@@ -46,7 +46,7 @@ from audit.net.dns_zonefile import (
     load_zone_dir,
     memory_backend,
 )
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 __all__ = [
     "DEFAULT_TIMEOUT",

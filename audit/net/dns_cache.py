@@ -27,7 +27,7 @@ from audit.net.dns_answers import (
     dnssec_lookup,
     normalize_name,
 )
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 FAILURE_TTL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000

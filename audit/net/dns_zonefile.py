@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import dns.dnssec
 import dns.exception
@@ -55,7 +55,8 @@ class StaticData:
     An empty `apexes` means the data is one flat namespace (in-memory test data).
     """
 
-    nodes: dict[str, dict[str, list[dns.rdata.Rdata]]] = field(default_factory=dict)
+    # rdata of every type (as DnsAnswer.rdata): readers use the attributes of the type stored
+    nodes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     failures: dict[tuple[str, str | None], DnsStatus] = field(default_factory=dict)
     apexes: set[str] = field(default_factory=set)
 
@@ -99,7 +100,7 @@ class StaticBackend:
             return True
         return any(name == a or name.endswith("." + a) for a in self.data.apexes)
 
-    def _node(self, name: str) -> tuple[dict[str, list[dns.rdata.Rdata]] | None, bool]:
+    def _node(self, name: str) -> tuple[dict[str, list[Any]] | None, bool]:
         """The node for `name` (or its wildcard) and whether the name exists at all."""
         node = self.data.nodes.get(name)
         if node is not None:
@@ -272,7 +273,7 @@ class StaticBackend:
         )
 
 
-def _denial_rdata(node: dict[str, list[dns.rdata.Rdata]], kind: str) -> list[Denial]:
+def _denial_rdata(node: dict[str, list[Any]], kind: str) -> list[Denial]:
     """The node's NSEC or NSEC3 records (`kind`), typed for `audit.net.nsec`."""
     return cast(list[Denial], node.get(kind, []))
 

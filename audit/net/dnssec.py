@@ -50,7 +50,7 @@ from audit.net.nsec import (
     nsec3_owner_hash,
     nsec_covers,
 )
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 T = TypeVar("T")
 

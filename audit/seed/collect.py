@@ -39,7 +39,7 @@ from imapclient.exceptions import LoginError
 
 from audit.net.dns import Resolver, build_resolver, is_ip_literal
 from audit.net.imap_text import error_text, scrub
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 from .config import Seed
 from .message import TOKEN_HEADER, check_token

@@ -1,11 +1,11 @@
-"""audit/once.py: the one run-once-and-share cache behind the Resolver, the run-wide DNS cache,
+"""audit/net/once.py: the one run-once-and-share cache behind the Resolver, the run-wide DNS cache,
 the run memo, the DNSSEC validator, DomainContext.once and MessageContext.shared."""
 
 import asyncio
 
 import pytest
 
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 
 class Counter:

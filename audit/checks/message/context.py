@@ -16,7 +16,7 @@ from typing import Any
 
 from audit.message.envelope import Envelope
 from audit.net.dns import Resolver
-from audit.once import OnceCache
+from audit.net.once import OnceCache
 
 
 @dataclass
