@@ -158,8 +158,9 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMAT_CHOICES),
         default="terminal",
         show_default=True,
-        help="Report format: terminal text, JSON, JSONL (one report per line as each target "
-        "finishes), a self-contained HTML file, SARIF (code scanning), JUnit XML or Markdown.",
+        help="Report format: terminal text, JSON ({schema_version, reports: [...]}), JSONL (one "
+        "report per line as each target finishes), a self-contained HTML file, SARIF (one run, "
+        "for code scanning), JUnit XML or Markdown.",
     )(fn)
     return fn
 
@@ -584,33 +585,29 @@ def spf(
     type=click.Choice(("terminal", "json")),
     default="terminal",
     show_default=True,
-    help="A line per rule, or a JSON array (id, name, family, severity, summary, doc).",
+    help='A line per rule, or JSON {"schema_version", "rules": [{id, name, family, severity, '
+    "summary, doc}]}.",
 )
 def rules(fmt: str) -> None:
     """List every rule id with its severity and summary."""
-    import json
-
+    from audit.json_document import dumps, json_document
     from audit.rules import all_rules, rule_doc
 
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "family": r.family,
-                        "severity": r.severity.value,
-                        "summary": r.summary,
-                        "temperror": r.temperror,
-                        "retired": r.retired,
-                        "doc": rule_doc(r.id),
-                    }
-                    for r in all_rules().values()
-                ],
-                indent=2,
-            )
+        rows = (
+            {
+                "id": r.id,
+                "name": r.name,
+                "family": r.family,
+                "severity": r.severity.value,
+                "summary": r.summary,
+                "temperror": r.temperror,
+                "retired": r.retired,
+                "doc": rule_doc(r.id),
+            }
+            for r in all_rules().values()
         )
+        click.echo(dumps(json_document("rules", rows)), nl=False)
         return
     for rule in all_rules().values():
         retired = " (retired)" if rule.retired else ""

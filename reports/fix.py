@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from audit.fix import Change, FixPlan
+from audit.model import SCHEMA_VERSION
 from reports.visible import visible
 
 FIX_FORMATS = ("terminal", "json", "zone")
@@ -53,7 +54,8 @@ def zone_snippet(plan: FixPlan) -> str:
 
 def render_fix(fmt: str, plan: FixPlan) -> str:
     if fmt == "json":
-        return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        document = {"schema_version": SCHEMA_VERSION, **plan.to_dict()}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if fmt == "zone":
         return zone_snippet(plan)
     if fmt != "terminal":
