@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from audit.drift import Drift, FindingChange
+from audit.json_document import dumps
 from audit.model import SCHEMA_VERSION
 from reports.visible import visible
 
@@ -49,7 +48,7 @@ def render_diff_terminal(d: Drift) -> str:
 def render_diff(fmt: str, d: Drift) -> str:
     if fmt == "json":
         document = {"schema_version": SCHEMA_VERSION, **d.to_dict()}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return dumps(document)
     if fmt == "html":
         from reports.html import environment
 

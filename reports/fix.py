@@ -3,9 +3,8 @@ the policy files to serve, and the warnings; as terminal text, JSON or the bare 
 
 from __future__ import annotations
 
-import json
-
 from audit.fix import Change, FixPlan
+from audit.json_document import dumps
 from audit.model import SCHEMA_VERSION
 from reports.visible import visible
 
@@ -55,7 +54,7 @@ def zone_snippet(plan: FixPlan) -> str:
 def render_fix(fmt: str, plan: FixPlan) -> str:
     if fmt == "json":
         document = {"schema_version": SCHEMA_VERSION, **plan.to_dict()}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return dumps(document)
     if fmt == "zone":
         return zone_snippet(plan)
     if fmt != "terminal":
