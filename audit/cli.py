@@ -418,33 +418,29 @@ def spf(
     type=click.Choice(("terminal", "json")),
     default="terminal",
     show_default=True,
-    help="A line per rule, or a JSON array (id, name, family, severity, summary, doc).",
+    help='A line per rule, or JSON {"schema_version", "rules": [{id, name, family, severity, '
+    "summary, doc}]}.",
 )
 def rules(fmt: str) -> None:
     """List every rule id with its severity and summary."""
-    import json
-
+    from audit.json_document import dumps, json_document
     from audit.rules import all_rules, rule_doc
 
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "family": r.family,
-                        "severity": r.severity.value,
-                        "summary": r.summary,
-                        "temperror": r.temperror,
-                        "retired": r.retired,
-                        "doc": rule_doc(r.id),
-                    }
-                    for r in all_rules().values()
-                ],
-                indent=2,
-            )
+        rows = (
+            {
+                "id": r.id,
+                "name": r.name,
+                "family": r.family,
+                "severity": r.severity.value,
+                "summary": r.summary,
+                "temperror": r.temperror,
+                "retired": r.retired,
+                "doc": rule_doc(r.id),
+            }
+            for r in all_rules().values()
         )
+        click.echo(dumps(json_document("rules", rows)), nl=False)
         return
     for rule in all_rules().values():
         retired = " (retired)" if rule.retired else ""

@@ -1,9 +1,9 @@
 """`audit domain --from-file`: the batch mode's command-line side.
 
 Reads the list, skips what a --resume file already holds, streams each report to the output as
-it finishes (JSONL lines or a JSON array, flushed), shows a progress bar on a terminal's stderr,
-and ends with a summary (terminal, Markdown, HTML). Ctrl-C (or SIGTERM) stops the run between
-two writes, so the output keeps only whole lines; the run then exits 130.
+it finishes (JSONL lines or the JSON document's `reports` list, flushed), shows a progress bar
+on a terminal's stderr, and ends with a summary (terminal, Markdown, HTML). Ctrl-C (or SIGTERM)
+stops the run between two writes, so the output keeps only whole lines; the run then exits 130.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import click
 
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
-from audit.model import EXIT_INTERNAL_ERROR, Report, Severity
+from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 
 EXIT_INTERRUPTED = 130
 STREAMED = ("jsonl", "json")
@@ -47,13 +47,14 @@ def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
 
 
 class Sink:
-    """Where reports go as they finish: JSONL lines or a JSON array, each write flushed."""
+    """Where reports go as they finish: JSONL lines, or the JSON document's `reports` list one
+    element at a time (audit/json_document.py's envelope), each write flushed."""
 
     def __init__(self, fmt: str, stream: IO[str], close: bool) -> None:
         self.fmt, self.stream, self.close_stream = fmt, stream, close
         self.count = 0
-        if fmt == "json":
-            stream.write("[")
+        if fmt == "json":  # the envelope of every JSON output, its list streamed element-wise
+            stream.write(f'{{\n"schema_version": {SCHEMA_VERSION},\n"reports": [')
 
     def write(self, report: Report) -> None:
         if self.fmt == "jsonl":
@@ -65,7 +66,7 @@ class Sink:
         self.write_line(("," if self.count else "") + "\n" + body)
 
     def write_line(self, text: str) -> None:
-        """Write one already rendered piece (a JSONL line, a JSON array element), flushed."""
+        """Write one already rendered piece (a JSONL line, an element of `reports`), flushed."""
         try:
             self.stream.write(text)  # one call per report: a signal cannot land inside it
             self.stream.flush()
@@ -77,7 +78,7 @@ class Sink:
 
     def close(self) -> None:
         if self.fmt == "json":
-            self.stream.write("\n]\n")
+            self.stream.write("\n]\n}\n")
         self.stream.flush()
         if self.close_stream:
             self.stream.close()

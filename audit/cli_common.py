@@ -156,8 +156,9 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMAT_CHOICES),
         default="terminal",
         show_default=True,
-        help="Report format: terminal text, JSON, JSONL (one report per line as each target "
-        "finishes), a self-contained HTML file, SARIF (code scanning), JUnit XML or Markdown.",
+        help="Report format: terminal text, JSON ({schema_version, reports: [...]}), JSONL (one "
+        "report per line as each target finishes), a self-contained HTML file, SARIF (one run, "
+        "for code scanning), JUnit XML or Markdown.",
     )(fn)
     return fn
 

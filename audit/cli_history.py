@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from audit.cli_common import history_path
+from audit.json_document import dumps, json_document, report_dicts
 from audit.model import Report
 
 
@@ -41,7 +42,7 @@ def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
     except HistoryError as exc:
         raise BadInput(str(exc)) from None
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in runs], indent=2))
+        click.echo(dumps(json_document("runs", (r.to_dict() for r in runs))), nl=False)
         return
     if not runs:
         click.echo(f"no recorded run audited {target}")
@@ -55,7 +56,8 @@ def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
 
 
 def _side(ref: str, store_path: Path | None) -> tuple[list[Report], str]:
-    """A run id from the history, or a JSON report file (one report or an array)."""
+    """A run id from the history, or a JSON report file (the envelope, or schema 1's one
+    report or array)."""
     from audit.cli_common import BadInput
     from audit.history import HistoryError
     from audit.report_load import report_from_dict
@@ -64,8 +66,7 @@ def _side(ref: str, store_path: Path | None) -> tuple[list[Report], str]:
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            items = data if isinstance(data, list) else [data]
-            return [report_from_dict(d) for d in items], ref
+            return [report_from_dict(d) for d in report_dicts(data)], ref
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise BadInput(f"{ref}: not an audit JSON report ({exc})") from None
     try:

@@ -1,8 +1,9 @@
 """The report model every check produces and every renderer consumes.
 
 Facts first, verdicts second: a CheckOutcome carries the facts a check gathered (`facts`) and
-the Findings it judged from them. A Report is the whole run; it is what the JSON schema
-(`audit/schema/report.schema.json`, `schema_version` 1) describes.
+the Findings it judged from them. A Report is the whole run about one target; the JSON schema
+(`audit/schema/report.schema.json`, `schema_version` 2) describes it and the document around it
+(audit/json_document.py: `{"schema_version": 2, "reports": [...]}`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from audit.fingerprint import fingerprint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every JSON output is one envelope object (audit/json_document.py)
 EXIT_INTERNAL_ERROR = 4  # a crashed check or an unexpected exception: a bug to report
 
 

@@ -11,7 +11,6 @@ The real CLI (`python -m audit`), so what is tested is what a user runs. Its std
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.infra.netutil import IPV4_LOOPBACK, free_port
+from tests.json_output import reports_of
 
 DOMAIN = "inbox.test"
 
@@ -89,8 +89,7 @@ class Inbox:
         proc = self.cli("wait", address, "--timeout", str(timeout), "--format", "json")
         assert proc.returncode in (0, 1, 3), proc.stderr
         assert proc.stdout, proc.stderr
-        data = json.loads(proc.stdout)
-        return proc.returncode, data if isinstance(data, list) else [data]
+        return proc.returncode, reports_of(proc.stdout)
 
     def stop(self) -> None:
         if self.process.poll() is None:

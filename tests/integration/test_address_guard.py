@@ -22,6 +22,7 @@ import pytest
 from tests.infra.netutil import IPV4_LOOPBACK, IPV6_LOOPBACK, free_port, ipv6_loopback
 from tests.infra.servers import KnotServer
 from tests.integration.conftest import start_knot
+from tests.json_output import report_of, reports_of
 
 ZONE = "guard.test"
 IPV6 = ipv6_loopback()
@@ -126,8 +127,7 @@ def audit(knot: KnotServer, port: int, domains: list[str], *extra: str) -> tuple
     command += ["--no-dkim-discovery", "--format", "json", *extra]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert "Traceback" not in proc.stderr, proc.stderr
-    reports = json.loads(proc.stdout)
-    return proc.returncode, reports if isinstance(reports, list) else [reports]
+    return proc.returncode, reports_of(proc.stdout)
 
 
 def _outcome(report: dict, check: str) -> dict:
@@ -273,7 +273,7 @@ def test_tls_reports_fresh_audit_is_guarded_too(knot, tmp_path):
         command += [str(knot), "--timeout", "2", "--format", "json", *extra]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
         assert "Traceback" not in proc.stderr, proc.stderr
-        facts = _outcome(json.loads(proc.stdout), "domain-audit")["facts"]
+        facts = _outcome(report_of(proc.stdout), "domain-audit")["facts"]
         return [(f["rule_id"], f["target"]) for f in facts["transport_findings"]]
 
     assert ("NET301", f"mx.{policy}") in transport()
@@ -293,7 +293,7 @@ def test_audit_check_takes_the_guard_from_config_or_flag(knot, tmp_path, how):
     command += ["--allow-private-addresses"] if how == "flag" else []
     proc = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert "Traceback" not in proc.stderr, proc.stderr
-    reports = json.loads(proc.stdout)
+    reports = reports_of(proc.stdout)
     (domain,) = [r for r in reports if r["kind"] == "domain"]
     refused = [f["target"] for f in _net301(domain)]
     assert refused == ([f"mx.mx-loopback.{ZONE}"] if how == "none" else [])

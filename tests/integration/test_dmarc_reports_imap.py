@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 import subprocess
@@ -17,6 +16,7 @@ from imapclient import IMAPClient
 from tests.conftest import ZONES
 from tests.infra.dmarc_report_files import aggregate_xml, packaged
 from tests.infra.dovecot_only import Dovecot, running_dovecot
+from tests.json_output import report_of
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_reports_read_from_the_mailbox(mailbox: Dovecot, scheme: str) -> None:
     proc = _run(f"{scheme}://{USER}@127.0.0.1:{port}", mailbox)
     assert proc.returncode == 0, proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["target"] == DOMAIN
     sources = {s["ip"]: s for o in report["outcomes"] if o["check"] == "sources"
                for s in o["facts"]["sources"]}  # fmt: skip

@@ -9,7 +9,6 @@ here with one domain per scenario, its MX host at 127.0.0.1. Each domain is audi
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 
@@ -23,6 +22,7 @@ from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
 from tests.infra.netutil import free_port
 from tests.infra.servers import KnotServer, ServerError
+from tests.json_output import report_of
 
 POSTFIX_SCENARIOS = ("trusted", "mismatch", "expired", "expiring", "selfsigned", "legacy", "none")
 
@@ -313,7 +313,7 @@ def test_cli_expired_certificate_fails_the_run(tls_dns, tls_scenarios):
         "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     outcome = next(o for o in report["outcomes"] if o["check"] == "starttls")
     assert outcome["status"] == "completed"
     assert [(f["rule_id"], f["target"], f["severity"]) for f in outcome["findings"]] == [
@@ -332,7 +332,7 @@ def test_cli_blocked_port_is_inconclusive_not_failed(tls_dns):
         "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["summary"]["inconclusive"] is True
     outcome = next(o for o in report["outcomes"] if o["check"] == "starttls")
     assert outcome["status"] == "inconclusive"
