@@ -2,8 +2,11 @@
 clock, and shared verdicts computed once however many checks ask for them.
 
 Checks run concurrently. A check that needs another family's verdict (DMARC needs DKIM and SPF;
-"via" needs DKIM and SPF; unsubscribe needs which headers a passing signature covers) awaits the
-shared getter below; the first caller starts the work, later callers await the same task.
+"via" needs DKIM and SPF; unsubscribe needs which headers a passing signature covers) asks the
+context (`await ctx.dkim_verdicts()`), which asks its VerdictProviders: the real families by
+default (audit.checks.message.providers), stand-ins where a test wants to pin one family's logic
+down. The real getters compute once per message (`shared`): the first caller starts the work,
+later callers await the same task.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from audit.checks.message.providers import VerdictProviders
+from audit.checks.message.verdicts import ArcVerdict, DkimVerdict, DmarcVerdict, SpfVerdict
 from audit.net.dns import Resolver
 
 
@@ -48,6 +53,7 @@ class MessageContext:
     now: datetime
     receiver_domain: str | None = None
     mime_depth: int = 0  # nested MIME containers (audit.message.mime); over the cap: MSG007
+    verdicts: VerdictProviders = field(default_factory=VerdictProviders)
     _shared: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
 
     def shared(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
@@ -57,3 +63,16 @@ class MessageContext:
             task = asyncio.ensure_future(compute())
             self._shared[key] = task
         return asyncio.shield(task)
+
+    async def dkim_verdicts(self) -> list[DkimVerdict]:
+        """One verdict per DKIM-Signature header, topmost first."""
+        return await self.verdicts.dkim(self)
+
+    async def spf_verdict(self) -> SpfVerdict:
+        return await self.verdicts.spf(self)
+
+    async def dmarc_verdict(self) -> DmarcVerdict:
+        return await self.verdicts.dmarc(self)
+
+    async def arc_verdict(self) -> ArcVerdict:
+        return await self.verdicts.arc(self)

@@ -474,9 +474,7 @@ _D_TAG = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.IGNORECASE)
 async def _signing_domains(ctx: MessageContext) -> tuple[list[tuple[str, str]], str]:
     """(d=, result) of every DKIM signature: verified if the DKIM family is available."""
     try:
-        from audit.checks.message.dkim import dkim_verdicts
-
-        verdicts = await dkim_verdicts(ctx)
+        verdicts = await ctx.dkim_verdicts()
         return [(v.domain or "", v.result) for v in verdicts], "verified"
     except Exception:  # noqa: BLE001 - fall back to reading d= from the headers
         found = []
