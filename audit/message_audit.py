@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from audit import __version__
 from audit.checks.message import message_checks
+from audit.checks.message.bulk import evaluate
 from audit.checks.message.context import MessageContext
 from audit.checks.message.providers import VerdictProviders
 from audit.message.envelope import reconstruct_envelope
@@ -78,8 +79,6 @@ async def audit_message(
     outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout)
 
     async def bulk_table(context: MessageContext):
-        from audit.checks.message.bulk import evaluate
-
         return await evaluate(context, outcomes)
 
     outcomes.append(await run_check("bulk", message.name, bulk_table, ctx, check_timeout))
