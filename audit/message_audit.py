@@ -10,7 +10,9 @@ from typing import Any
 
 from audit import __version__
 from audit.checks.message import message_checks
+from audit.checks.message.bulk import evaluate
 from audit.checks.message.context import MessageContext
+from audit.checks.message.providers import VerdictProviders
 from audit.message.envelope import reconstruct_envelope
 from audit.message.load import RawMessage
 from audit.message.mime import parse_message
@@ -37,9 +39,11 @@ def make_context(
     *,
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
+    verdicts: VerdictProviders | None = None,
 ) -> MessageContext:
     """Parse (leniently: compat32 keeps raw header text; never deeper than the MIME depth cap)
-    and reconstruct the envelope."""
+    and reconstruct the envelope. `verdicts`: where checks get sibling verdicts (the real
+    families unless given)."""
     parsed, mime_depth = parse_message(message.raw)
     return MessageContext(
         name=message.name,
@@ -58,6 +62,7 @@ def make_context(
         now=now or datetime.now(UTC),
         receiver_domain=envelope.receiver_domain,
         mime_depth=mime_depth,
+        verdicts=verdicts or VerdictProviders(),
     )
 
 
@@ -76,8 +81,6 @@ async def audit_message(
     outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout, observer)
 
     async def bulk_table(context: MessageContext):
-        from audit.checks.message.bulk import evaluate
-
         return await evaluate(context, outcomes)
 
     outcomes.append(

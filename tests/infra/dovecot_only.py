@@ -28,15 +28,16 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 try:  # as part of the tests package, or run from this directory
     from tests.infra.certs import TestCA
-    from tests.infra.netutil import IPV4_LOOPBACK, free_port
+    from tests.infra.netutil import IPV4_LOOPBACK, free_port, retry_port_clash
 except ImportError:  # pragma: no cover
     from certs import TestCA  # type: ignore[no-redef]
-    from netutil import IPV4_LOOPBACK, free_port  # type: ignore[no-redef]
+    from netutil import IPV4_LOOPBACK, free_port, retry_port_clash  # type: ignore[no-redef]
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
@@ -150,7 +151,13 @@ class Dovecot:
         self.ca_file = str(run / "tls" / "ca.pem")
 
     @classmethod
-    def start(
+    def start(cls, *args: Any, **kwargs: Any) -> Dovecot:
+        """What _start_once does, again on fresh ports when one of those it chose was taken
+        by another server before the daemon bound it (the log says "address already in use")."""
+        return retry_port_clash(lambda: cls._start_once(*args, **kwargs))
+
+    @classmethod
+    def _start_once(
         cls,
         users: Mapping[str, str],
         *,

@@ -23,14 +23,14 @@ from tests.conftest import pairs
 from tests.infra.certs import TestCA
 from tests.infra.https_server import HttpsServer, StallServer
 from tests.infra.https_world import HttpsWorld, https_world
-from tests.infra.netutil import free_port
+from tests.infra.netutil import refused_port
 from tests.integration.conftest import _require_knot
 from tests.json_output import report_of, reports_of
 
 PATH = "/.well-known/mta-sts.txt"
 
 
-CLOSED_SMTP_PORT = free_port()  # nothing listens there
+CLOSED_SMTP_PORT = refused_port()  # nothing listens there
 
 
 def policy(mode: str, *mx: str, max_age: int = 604800, extra: str = "") -> bytes:

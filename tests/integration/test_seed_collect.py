@@ -259,13 +259,13 @@ def test_untrusted_certificate_is_an_error_not_a_missing_copy(dovecot: Dovecot) 
 
 
 def test_unreachable_server_is_an_error_at_the_deadline(dovecot: Dovecot) -> None:
-    from tests.infra.netutil import free_port
+    from tests.infra.netutil import refused_port
 
     seeds = parse_seeds(
         f"""
         [[seed]]
         address = "seed@seeds.test"
-        imap = "imap://127.0.0.1:{free_port()}"
+        imap = "imap://127.0.0.1:{refused_port()}"
         password_env = "SEED_PW"
         """
     )

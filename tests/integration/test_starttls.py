@@ -20,7 +20,7 @@ from audit.checks.smtp_tls import probe_mx_address
 from audit.model import CheckResult, Status
 from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
-from tests.infra.netutil import free_port
+from tests.infra.netutil import refused_port
 from tests.infra.servers import KnotServer, ServerError
 from tests.json_output import report_of
 
@@ -111,7 +111,7 @@ def results(tls_dns, tls_scenarios, odd_smtp) -> dict[str, CheckResult]:
     ports["ehlo451"] = odd_smtp("ehlo451").port
     ports["tls454"] = odd_smtp("starttls454").port
     ports["plaintls"] = odd_smtp("plaintls").port
-    ports["refused"] = free_port()  # nothing listens there
+    ports["refused"] = refused_port()  # nothing listens there
     timeouts = {"stall": 1.0}
 
     async def run_all() -> dict[str, CheckResult]:
@@ -328,7 +328,7 @@ def test_cli_blocked_port_is_inconclusive_not_failed(tls_dns):
     check: exit 3 (not testable), never exit 1 or "no STARTTLS"."""
     proc = _cli(
         "domain", "refused.tls.test", "--dns-server", tls_dns.address,
-        "--smtp-port", str(free_port()), "--blocklist", "bl.tls.test",
+        "--smtp-port", str(refused_port()), "--blocklist", "bl.tls.test",
         "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr

@@ -85,13 +85,9 @@ def _tls(ctx: MessageContext) -> tuple[str, str]:
 
 
 async def evaluate(ctx: MessageContext, outcomes: list[CheckOutcome]) -> CheckResult:
-    from audit.checks.message.dkim import dkim_verdicts
-    from audit.checks.message.dmarc import dmarc_verdict
-    from audit.checks.message.spf import spf_verdict
-
-    spf = await spf_verdict(ctx)
-    dkim = await dkim_verdicts(ctx)
-    dmarc = await dmarc_verdict(ctx)
+    spf = await ctx.spf_verdict()
+    dkim = await ctx.dkim_verdicts()
+    dmarc = await ctx.dmarc_verdict()
     dkim_pass = any(v.passed for v in dkim)
     spf_known = spf.result not in ("temperror",) and spf.ip is not None
     rows: list[Row] = []

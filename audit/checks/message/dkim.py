@@ -19,6 +19,7 @@ import base64
 import binascii
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dkim
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
@@ -26,7 +27,6 @@ from dkim.crypto import HASH_ALGORITHMS
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from audit.checks.common import temperror_finding
-from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict
 from audit.message.addresses import from_domains
 from audit.message.dkim_dns import (
@@ -49,6 +49,9 @@ from audit.rules.dkim_message import (
     DKIM_SIGNATURE_MISSING,
     DKIM_WEAK_KEY_IN_SIGNATURE,
 )
+
+if TYPE_CHECKING:
+    from audit.checks.message.context import MessageContext
 
 MAX_SIGNATURES = 20  # verified per message; more is abuse, not mail
 CLOCK_SLOP = 36000  # seconds of t= in the future tolerated (dkimpy's 10 hours of clock drift)
@@ -371,7 +374,7 @@ def signature_target(v: DkimVerdict) -> str:
 
 
 async def check(ctx: MessageContext) -> CheckResult:
-    verdicts = await dkim_verdicts(ctx)
+    verdicts = await ctx.dkim_verdicts()
     lookups = await key_lookups(ctx)
     facts = {"dkim": [v.to_dict() for v in verdicts]}
     domains = from_domains(ctx.message)

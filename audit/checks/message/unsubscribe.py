@@ -64,9 +64,7 @@ def parse_list_unsubscribe(value: str) -> tuple[list[dict[str, Any]], list[str]]
 async def _dkim_coverage(ctx: MessageContext) -> tuple[str, list[str], list[str], str | None]:
     """(signed | unsigned | unknown, d= of passing covering signatures, evidence, error)."""
     try:
-        from audit.checks.message.dkim import dkim_verdicts
-
-        verdicts = await dkim_verdicts(ctx)
+        verdicts = await ctx.dkim_verdicts()
     except Exception as exc:  # noqa: BLE001 - no DKIM verdicts: this part is undecided
         return "unknown", [], [], f"DKIM verdicts unavailable: {type(exc).__name__}: {exc}"
     evidence = []

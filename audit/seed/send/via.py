@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from audit.net.dns import Resolver
@@ -188,7 +189,7 @@ def _api(
     key = env.get(cls.env_var) or ""
     if not key:
         raise _fail(via, f"set ${cls.env_var} to the {scheme} API key")
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}  # the provider subclass's own fields (domain, message_stream)
     if scheme == "mailgun":
         if not path or "/" in path:
             raise _fail(
