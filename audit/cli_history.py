@@ -72,9 +72,10 @@ class StreamedRun:
         settings = ctx.meta.get(_META) if ctx is not None else None
         self.command = (ctx.info_name if ctx is not None else None) or "audit"
         self.explicit: Path | None = settings[0] if settings else None
-        threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
-        wanted = settings is not None and not settings[1]
-        self.run: RunBuffer | None = RunBuffer(threshold) if wanted else None
+        self.run: RunBuffer | None = None
+        if settings is not None and not settings[1]:
+            threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
+            self.run = RunBuffer(threshold)
 
     def add(self, report: Report, as_json: str | None = None) -> None:
         if self.run is None:

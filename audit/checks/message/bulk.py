@@ -77,6 +77,43 @@ class Requirement:
         return Row(self.key, self.requirement, self.tiers, status, self.detail(seen), rules)
 
 
+def _clear_of(
+    key: str,
+    requirement: str,
+    tiers: tuple[str, ...],
+    rules: tuple[str, ...],
+    *,
+    check: str,
+    met: str,
+    missed: str,
+) -> Requirement:
+    """A requirement met when none of `rules` fired, known when `check` completed."""
+    return Requirement(
+        key,
+        requirement,
+        tiers,
+        rules,
+        met=lambda s: not s.fired(*rules),
+        detail=lambda s: missed if s.fired(*rules) else met,
+        known=lambda s: s.completed(check),
+    )
+
+
+def _probed(
+    key: str, requirement: str, tiers: tuple[str, ...], probe: Callable[[Seen], tuple[str, str]]
+) -> Requirement:
+    """A requirement judged by a probe of this table's own: (met | missed | unknown, detail)."""
+    return Requirement(
+        key,
+        requirement,
+        tiers,
+        (),
+        met=lambda s: probe(s)[0] == "met",
+        detail=lambda s: probe(s)[1],
+        known=lambda s: probe(s)[0] != "unknown",
+    )
+
+
 ALL = ("gmail", "yahoo")
 BULK = ("gmail-bulk", "yahoo-bulk", "outlook-bulk")
 _UNSUB = ("UNSUB301", "UNSUB302", "UNSUB303", "UNSUB304")
@@ -115,50 +152,30 @@ REQUIREMENTS = (
         detail=lambda s: s.dmarc.reason,
         known=lambda s: s.dmarc.result != "temperror",
     ),
-    Requirement(
+    _clear_of(
         "one-click-unsubscribe",
         "Marketing mail offers one-click unsubscribe (RFC 8058), signed by DKIM",
-        ("gmail-bulk", "yahoo-bulk"), _UNSUB,
-        met=lambda s: not s.fired(*_UNSUB),
-        detail=lambda s: "see the unsubscribe findings (transactional mail is exempt)"
-        if s.fired(*_UNSUB)
-        else "List-Unsubscribe with https and List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        known=lambda s: s.completed("unsubscribe"),
+        ("gmail-bulk", "yahoo-bulk"), _UNSUB, check="unsubscribe",
+        met="List-Unsubscribe with https and List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        missed="see the unsubscribe findings (transactional mail is exempt)",
     ),
-    Requirement(
+    _clear_of(
         "unsubscribe-link", "Marketing mail has a working unsubscribe (List-Unsubscribe)",
-        ("outlook-bulk",), ("UNSUB301",),
-        met=lambda s: not s.fired("UNSUB301"),
-        detail=lambda s: "no List-Unsubscribe header" if s.fired("UNSUB301")
-        else "List-Unsubscribe present",
-        known=lambda s: s.completed("unsubscribe"),
+        ("outlook-bulk",), ("UNSUB301",), check="unsubscribe",
+        met="List-Unsubscribe present", missed="no List-Unsubscribe header",
     ),
-    Requirement(
-        "fcrdns", "The sending IP has forward-confirmed reverse DNS", ALL, (),
-        met=lambda s: s.fcrdns[0] == "met",
-        detail=lambda s: s.fcrdns[1],
-        known=lambda s: s.fcrdns[0] != "unknown",
+    _probed(
+        "fcrdns", "The sending IP has forward-confirmed reverse DNS", ALL, lambda s: s.fcrdns
     ),
-    Requirement(
-        "tls", "The message was sent over TLS", ("gmail",), (),
-        met=lambda s: s.tls[0] == "met",
-        detail=lambda s: s.tls[1],
-        known=lambda s: s.tls[0] != "unknown",
+    _probed("tls", "The message was sent over TLS", ("gmail",), lambda s: s.tls),
+    _clear_of(
+        "rfc5322", "The message is formatted per RFC 5322", ALL, _FORMAT, check="headers",
+        met="From, Date and Message-ID well formed", missed="see the MSG findings",
     ),
-    Requirement(
-        "rfc5322", "The message is formatted per RFC 5322", ALL, _FORMAT,
-        met=lambda s: not s.fired(*_FORMAT),
-        detail=lambda s: "see the MSG findings" if s.fired(*_FORMAT)
-        else "From, Date and Message-ID well formed",
-        known=lambda s: s.completed("headers"),
-    ),
-    Requirement(
+    _clear_of(
         "no-impersonation", "The From header does not impersonate a mailbox provider's domain",
-        ("gmail",), ("MSG006",),
-        met=lambda s: not s.fired("MSG006"),
-        detail=lambda s: "see MSG006" if s.fired("MSG006")
-        else "From is not a gmail.com-style address",
-        known=lambda s: s.completed("headers"),
+        ("gmail",), ("MSG006",), check="headers",
+        met="From is not a gmail.com-style address", missed="see MSG006",
     ),
 )  # fmt: skip
 
