@@ -18,7 +18,6 @@ from audit.cli_common import (
     BadInput,
     _backend,
     _render_and_exit,
-    check_ca_file,
     configure_logging,
     dns_options,
     history_options,
@@ -28,7 +27,7 @@ from audit.cli_common import (
 from audit.cli_esp import esp as _esp_group
 from audit.cli_esp import esp_profiles_option
 from audit.cli_fix import fix as _fix_command
-from audit.cli_paths import build_paths, path_options
+from audit.cli_paths import path_options
 from audit.cli_reports import dmarc_reports, tls_reports
 from audit.cli_seed import seed as _seed_group
 from audit.model import EXIT_INTERNAL_ERROR
@@ -163,28 +162,12 @@ def domain(
     Sending paths: each --esp NAME declares a path through that provider (with --return-path
     and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
     declare your own MTA or relay. Providers detected in DNS are paths too."""
-    from audit.cli_esp import load_or_fail
+    from audit.cli_domain_opts import domain_inputs, run_batch
     from audit.domain_audit import audit_domains
-    from audit.domains import normalize_domain
 
-    if not domains and from_file is None:
-        raise BadInput("Missing argument 'DOMAINS...' (or give --from-file FILE)")
-    profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
-    try:
-        names = list(dict.fromkeys(normalize_domain(d) for d in domains))
-        selectors = [_selector(s) for s in dkim_selectors]
-        paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    batch = any((from_file, resume, scheduler)) or fmt == "jsonl"
-    check_ca_file(ca_file)
-    if trust_anchor_file:
-        from audit.net.dnssec import TrustAnchorError, load_trust_anchors
-
-        try:
-            load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
-        except TrustAnchorError as exc:
-            raise BadInput(str(exc)) from None
+    names, selectors, paths = domain_inputs(
+        domains, from_file, dkim_selectors, path_flags, esp_profiles_dir, ca_file, trust_anchor_file
+    )
     backend = _backend(dns_servers, zone_dir, timeout)
     options = dict(
         dkim_selectors=selectors,
@@ -201,20 +184,10 @@ def domain(
         allow_private_addresses=allow_private_addresses,
     )
     limits = dict(max_in_flight=max_dns_in_flight, dns_rate=dns_rate, max_probes=max_probes)
-    if batch:
-        from audit import cli_batch
-
-        listed = cli_batch.read_domain_list(from_file, tuple(names)) if from_file else None
-        if resume is not None:
-            output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
-            if fmt != "jsonl":
-                raise BadInput("--resume reads and extends a JSONL output: use --format jsonl")
-        cli_batch.run_domain_batch(
-            names + (listed.names if listed else []), listed.bad if listed else [],
-            from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
-            output=output, resume=resume, fail_on=fail_on,
-            runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
-        )  # fmt: skip
+    if any((from_file, resume, scheduler)) or fmt == "jsonl":
+        run_batch(names, from_file, resume, backend, {**options, **limits},
+                  concurrency=concurrency, fmt=fmt, output=output, fail_on=fail_on,
+                  scheduler=scheduler, dns=(dns_servers, zone_dir, timeout))  # fmt: skip
     from audit.cli_progress import LiveChecks
 
     with LiveChecks(len(names)) as live:

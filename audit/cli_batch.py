@@ -21,6 +21,7 @@ import click
 
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
+from audit.cli_common import StreamedRun
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 
 EXIT_INTERRUPTED = 130
@@ -207,11 +208,13 @@ def run_domain_batch(
         names = todo
     sink = _open_sink(fmt, output, resume)
     progress = Progress(len(names))
+    history = StreamedRun(fail_on)
 
     def on_done(report: Report) -> None:
         code = summary.add(report)
         if sink is not None:
             sink.write(report)
+        history.add(report)
         progress.advance(code)
 
     run = runner or audit_batch
@@ -233,16 +236,15 @@ def run_domain_batch(
         to_terminal = output is None and sys.stdout.isatty()
         color = to_terminal and fmt == "terminal"
         _emit(render_batch(fmt, summary, color=color, width=output_width(to_terminal)), output)
+    code = EXIT_INTERRUPTED if summary.interrupted else 2 if bad else _gate(summary.verdicts)
+    history.finish(code)
     if summary.interrupted:
         click.echo(
             f"audit: interrupted after {summary.audited} of {len(names)} domains"
             + (" (rerun with --resume on the JSONL output to go on)" if fmt == "jsonl" else ""),
             err=True,
         )
-        sys.exit(EXIT_INTERRUPTED)
-    if bad:
-        sys.exit(2)
-    sys.exit(_gate(summary.verdicts))
+    sys.exit(code)
 
 
 def run_message_jobs(
@@ -269,10 +271,12 @@ def run_message_jobs(
     sink = _open_sink(fmt, output, None)
     assert sink is not None  # jsonl is always streamed
     codes: set[int] = set()
+    history = StreamedRun(fail_on)
 
     def on_line(code: int, line: str) -> None:
         sink.write_line(line)
         codes.add(code)
+        history.add_line(line)
 
     try:
         audit_messages_parallel(
@@ -280,7 +284,9 @@ def run_message_jobs(
         )
     finally:
         sink.close()
-    sys.exit(next((code for code in GATE_ORDER if code in codes), 0))
+    exit_code = next((code for code in GATE_ORDER if code in codes), 0)
+    history.finish(exit_code)
+    sys.exit(exit_code)
 
 
 def _gate(verdicts) -> int:

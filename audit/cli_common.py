@@ -6,6 +6,7 @@ audit.cli (no import cycle)."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from audit.model import Report, Severity, combined_exit_code
+from audit.report_load import report_from_dict
 
 if TYPE_CHECKING:
+    from audit.history import RunBuffer
     from audit.net.dns import Backend
 
 EXIT_BAD_INPUT = 2
@@ -236,19 +239,61 @@ def record_run(
     config: str | None = None,
 ) -> str | None:
     """Record the run when the current command asked for history; the run id, or None."""
-    from audit.history import HistoryStore
+    run = StreamedRun(fail_on)
+    for report in reports:
+        run.add(report)
+    return run.finish(exit_code, config)
 
-    ctx = click.get_current_context(silent=True)
-    if ctx is None or _META not in ctx.meta:
-        return None
-    explicit, disabled = ctx.meta[_META]
-    if disabled:
-        return None
-    threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
-    try:
-        return HistoryStore(history_path(explicit)).record(
-            ctx.info_name or "audit", reports, exit_code, config=config, fail_on=threshold
-        )
-    except Exception as exc:  # noqa: BLE001 - history must never fail a run
+
+class StreamedRun:
+    """A run recorded report by report as it streams (a batch, `--jobs`), written at the end
+    when the current command asked for history. Never fails the run: an error is one warning
+    and the rest of the run goes unrecorded."""
+
+    def __init__(self, fail_on: Severity | str = Severity.HIGH) -> None:
+        from audit.history import RunBuffer
+
+        ctx = click.get_current_context(silent=True)
+        settings = ctx.meta.get(_META) if ctx is not None else None
+        self.command = (ctx.info_name if ctx is not None else None) or "audit"
+        self.explicit: Path | None = settings[0] if settings else None
+        self.run: RunBuffer | None = None
+        if settings is not None and not settings[1]:
+            threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
+            self.run = RunBuffer(threshold)
+
+    def add(self, report: Report, as_json: str | None = None) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.add(report, as_json)
+        except Exception as exc:  # noqa: BLE001 - history must never fail a run
+            self._give_up(exc)
+
+    def add_line(self, line: str) -> None:
+        """One report as its JSON line (`--jobs` workers send lines): parsed back only when
+        the run is recorded."""
+        if self.run is None:
+            return
+        try:
+            self.run.add(report_from_dict(json.loads(line)), line.rstrip("\n"))
+        except Exception as exc:  # noqa: BLE001 - history must never fail a run
+            self._give_up(exc)
+
+    def finish(self, exit_code: int, config: str | None = None) -> str | None:
+        """Write the run; its id, or None when not recorded."""
+        from audit.history import HistoryStore
+
+        if self.run is None:
+            return None
+        try:
+            return HistoryStore(history_path(self.explicit)).save(
+                self.command, self.run, exit_code, config=config
+            )
+        except Exception as exc:  # noqa: BLE001 - history must never fail a run
+            self._give_up(exc)
+            return None
+
+    def _give_up(self, exc: Exception) -> None:
         click.echo(f"audit: warning: run not recorded in the history: {exc}", err=True)
-        return None
+        self.run = None
