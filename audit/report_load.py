@@ -23,7 +23,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     """The inverse of Report.to_dict, for re-rendering a stored run (audit seed report ID).
 
     Rules are looked up by id; an id this version no longer knows keeps its stored name and
-    severity as an ad-hoc Rule, so an old report still renders.
+    severity as an ad-hoc Rule, so an old report still renders. Facts stay the dicts that were
+    stored, so writing the report again gives the same JSON (capped lists and their `_skipped`
+    counts included); renderers rebuild the typed facts they read with
+    audit.fact_json.facts_of, which tolerates what an old or edited file holds.
     """
     def finding(item: dict[str, Any]) -> Finding:
         severity = Severity(item["severity"])
