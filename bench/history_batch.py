@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from audit.domain_audit import audit_domains  # noqa: E402
 from audit.history import HistoryStore, RunBuffer  # noqa: E402
 from audit.model import Report  # noqa: E402
-from audit.report_load import report_from_dict  # noqa: E402
 from audit.net.dns import build_backend  # noqa: E402
+from audit.report_load import report_from_dict  # noqa: E402
 
 ZONES = Path(__file__).resolve().parent.parent / "fixtures" / "zones"
 

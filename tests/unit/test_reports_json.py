@@ -12,8 +12,8 @@ import pytest
 from audit.domain_audit import audit_domain
 from audit.json_document import report_dicts
 from audit.model import CheckOutcome, Finding, Report, Status
-from audit.report_load import report_from_dict
 from audit.net.dns import StaticBackend
+from audit.report_load import report_from_dict
 from audit.rules.spf import SPF_PERMISSIVE_ALL
 from reports import FORMATS, render
 
