@@ -1,6 +1,6 @@
 """Typed facts and the report's JSON: the one serialiser, the cap, and the tolerant reader.
 
-Checks put frozen dataclasses (audit/facts/shapes/) into CheckResult.facts. Their JSON is their
+Checks put frozen dataclasses (audit/fact_types/) into CheckResult.facts. Their JSON is their
 fields, in declaration order and under the same names: exactly the dicts the checks built before
 the facts were typed, so JSON output, history, baselines and the schema keep their shape. A field
 declared with `metadata=OMIT_NONE` is left out while it is None (a key only some outcomes have).

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from audit.config import parse_config
 from audit.fact_json import facts_list_of, facts_of
-from audit.facts.shapes.dkim import DkimFacts
-from audit.facts.shapes.esp import EspDetection
+from audit.fact_types.dkim import DkimFacts
+from audit.fact_types.esp import EspDetection
 from audit.model import Report
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]|[\u2028\u2029\u200b-\u200f\u202a-\u202e]")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from audit.fact_json import facts_list_of, facts_of, from_json
-from audit.facts.shapes.dmarc_reports import (
+from audit.fact_types.dmarc_reports import (
     ReadinessFacts,
     RefusedFile,
     ReportsSummary,

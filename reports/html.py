@@ -17,8 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from audit.fact_json import facts_json, facts_map_of, facts_of, to_json
-from audit.facts.shapes.seed import PlacementRow, SeedFacts
-from audit.facts.shapes.spf import SpfFacts, SpfNode
+from audit.fact_types.seed import PlacementRow, SeedFacts
+from audit.fact_types.spf import SpfFacts, SpfNode
 from audit.model import CheckOutcome, Finding, QueryRecord, Report, Severity
 from reports.analysis_view import AnalysisView, analysis_view
 from reports.paths import HEADERS as PATH_HEADERS
@@ -84,7 +84,7 @@ class ReportView:
     compared: int = 0
     paths: list[PathRow] = field(default_factory=list)
     path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
-    fix: Any = None  # audit.fix.FixPlan, for the "Fix it" section
+    fix: Any = None  # audit.fix.plan.FixPlan, for the "Fix it" section
     fix_snippet: str = ""
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.fact_json import facts_of
-from audit.facts.shapes.sending_paths import PathRow as PathFacts
-from audit.facts.shapes.sending_paths import SendingPathsFacts
+from audit.fact_types.sending_paths import PathRow as PathFacts
+from audit.fact_types.sending_paths import SendingPathsFacts
 from audit.model import Report
 
 

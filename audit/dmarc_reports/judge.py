@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from audit.dmarc_reports.attribution import Attribution
 from audit.dmarc_reports.sources import Aggregate, Source
 from audit.esp.profiles import EspProfile
+from audit.fact_types.dmarc_reports import PolicyStep, ReadinessFacts, SourceRow
 from audit.facts.prediction import aligned
-from audit.facts.shapes.dmarc_reports import PolicyStep, ReadinessFacts, SourceRow
 from audit.model import Finding, Severity
 from audit.rules.dmarc_reports import (
     DMARC_LEGIT_SOURCE_FAILING,

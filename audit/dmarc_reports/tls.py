@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from audit.dmarc_reports.reading import ParsedReport
 from audit.dmarc_reports.sources import count_of
-from audit.facts.shapes.dmarc_reports import TlsPolicyStats
+from audit.fact_types.dmarc_reports import TlsPolicyStats
 from audit.model import Finding, Report, Severity
 from audit.rules.dmarc_reports import RPT_TLS_FAILURES_REPORTED
 

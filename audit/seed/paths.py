@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from audit.fact_json import facts_of
+from audit.fact_types.sending_paths import PathRow, SendingPathsFacts
 from audit.facts.paths import SendingPath, config_paths, declared_paths
 from audit.facts.prediction import aligned
-from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
 from audit.model import Finding, Report
 from audit.rules.seed import SEED_CONTRADICTED
 

@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
+from audit import fact_types as shapes
 from audit.checks.domain import dkim, esp, sending_paths, spf
 from audit.dmarc_reports.reading import read_report_files
 from audit.fact_json import MAX_FACT_ITEMS, facts_json, facts_of, from_json, to_json
-from audit.facts import shapes
-from audit.facts.paths import declared_paths
-from audit.facts.shapes import (
+from audit.fact_types import (
     FACT_SCHEMA,
     DkimFacts,
     EspDetection,
@@ -35,14 +34,16 @@ from audit.facts.shapes import (
     SpfTerm,
     TlsReportsFacts,
 )
-from audit.facts.shapes import dkim as dkim_shapes
-from audit.facts.shapes import dmarc_reports as report_shapes
-from audit.facts.shapes import esp as esp_shapes
-from audit.facts.shapes import seed as seed_shapes
-from audit.facts.shapes import sending_paths as path_shapes
-from audit.facts.shapes import spf as spf_shapes
+from audit.fact_types import dkim as dkim_shapes
+from audit.fact_types import dmarc_reports as report_shapes
+from audit.fact_types import esp as esp_shapes
+from audit.fact_types import seed as seed_shapes
+from audit.fact_types import sending_paths as path_shapes
+from audit.fact_types import spf as spf_shapes
+from audit.facts.paths import declared_paths
 from audit.init_config import detected_paths, found_selectors
-from audit.model import CheckOutcome, Report, Status, report_from_dict
+from audit.model import CheckOutcome, Report, Status
+from audit.report_load import report_from_dict
 from audit.net.dns import StaticBackend
 from audit.report_analysis import analyse_dmarc, analyse_tls
 from audit.seed.confirm import SeedObservation, confirm

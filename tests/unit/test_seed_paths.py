@@ -9,7 +9,7 @@ import pytest
 
 from audit.config import parse_config
 from audit.fact_json import from_json
-from audit.facts.shapes.sending_paths import PathRow
+from audit.fact_types.sending_paths import PathRow
 from audit.seed.paths import path_checks, predicted, resolve_path, via_for
 
 KNOWN = ["mailgun", "postmark", "sendgrid"]

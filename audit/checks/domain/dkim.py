@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.facts.shapes.dkim import DkimFacts, DkimKeyFacts, DkimKeyTags
+from audit.fact_types.dkim import DkimFacts, DkimKeyFacts, DkimKeyTags
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.records.dkim_key import DkimKey, looks_like_dkim_key, parse_dkim_key

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
+from audit.fact_types.spf import SpfFacts, SpfNode, SpfTerm
 from audit.model import CheckResult, Finding, Status
 from audit.net.dns import DnsStatus
 from audit.rules.spf import (

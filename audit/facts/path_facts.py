@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.esp.profiles import EspProfile, matches
+from audit.fact_types.sending_paths import (
+    GmailView,
+    PathAlignment,
+    PathDkim,
+    PathDkimKey,
+    PathRow,
+    PathSender,
+    PathSpf,
+    ReturnPathRecord,
+    SpfAlignment,
+)
 from audit.facts.dmarc_policy import Discovery, discover_policy
 from audit.facts.paths import SendingPath
 from audit.facts.prediction import (
@@ -24,17 +35,6 @@ from audit.facts.prediction import (
     aligned,
     gmail_display,
     predict_dmarc,
-)
-from audit.facts.shapes.sending_paths import (
-    GmailView,
-    PathAlignment,
-    PathDkim,
-    PathDkimKey,
-    PathRow,
-    PathSender,
-    PathSpf,
-    ReturnPathRecord,
-    SpfAlignment,
 )
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver
 from audit.records.dkim_key import looks_like_dkim_key, parse_dkim_key
@@ -246,9 +246,8 @@ async def _dkim_key(
         state.state, state.detail = "revoked", "empty p=: the key is revoked"
     elif state.cname_ok is False:
         state.state = "elsewhere"
-        state.detail = f"the CNAME points to {answer.cname_chain[0]}, not {profile.name}'s " + (
-            " or ".join(profile.dkim_cname_patterns) if profile else ""
-        )
+        owner = f"{profile.name}'s " + " or ".join(profile.dkim_cname_patterns) if profile else ""
+        state.detail = f"the CNAME points to {answer.cname_chain[0]}, not {owner}"
     else:
         state.state = "ok"
         state.detail = f"{key.key_type} {key.key_bits or ''}".strip()

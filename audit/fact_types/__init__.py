@@ -8,17 +8,17 @@ with the nested schema); tests/unit/test_fact_shapes.py keeps the two from drift
 
 from __future__ import annotations
 
-from audit.facts.shapes.dkim import DkimFacts
-from audit.facts.shapes.dmarc_reports import (
+from audit.fact_types.dkim import DkimFacts
+from audit.fact_types.dmarc_reports import (
     ReadinessFacts,
     ReportsSummary,
     SourceRow,
     TlsReportsFacts,
 )
-from audit.facts.shapes.esp import EspDetection
-from audit.facts.shapes.seed import PlacementRow, SeedFacts
-from audit.facts.shapes.sending_paths import PathRow, SendingPathsFacts
-from audit.facts.shapes.spf import SpfFacts, SpfNode, SpfTerm
+from audit.fact_types.esp import EspDetection
+from audit.fact_types.seed import PlacementRow, SeedFacts
+from audit.fact_types.sending_paths import PathRow, SendingPathsFacts
+from audit.fact_types.spf import SpfFacts, SpfNode, SpfTerm
 
 # schema $defs name -> the dataclass it describes
 FACT_SCHEMA: dict[str, type] = {
