@@ -43,9 +43,9 @@ from audit.fact_types import spf as spf_shapes
 from audit.facts.paths import declared_paths
 from audit.init_config import detected_paths, found_selectors
 from audit.model import CheckOutcome, Report, Status
-from audit.report_load import report_from_dict
 from audit.net.dns import StaticBackend
 from audit.report_analysis import analyse_dmarc, analyse_tls
+from audit.report_load import report_from_dict
 from audit.seed.confirm import SeedObservation, confirm
 from reports import render
 from tests.conftest import FIXTURES
