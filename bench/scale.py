@@ -262,6 +262,9 @@ def main() -> None:
                         "DNS latency (the baselines still use the DNS server)")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--serve", action="store_true",
+                        help="only start the delayed DNS server for the largest size, print its "
+                        "address and domain list, and wait (Ctrl-C stops): for profiling by hand")  # fmt: skip
     parser.add_argument("--worker", choices=("checkdmarc", "authheaders"), help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--list", help=argparse.SUPPRESS)
@@ -294,6 +297,8 @@ def main() -> None:
     server = f"127.0.0.1:{port}"
     results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {}}
     try:
+        if args.serve:
+            return _serve(server, work, max(sizes))
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
         capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
         results["server"]["qps_capacity"] = capacity
@@ -379,6 +384,18 @@ def main() -> None:
         relay.terminate()
         relay.wait(10)
         knot.stop()
+
+
+def _serve(server: str, work: Path, count: int) -> None:
+    """--serve: the server's address and a list of its domains, then wait for Ctrl-C."""
+    listing = work / f"list-{count}.txt"
+    listing.write_text("\n".join(domain_name(i) for i in range(1, count + 1)) + "\n")
+    print(f"serving {count} domains at {server}; list {listing}; Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def _installed(module: str) -> bool:
