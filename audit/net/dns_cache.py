@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, normalize_name
+from audit.net.dns_answers import Backend, DnsAnswer, DnssecAnswer, normalize_name
 
 FAILURE_TTL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000

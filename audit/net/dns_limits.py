@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, NetworkBackend
+from audit.net.dns_answers import Backend, DnsAnswer, DnssecAnswer
 from audit.net.dns_cache import CachingBackend, SharedCache
+from audit.net.dns_network import NetworkBackend
 
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_RATE = 2000.0  # queries a second to each DNS server (0: no limit)
