@@ -54,11 +54,12 @@ def test_wire_and_dnspython_give_the_same_answers(knot_server):
 
 
 def test_many_questions_at_once_share_a_few_sockets(knot_server):
-    backend = _backend(knot_server)
-    questions = QUESTIONS * 3  # the same question in flight several times over: ids tell apart
+    # Knot's own socket may drop some of a burst this size: a long lifetime lets retries cover it
+    backend = _backend(knot_server, timeout=10)
+    questions = QUESTIONS * 2  # the same question in flight twice over: ids tell them apart
 
     async def run():
-        answers = await _all(backend, questions, limit=len(questions))
+        answers = await _all(backend, questions, limit=1000)
         mux = backend._wire._muxes[asyncio.get_running_loop()]
         sockets = [s for group in mux.sockets.values() for s in group]
         ports = {s.sock.getsockname()[1] for s in sockets}
