@@ -253,6 +253,10 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="A DKIM selector you sign with (repeatable); tried beside the common ones.",
 )
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
+@click.option("--dkim-discovery", "dkim_discovery", type=click.Choice(["full", "quick"]),
+              default=None, help="full: ask every common selector name; quick: the most used "
+              "and those found at earlier domains of the run first, the rest only when they hold "
+              "no key (a second key can go unseen). Default: quick with --from-file, else full.")  # fmt: skip
 @click.option(
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )
@@ -306,6 +310,7 @@ def domain(
     timeout: float,
     dkim_selectors: tuple[str, ...],
     no_dkim_discovery: bool,
+    dkim_discovery: str | None,
     blocklists: tuple[str, ...],
     no_probes: bool,
     https_port: int,
@@ -351,6 +356,7 @@ def domain(
     options = dict(
         dkim_selectors=selectors,
         discover_dkim=not no_dkim_discovery,
+        dkim_discovery=dkim_discovery or ("quick" if from_file else "full"),
         blocklists=[_blocklist(z) for z in blocklists] or None,
         probes=not no_probes and zone_dir is None,
         https_port=https_port,

@@ -40,6 +40,7 @@ async def audit_domain(
     esp_profiles_dir: str | None = None,
     allow_private_addresses: bool = False,
     run: RunMemo | None = None,
+    dkim_discovery: str = "full",
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -58,6 +59,7 @@ async def audit_domain(
         esp_profiles_dir=esp_profiles_dir,
         allow_private_addresses=allow_private_addresses,
         run=run,
+        dkim_discovery=dkim_discovery,
     )
     start = time.perf_counter()
     outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.checks.common import DomainContext
+from audit.checks.domain.dkim_discovery import is_quick, quick_discovery
 from audit.esp.profiles import (
     EspProfile,
     load_profiles,
@@ -120,12 +121,11 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
             ]
         )
     )
-    dkim_names = [f"{s}._domainkey.{domain}" for s in selectors]
     return_names = [f"{n}.{domain}" for n in rp_names]
-    tree, mx, dkim, returns = await asyncio.gather(
+    tree, mx, (selectors, dkim), returns = await asyncio.gather(
         domain_tree(ctx),
         ctx.resolver.query(domain, "MX"),
-        asyncio.gather(*(ctx.resolver.txt(n) for n in dkim_names)),
+        _dkim_answers(ctx, selectors),
         asyncio.gather(*(ctx.resolver.query(n, "MX") for n in return_names)),
     )
     found: list[Detection] = []
@@ -142,6 +142,19 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
         selectors_tried=selectors,
         return_path_names_tried=rp_names,
     )
+
+
+async def _dkim_answers(
+    ctx: DomainContext, selectors: list[str]
+) -> tuple[list[str], list[DnsAnswer]]:
+    """The `_domainkey` TXT answers of `selectors`; with quick discovery (domain lists), those
+    of the names it asked instead (checks/domain/dkim_discovery.py): the same answers the DKIM
+    check reads, no more questions."""
+    if is_quick(ctx):
+        asked = await quick_discovery(ctx)
+        return [a.selector for a in asked], [a.answer for a in asked]
+    names = [f"{s}._domainkey.{ctx.domain}" for s in selectors]
+    return selectors, list(await asyncio.gather(*(ctx.resolver.txt(n) for n in names)))
 
 
 def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAnswer]):
