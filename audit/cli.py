@@ -218,6 +218,10 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--scheduler", metavar="ADDRESS", default=None,
                       help="Audit the list on a Dask distributed cluster (e.g. tcp://host:8786; "
                       "needs pip install 'audit[distributed]').")(fn)  # fmt: skip
+    fn = click.option("--jobs", type=click.IntRange(1, 64), default=None,
+                      help="Worker processes for a --from-file list, each auditing every N-th "
+                      "domain with its own DNS cache (the limits are split among them). Default: "
+                      "2 at --concurrency 200 or more with two cores, else 1.")(fn)  # fmt: skip
     fn = click.option("--max-probes", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PROBES,
                       show_default=True, help="SMTP probes at the same time in a run; each MX "
                       "address is probed once per run and shared by its domains.")(fn)  # fmt: skip
@@ -255,8 +259,9 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
 @click.option("--dkim-discovery", "dkim_discovery", type=click.Choice(["full", "quick"]),
               default=None, help="full: ask every common selector name; quick: the most used "
-              "and those found at earlier domains of the run first, the rest only when they hold "
-              "no key (a second key can go unseen). Default: quick with --from-file, else full.")  # fmt: skip
+              "and those found at earlier domains of the run first, the rest only when they "
+              "hold no key (a second key can go unseen). Default: quick with --from-file, "
+              "else full.")  # fmt: skip
 @click.option(
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )
@@ -304,6 +309,7 @@ def domain(
     max_dns_in_flight: int,
     dns_rate: float,
     max_probes: int,
+    jobs: int | None,
     scheduler: str | None,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
@@ -382,6 +388,7 @@ def domain(
             from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
             output=output, resume=resume, fail_on=fail_on,
             runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
+            jobs=jobs, dns=(dns_servers, zone_dir, timeout),
         )  # fmt: skip
     progress = sys.stderr.isatty() and len(names) > 1
 
