@@ -43,8 +43,8 @@ async def _asked(
     given = list(dict.fromkeys(ctx.dkim_selectors))
     if is_quick(ctx):
         asked = await quick_discovery(ctx)
-        subtree = await ctx.resolver.txt(f"_domainkey.{ctx.domain}")
-        return [(a.selector, a.source) for a in asked], [a.answer for a in asked], subtree
+        known = await ctx.resolver.txt(f"_domainkey.{ctx.domain}")  # cached: asked by discovery
+        return [(a.selector, a.source) for a in asked], [a.answer for a in asked], known
     discovered = [s for s in COMMON_SELECTORS if s not in given] if ctx.discover_dkim else []
     selectors = [(s, "given") for s in given] + [(s, "discovered") for s in discovered]
     subtree = await _selector_subtree(ctx, given, discovered)
