@@ -22,7 +22,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from audit.batch import crashed_report
-from audit.model import Report, report_from_dict
+from audit.model import Report
+from audit.report_load import report_from_dict
 
 AUTO_CONCURRENCY = 200  # from this --concurrency on, a list uses two processes by default
 DIVIDED = ("max_in_flight", "max_probes")  # per-run bounds split among the workers

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from audit import __version__
 from audit.checks.message import message_checks
+from audit.checks.message.bulk import evaluate
 from audit.checks.message.context import MessageContext
+from audit.checks.message.providers import VerdictProviders
 from audit.message.envelope import reconstruct_envelope
 from audit.message.load import RawMessage
 from audit.message.mime import parse_message
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
-from audit.runner import run_check, run_checks
+from audit.runner import CheckObserver, run_check, run_checks
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,11 @@ def make_context(
     *,
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
+    verdicts: VerdictProviders | None = None,
 ) -> MessageContext:
     """Parse (leniently: compat32 keeps raw header text; never deeper than the MIME depth cap)
-    and reconstruct the envelope."""
+    and reconstruct the envelope. `verdicts`: where checks get sibling verdicts (the real
+    families unless given)."""
     parsed, mime_depth = parse_message(message.raw)
     return MessageContext(
         name=message.name,
@@ -57,6 +62,7 @@ def make_context(
         now=now or datetime.now(UTC),
         receiver_domain=envelope.receiver_domain,
         mime_depth=mime_depth,
+        verdicts=verdicts or VerdictProviders(),
     )
 
 
@@ -67,18 +73,19 @@ async def audit_message(
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
     check_timeout: float = 30.0,
+    observer: CheckObserver | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = make_context(message, resolver, envelope=envelope, now=now)
     start = time.perf_counter()
-    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout)
+    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout, observer)
 
     async def bulk_table(context: MessageContext):
-        from audit.checks.message.bulk import evaluate
-
         return await evaluate(context, outcomes)
 
-    outcomes.append(await run_check("bulk", message.name, bulk_table, ctx, check_timeout))
+    outcomes.append(
+        await run_check("bulk", message.name, bulk_table, ctx, check_timeout, observer)
+    )
     return Report(
         kind="message",
         target=message.name,
@@ -90,11 +97,20 @@ async def audit_message(
 
 
 async def audit_messages(
-    messages: Sequence[RawMessage], backend: Backend, **options
+    messages: Sequence[RawMessage],
+    backend: Backend,
+    *,
+    on_done: Callable[[Report], None] | None = None,
+    **options: Any,
 ) -> list[Report]:
     """One after another, over one DNS cache: messages from one sender ask the same questions
     (each report still logs every answer it used)."""
     from audit.net.dns_limits import shared_backend
 
     backend = shared_backend(backend)
-    return [await audit_message(m, backend, **options) for m in messages]
+    reports = []
+    for message in messages:
+        reports.append(await audit_message(message, backend, **options))
+        if on_done is not None:
+            on_done(reports[-1])
+    return reports

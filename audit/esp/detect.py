@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from audit.checks.common import DomainContext
-from audit.checks.domain.dkim_discovery import is_quick, quick_discovery
+from audit.esp.dkim_discovery import is_quick, quick_discovery
+from audit.esp.dkim_discovery import run_profiles as run_profiles  # where the checks find it
 from audit.esp.profiles import (
     EspProfile,
-    load_profiles,
     profile_for_dkim_target,
     profile_for_include,
     profile_for_mx,
     profile_for_return_path_target,
 )
 from audit.net.dns import DnsAnswer
+from audit.run_context import RunContext
 from audit.spf.tree import SpfTree, domain_tree
 
 # Names under the domain that providers commonly use as the custom return path (bounce domain),
@@ -80,28 +79,18 @@ class DetectionResult:
         return [d for d in self.detections if d.profile_id == profile_id]
 
 
-async def run_profiles(ctx: DomainContext) -> dict[str, EspProfile]:
-    """The profiles of this run (built-ins plus --esp-profiles), loaded once per domain run.
-    Raises ProfileError for a bad file (the command line checks this before the run)."""
-
-    async def load() -> dict[str, EspProfile]:
-        return load_profiles(Path(ctx.esp_profiles_dir) if ctx.esp_profiles_dir else None)
-
-    return await ctx.once(("esp-profiles",), load)
-
-
-async def detect_providers(ctx: DomainContext, profiles: dict[str, EspProfile]) -> list[Detection]:
+async def detect_providers(ctx: RunContext, profiles: dict[str, EspProfile]) -> list[Detection]:
     """The providers the domain's DNS shows, each with the record it rests on (see `detect`
     for the failed lookups that make the answer inconclusive)."""
     return (await detect(ctx, profiles)).detections
 
 
-async def detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> DetectionResult:
+async def detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionResult:
     """Detection, memoized per run: the ESP check and the sending-path checks share it."""
     return await ctx.once(("esp-detect",), lambda: _detect(ctx, profiles))
 
 
-async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> DetectionResult:
+async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionResult:
     domain = ctx.domain
     selectors = list(
         dict.fromkeys(
@@ -144,11 +133,9 @@ async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> Detect
     )
 
 
-async def _dkim_answers(
-    ctx: DomainContext, selectors: list[str]
-) -> tuple[list[str], list[DnsAnswer]]:
+async def _dkim_answers(ctx: RunContext, selectors: list[str]) -> tuple[list[str], list[DnsAnswer]]:
     """The `_domainkey` TXT answers of `selectors`; with quick discovery (domain lists), those
-    of the names it asked instead (checks/domain/dkim_discovery.py): the same answers the DKIM
+    of the names it asked instead (esp/dkim_discovery.py): the same answers the DKIM
     check reads, no more questions."""
     if is_quick(ctx):
         asked = await quick_discovery(ctx)

@@ -30,8 +30,10 @@ from audit.net.dns_answers import (
     DnsAnswer,
     DnssecAnswer,
     DnssecBackend,
+    DnssecLookup,
     DnsStatus,
     HostAddresses,
+    dnssec_lookup,
     normalize_name,
     refused,
 )
@@ -43,8 +45,8 @@ from audit.net.dns_zonefile import (
     ZoneDirError,
     load_zone_dir,
     memory_backend,
-    nsec_types,
 )
+from audit.net.once import OnceCache
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -55,6 +57,7 @@ __all__ = [
     "DnsStatus",
     "DnssecAnswer",
     "DnssecBackend",
+    "DnssecLookup",
     "Failure",
     "HostAddresses",
     "NetworkBackend",
@@ -66,11 +69,11 @@ __all__ = [
     "ZoneDirError",
     "build_backend",
     "build_resolver",
+    "dnssec_lookup",
     "is_ip_literal",
     "load_zone_dir",
     "memory_backend",
     "normalize_name",
-    "nsec_types",
     "refused",
 ]
 
@@ -89,17 +92,13 @@ class Resolver:
 
     def __init__(self, backend: Backend):
         self.backend = backend
-        self._cache: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+        self._cache: OnceCache[tuple[str, str], DnsAnswer] = OnceCache()
         self.log: list[QueryRecord] = []
-        self._dnssec_cache: dict[tuple[str, str], asyncio.Future[DnssecAnswer]] = {}
+        self._dnssec_cache: OnceCache[tuple[str, str], DnssecAnswer] = OnceCache()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         key = (normalize_name(name), rdtype.upper())
-        future = self._cache.get(key)
-        if future is None:
-            future = asyncio.ensure_future(self._ask(*key))
-            self._cache[key] = future
-        return await asyncio.shield(future)
+        return await self._cache.get(key, lambda: self._ask(*key))
 
     async def _ask(self, name: str, rdtype: str) -> DnsAnswer:
         try:
@@ -114,14 +113,10 @@ class Resolver:
         `audit/net/dnssec.py` to validate. Cached, merged and logged like `query`; a backend
         without DNSSEC support answers `supported=False` (and nothing is logged)."""
         key = (normalize_name(name), rdtype.upper())
-        future = self._dnssec_cache.get(key)
-        if future is None:
-            future = asyncio.ensure_future(self._ask_dnssec(*key))
-            self._dnssec_cache[key] = future
-        return await asyncio.shield(future)
+        return await self._dnssec_cache.get(key, lambda: self._ask_dnssec(*key))
 
     async def _ask_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
-        lookup = getattr(self.backend, "lookup_dnssec", None)
+        lookup = dnssec_lookup(self.backend)
         if lookup is None:
             return DnssecAnswer(
                 name,

@@ -10,9 +10,9 @@ the run-wide cache and rate bounds in `dns_cache` / `dns_limits`); `Resolver` in
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.name
 import dns.rdata
@@ -46,7 +46,9 @@ class DnsAnswer:
     name: str
     rdtype: str
     status: DnsStatus
-    rdata: tuple[dns.rdata.Rdata, ...] = ()
+    # The rdata class follows rdtype (MX has .preference/.exchange, A .address, PTR .target):
+    # one static type cannot say which, so readers use the attributes of the type they asked.
+    rdata: tuple[Any, ...] = ()
     cname_chain: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     error: str | None = None
@@ -225,6 +227,16 @@ class DnssecBackend(Backend, Protocol):
     without `lookup_dnssec` (or with it set to None) makes the Resolver answer "unsupported"."""
 
     async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer: ...
+
+
+DnssecLookup = Callable[[str, str], Awaitable[DnssecAnswer]]
+
+
+def dnssec_lookup(backend: Backend) -> DnssecLookup | None:
+    """The backend's DO-bit question, or None when it cannot ask one: no `lookup_dnssec`, or a
+    wrapper (cache, rate bounds) over such a backend, which sets its own to None."""
+    found = getattr(backend, "lookup_dnssec", None)
+    return found if callable(found) else None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import dns.dnssec
 import dns.exception
@@ -22,7 +22,11 @@ import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
 import dns.rrset
 import dns.zone
+from dns.rdtypes.ANY.NSEC import NSEC
+from dns.rdtypes.ANY.NSEC3 import NSEC3
+from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
 
+from audit.dir_files import files_in
 from audit.net.dns_answers import (
     MAX_CNAME_CHAIN,
     DnsAnswer,
@@ -30,6 +34,15 @@ from audit.net.dns_answers import (
     DnsStatus,
     normalize_name,
 )
+from audit.net.nsec import (
+    listed_types,
+    nsec3_covers,
+    nsec3_digest,
+    nsec3_owner_hash,
+    nsec_covers,
+)
+
+Denial = NSEC | NSEC3  # the records that prove absence
 
 Failure = DnsStatus  # an injected failure for a (name, type) or a whole name
 
@@ -42,7 +55,8 @@ class StaticData:
     An empty `apexes` means the data is one flat namespace (in-memory test data).
     """
 
-    nodes: dict[str, dict[str, list[dns.rdata.Rdata]]] = field(default_factory=dict)
+    # rdata of every type (as DnsAnswer.rdata): readers use the attributes of the type stored
+    nodes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     failures: dict[tuple[str, str | None], DnsStatus] = field(default_factory=dict)
     apexes: set[str] = field(default_factory=set)
 
@@ -86,7 +100,7 @@ class StaticBackend:
             return True
         return any(name == a or name.endswith("." + a) for a in self.data.apexes)
 
-    def _node(self, name: str) -> tuple[dict[str, list[dns.rdata.Rdata]] | None, bool]:
+    def _node(self, name: str) -> tuple[dict[str, list[Any]] | None, bool]:
         """The node for `name` (or its wildcard) and whether the name exists at all."""
         node = self.data.nodes.get(name)
         if node is not None:
@@ -206,42 +220,44 @@ class StaticBackend:
         if "SOA" in apex_node:
             out += self._signed(apex, "SOA", apex_node, apex)
         if "NSEC3PARAM" in apex_node:
-            param = apex_node["NSEC3PARAM"][0]
-            digest = dns.dnssec.nsec3_hash(qname, param.salt, param.iterations, param.algorithm)
+            param = cast(NSEC3PARAM, apex_node["NSEC3PARAM"][0])
+            digest = nsec3_digest(qname, param)
             owners = [digest.lower() + ("." + zone if zone else ".")]
-            owners += [n for n, rd in self._nsec_records(zone, "NSEC3") if _covers3(n, rd, digest)]
+            owners += [
+                n
+                for n, rd in self._nsec_records(zone, "NSEC3")
+                if nsec3_covers(nsec3_owner_hash(n), rd, digest)
+            ]
             kind = "NSEC3"
         else:
             qtext = normalize_name(qname.to_text())
             exact = [n for n, _ in self._nsec_records(zone, "NSEC") if n == qtext]
             owners = exact or [
-                n for n, rd in self._nsec_records(zone, "NSEC") if _covers(n, rd, qname, apex)
+                n
+                for n, rd in self._nsec_records(zone, "NSEC")
+                if isinstance(rd, NSEC) and nsec_covers(dns.name.from_text(n), rd.next, qname, apex)
             ]
             kind = "NSEC"
         for owner in dict.fromkeys(owners):
             node = self.data.nodes.get(owner, {})
-            records = [
-                rd
-                for rd in node.get(kind, [])
-                if kind == "NSEC3" or (owner == zone) == (dns.rdatatype.SOA in nsec_types(rd))
+            records: list[dns.rdata.Rdata] = [
+                rd for rd in _denial_rdata(node, kind) if _own_side(owner, zone, rd)
             ]
             if records:
                 name = dns.name.from_text(owner)
                 out += self._signed(name, kind, {**node, kind: records}, apex)
         return out
 
-    def _nsec_records(self, zone: str, kind: str) -> list[tuple[str, dns.rdata.Rdata]]:
+    def _nsec_records(self, zone: str, kind: str) -> list[tuple[str, Denial]]:
         """(owner, rdata) of every NSEC or NSEC3 record of `zone` (on its own side of a cut)."""
-        out = []
+        out: list[tuple[str, Denial]] = []
         for owner, node in self.data.nodes.items():
             if kind not in node or zone not in (
                 self._zone_of(owner, kind),
                 self._zone_of(owner, "DS"),  # the parent side of a cut
             ):
                 continue
-            for rd in node[kind]:
-                if kind == "NSEC3" or (owner == zone) == (dns.rdatatype.SOA in nsec_types(rd)):
-                    out.append((owner, rd))
+            out += [(owner, rd) for rd in _denial_rdata(node, kind) if _own_side(owner, zone, rd)]
         return out
 
     @staticmethod
@@ -257,35 +273,17 @@ class StaticBackend:
         )
 
 
-def nsec_types(rd: dns.rdata.Rdata) -> set[int]:
-    """The types an NSEC or NSEC3 record says exist at its owner (its type bitmap)."""
-    types: set[int] = set()
-    for window, bitmap in rd.windows:
-        for i, byte in enumerate(bitmap):
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    types.add(window * 256 + i * 8 + bit)
-    return types
+def _denial_rdata(node: dict[str, list[Any]], kind: str) -> list[Denial]:
+    """The node's NSEC or NSEC3 records (`kind`), typed for `audit.net.nsec`."""
+    return cast(list[Denial], node.get(kind, []))
 
 
-def _covers(owner: str, rd: dns.rdata.Rdata, qname: dns.name.Name, apex: dns.name.Name) -> bool:
-    """Whether the NSEC at `owner` covers `qname` (canonical order; the last one wraps)."""
-    start = dns.name.from_text(owner)
-    if rd.next == apex or rd.next <= start:
-        return start < qname
-    return start < qname < rd.next
-
-
-def _covers3(owner: str, rd: dns.rdata.Rdata, digest: str) -> bool:
-    """Whether the NSEC3 at `owner` covers the hash `digest` (base32hex; the last one wraps)."""
-    import base64
-
-    start = owner.split(".", 1)[0].upper()
-    end = base64.b32hexencode(rd.next).decode().upper()
-    digest = digest.upper()
-    if end <= start:
-        return digest > start or digest < end
-    return start < digest < end
+def _own_side(owner: str, zone: str, rd: Denial) -> bool:
+    """Whether a denial record belongs to `zone`: zone files merge both sides of a cut into one
+    node, and only the child's NSEC at its apex lists SOA (NSEC3 owners are hashes: no clash)."""
+    if isinstance(rd, NSEC3):
+        return True
+    return (owner == zone) == (dns.rdatatype.SOA in listed_types(rd))
 
 
 def _valid_name(name: str) -> bool:
@@ -301,15 +299,7 @@ class ZoneDirError(ValueError):
 def load_zone_dir(directory: str | Path) -> StaticData:
     """Every `*.zone` file in `directory`, RFC 1035 master format; origin from `$ORIGIN` or the
     file name (`example.com.zone` -> `example.com.`)."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise ZoneDirError(f"zone directory {str(path)!r} does not exist or is not a directory")
-    try:
-        files = sorted(path.glob("*.zone"))
-    except OSError as exc:
-        raise ZoneDirError(f"cannot read zone directory {str(path)!r}: {exc.strerror}") from None
-    if not files:
-        raise ZoneDirError(f"zone directory {str(path)!r} holds no *.zone files")
+    files = files_in(Path(directory), "*.zone", "zone files", ZoneDirError)
     data = StaticData()
     for file in files:
         origin = file.name[: -len(".zone")] + "."

@@ -10,8 +10,8 @@ import asyncio
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import dkim
-from audit.checks.domain.dkim_discovery import COMMON_SELECTORS, FIRST_ROUND
 from audit.esp.detect import detect, run_profiles
+from audit.esp.dkim_discovery import COMMON_SELECTORS, FIRST_ROUND
 from audit.net.dns import Resolver, memory_backend
 from audit.net.run_memo import RunMemo
 from tests.conftest import pairs

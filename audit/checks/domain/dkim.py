@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.dkim_discovery import COMMON_SELECTORS, is_quick, quick_discovery
+from audit.esp.dkim_discovery import COMMON_SELECTORS, is_quick, quick_discovery
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.records.dkim_key import DkimKey, looks_like_dkim_key, parse_dkim_key

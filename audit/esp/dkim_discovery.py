@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
-from audit.checks.common import DomainContext
+from audit.esp.profiles import EspProfile, load_profiles
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.records.dkim_key import looks_like_dkim_key
+from audit.run_context import RunContext
 
 COMMON_SELECTORS = (
     "default", "dkim", "mail", "email", "smtp", "k1", "k2", "k3", "s1", "s2", "s1024", "s2048",
@@ -47,26 +49,34 @@ class Asked:
     answer: DnsAnswer
 
 
-def is_quick(ctx: DomainContext) -> bool:
+async def run_profiles(ctx: RunContext) -> dict[str, EspProfile]:
+    """The profiles of this run (built-ins plus --esp-profiles), loaded once per domain run.
+    Raises ProfileError for a bad file (the command line checks this before the run)."""
+
+    async def load() -> dict[str, EspProfile]:
+        return load_profiles(Path(ctx.esp_profiles_dir) if ctx.esp_profiles_dir else None)
+
+    return await ctx.once(("esp-profiles",), load)
+
+
+def is_quick(ctx: RunContext) -> bool:
     return ctx.dkim_discovery == "quick" and ctx.discover_dkim
 
 
-async def quick_discovery(ctx: DomainContext) -> list[Asked]:
+async def quick_discovery(ctx: RunContext) -> list[Asked]:
     """The two rounds (given selectors first), once per domain: the DKIM check and ESP
     detection share the result. Stops early on the subtree's NXDOMAIN (RFC 8020)."""
     return await ctx.once(("dkim-quick-discovery",), lambda: _discover(ctx))
 
 
-async def _candidates(ctx: DomainContext) -> list[str]:
+async def _candidates(ctx: RunContext) -> list[str]:
     """Every name full discovery would ask: the common ones, then the ESP profiles' own."""
-    from audit.esp.detect import run_profiles
-
     profiles = await run_profiles(ctx)
     listed = (s for p in profiles.values() for s in p.literal_selectors())
     return list(dict.fromkeys([*COMMON_SELECTORS, *listed]))
 
 
-async def _discover(ctx: DomainContext) -> list[Asked]:
+async def _discover(ctx: RunContext) -> list[Asked]:
     given = list(dict.fromkeys(ctx.dkim_selectors))
     guesses = [s for s in await _candidates(ctx) if s not in given]
     subtree = await ctx.resolver.txt(f"_domainkey.{ctx.domain}")
@@ -85,7 +95,7 @@ async def _discover(ctx: DomainContext) -> list[Asked]:
     return asked
 
 
-async def _ask(ctx: DomainContext, selectors: list[tuple[str, str]]) -> list[Asked]:
+async def _ask(ctx: RunContext, selectors: list[tuple[str, str]]) -> list[Asked]:
     names = [f"{s}._domainkey.{ctx.domain}" for s, _ in selectors]
     answers = await asyncio.gather(*(ctx.resolver.txt(n) for n in names))
     return [Asked(s, src, a) for (s, src), a in zip(selectors, answers, strict=True)]
