@@ -212,12 +212,12 @@ class _Socket:
     """One UDP socket and the questions waiting on it: id -> (server, question, future)."""
 
     def __init__(self, family: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = weakref.ref(loop)  # a socket must not keep a finished loop alive
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
-        self.loop = loop
         self.waiting: dict[int, tuple[tuple[str, int], bytes, asyncio.Future[bytes]]] = {}
         self.sent = 0
         self.retired = False
@@ -246,8 +246,9 @@ class _Socket:
 
     def close(self) -> None:
         if self.sock.fileno() >= 0:
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self.sock.fileno())
+            loop = self.loop()
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(self.sock.fileno())
             self.sock.close()
 
 
@@ -255,7 +256,7 @@ class _Mux:
     """The sockets of one event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self.loop = weakref.ref(loop)
         self.sockets: dict[int, list[_Socket]] = {}
         self.turn = 0
         self.retiring: list[_Socket] = []
@@ -264,21 +265,25 @@ class _Mux:
     def pick(self, family: int) -> _Socket:
         group = self.sockets.get(family)
         if group is None:
-            group = self.sockets[family] = [_Socket(family, self.loop) for _ in range(SOCKETS)]
+            loop = asyncio.get_running_loop()
+            group = self.sockets[family] = [_Socket(family, loop) for _ in range(SOCKETS)]
         for _ in range(len(group)):
             self.turn = (self.turn + 1) % len(group)
             if len(group[self.turn].waiting) < PER_SOCKET:
                 break
         else:  # every socket is busy: one more (a burst's answers must not overflow buffers)
-            group.append(_Socket(family, self.loop))
+            group.append(_Socket(family, asyncio.get_running_loop()))
             self.turn = len(group) - 1
         chosen = group[self.turn]
         if chosen.sent >= ROTATE_AFTER:  # a fresh random source port; the old one drains
             chosen.retired = True
             self.retiring.append(chosen)
             self.settle(chosen)
-            chosen = group[self.turn] = _Socket(family, self.loop)
+            chosen = group[self.turn] = _Socket(family, asyncio.get_running_loop())
         return chosen
+
+    def close(self) -> None:
+        _close_all(self.sockets, self.retiring)
 
     def settle(self, sock: _Socket) -> None:
         if sock.retired and not sock.waiting:
@@ -288,20 +293,21 @@ class _Mux:
     async def exchange(self, server: tuple[str, int], family: int, question: bytes,
                        query_tail: bytes, timeout: float) -> bytes:  # fmt: skip
         """Send one question to `server` and wait up to `timeout` for its answer."""
+        loop = asyncio.get_running_loop()
         sock = self.pick(family)
         qid = secrets.randbits(16)
         while qid in sock.waiting:
             qid = secrets.randbits(16)
-        future: asyncio.Future[bytes] = self.loop.create_future()
+        future: asyncio.Future[bytes] = loop.create_future()
         sock.waiting[qid] = (server, question, future)
         sock.sent += 1
-        timer = self.loop.call_later(timeout, _expire, sock, future)
+        timer = loop.call_later(timeout, _expire, sock, future)
         try:
             packet = struct.pack("!HHHHHH", qid, RD, 1, 0, 0, 0) + query_tail
             try:
                 sock.sock.sendto(packet, server)
             except (BlockingIOError, InterruptedError):
-                await self.loop.sock_sendto(sock.sock, packet, server)
+                await loop.sock_sendto(sock.sock, packet, server)
             return await future
         finally:
             timer.cancel()
@@ -344,6 +350,10 @@ class UdpWire:
         loop = asyncio.get_running_loop()
         mux = self._muxes.get(loop)
         if mux is None:
+            for old, other in list(self._muxes.items()):  # loops that ended: their sockets go
+                if old.is_closed():
+                    other.close()
+                    del self._muxes[old]
             mux = self._muxes[loop] = _Mux(loop)
         return mux
 
@@ -356,7 +366,7 @@ class UdpWire:
         question = tail.lower()
         qkey = _key(_read_name(qname, 0)[0])
         mux = self._mux()
-        loop = mux.loop
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lifetime
         alive = list(self.servers)
         errors: list[str] = []
