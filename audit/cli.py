@@ -55,6 +55,10 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--scheduler", metavar="ADDRESS", default=None,
                       help="Audit the list on a Dask distributed cluster (e.g. tcp://host:8786; "
                       "needs pip install 'audit[distributed]').")(fn)  # fmt: skip
+    fn = click.option("--jobs", type=click.IntRange(1, 64), default=None,
+                      help="Worker processes for a --from-file list, each auditing every N-th "
+                      "domain with its own DNS cache (the limits are split among them). Default: "
+                      "2 at --concurrency 200 or more with two cores, else 1.")(fn)  # fmt: skip
     fn = click.option("--max-probes", type=click.IntRange(1, 1000), default=DEFAULT_MAX_PROBES,
                       show_default=True, help="SMTP probes at the same time in a run; each MX "
                       "address is probed once per run and shared by its domains.")(fn)  # fmt: skip
@@ -90,6 +94,11 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="A DKIM selector you sign with (repeatable); tried beside the common ones.",
 )
 @click.option("--no-dkim-discovery", is_flag=True, help="Try only the selectors given.")
+@click.option("--dkim-discovery", "dkim_discovery", type=click.Choice(["full", "quick"]),
+              default=None, help="full: ask every common selector name; quick: the most used "
+              "and those found at earlier domains of the run first, the rest only when they "
+              "hold no key (a second key can go unseen). Default: quick with --from-file, "
+              "else full.")  # fmt: skip
 @click.option(
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )
@@ -137,12 +146,14 @@ def domain(
     max_dns_in_flight: int,
     dns_rate: float,
     max_probes: int,
+    jobs: int | None,
     scheduler: str | None,
     dns_servers: tuple[str, ...],
     zone_dir: Path | None,
     timeout: float,
     dkim_selectors: tuple[str, ...],
     no_dkim_discovery: bool,
+    dkim_discovery: str | None,
     blocklists: tuple[str, ...],
     no_probes: bool,
     https_port: int,
@@ -172,6 +183,7 @@ def domain(
     options = dict(
         dkim_selectors=selectors,
         discover_dkim=not no_dkim_discovery,
+        dkim_discovery=dkim_discovery or ("quick" if from_file else "full"),
         blocklists=[_blocklist(z) for z in blocklists] or None,
         probes=not no_probes and zone_dir is None,
         https_port=https_port,
@@ -187,7 +199,7 @@ def domain(
     if any((from_file, resume, scheduler)) or fmt == "jsonl":
         run_batch(names, from_file, resume, backend, {**options, **limits},
                   concurrency=concurrency, fmt=fmt, output=output, fail_on=fail_on,
-                  scheduler=scheduler, dns=(dns_servers, zone_dir, timeout))  # fmt: skip
+                  scheduler=scheduler, dns=(dns_servers, zone_dir, timeout), jobs=jobs)  # fmt: skip
     from audit.cli_progress import LiveChecks
 
     with LiveChecks(len(names)) as live:

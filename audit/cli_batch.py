@@ -186,6 +186,8 @@ def run_domain_batch(
     resume: Path | None,
     fail_on: str,
     runner: Callable[..., Any] | None = None,
+    jobs: int | None = None,
+    dns: tuple[tuple[str, ...], Path | None, float] | None = None,
 ) -> None:
     """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
     lines were skipped (after the run), 130 interrupted."""
@@ -217,7 +219,7 @@ def run_domain_batch(
         history.add(report)
         progress.advance(code)
 
-    run = runner or audit_batch
+    run = runner or _process_runner(jobs, concurrency, len(names), dns) or audit_batch
     from audit.dask_run import DaskUnavailable
 
     try:
@@ -295,6 +297,30 @@ def _gate(verdicts) -> int:
     from reports.verdict import VERDICTS
 
     return next((code for code in GATE_ORDER if verdicts[VERDICTS[code]]), 0)
+
+
+def _process_runner(
+    jobs: int | None,
+    concurrency: int,
+    count: int,
+    dns: tuple[tuple[str, ...], Path | None, float] | None,
+) -> Callable[..., Any] | None:
+    """The batch runner for --jobs N > 1 (or the default for a large list at a high
+    concurrency): worker processes (audit/batch_procs.py). None: this process."""
+    from audit.batch_procs import audit_in_processes, default_jobs
+
+    processes = jobs or default_jobs(concurrency, count)
+    if processes <= 1 or dns is None:
+        return None
+    dns_servers, zone_dir, timeout = dns
+    spec = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
+
+    def run(names, backend, on_done, *, concurrency, **options):
+        return audit_in_processes(
+            names, spec, on_done, jobs=processes, concurrency=concurrency, **options
+        )
+
+    return run
 
 
 def dask_runner(

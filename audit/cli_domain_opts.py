@@ -58,6 +58,7 @@ def run_batch(
     fail_on: str,
     scheduler: str | None,
     dns: tuple[tuple[str, ...], Path | None, float],
+    jobs: int | None = None,
 ) -> None:
     """The batch mode (--from-file, --resume, --scheduler or JSONL): streams and exits."""
     from audit import cli_batch
@@ -72,5 +73,5 @@ def run_batch(
         names + (listed.names if listed else []), listed.bad if listed else [],
         from_file or "", backend, options, concurrency=concurrency, fmt=fmt,
         output=output, resume=resume, fail_on=fail_on,
-        runner=cli_batch.dask_runner(scheduler, dns),
+        runner=cli_batch.dask_runner(scheduler, dns), jobs=jobs, dns=dns,
     )  # fmt: skip

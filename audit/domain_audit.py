@@ -41,6 +41,7 @@ async def audit_domain(
     allow_private_addresses: bool = False,
     run: RunMemo | None = None,
     observer: CheckObserver | None = None,
+    dkim_discovery: str = "full",
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -59,6 +60,7 @@ async def audit_domain(
         esp_profiles_dir=esp_profiles_dir,
         allow_private_addresses=allow_private_addresses,
         run=run,
+        dkim_discovery=dkim_discovery,
     )
     start = time.perf_counter()
     outcomes = await run_checks(

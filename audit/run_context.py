@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from audit.net.dns import Resolver
+    from audit.net.run_memo import RunMemo
 
 T = TypeVar("T")
 
@@ -25,5 +26,11 @@ class RunContext(Protocol):
     def dkim_selectors(self) -> list[str]: ...
     @property
     def esp_profiles_dir(self) -> str | None: ...
+    @property
+    def discover_dkim(self) -> bool: ...
+    @property
+    def dkim_discovery(self) -> str: ...  # "full" | "quick" (audit/esp/dkim_discovery.py)
+    @property
+    def run(self) -> RunMemo | None: ...
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T: ...

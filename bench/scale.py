@@ -138,7 +138,9 @@ def measured(command: list[str], env: dict[str, str] | None = None, stdout=None)
     wall = time.perf_counter() - start
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "code": code, "stderr": stderr[-500:]}
+    cpu = usage.ru_utime + usage.ru_stime  # with the worker processes it waited for
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu, "code": code,
+            "stderr": stderr[-500:]}  # fmt: skip
 
 
 def jsonl_stats(path: Path) -> dict:
@@ -164,17 +166,16 @@ def jsonl_stats(path: Path) -> dict:
 
 
 async def _flood(host: str, port: int, count: int, concurrency: int, names: int) -> float:
-    import dns.asyncresolver
-    import dns.nameserver
+    """Queries a second the server answers at `concurrency` in flight, asked over the tool's
+    own lean wire (dnspython's client would measure itself, not the server)."""
+    from audit.net.dns_wire import UdpWire
 
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
-    resolver.lifetime = 10
+    wire = UdpWire([(host, port)], lifetime=10, attempt_timeout=5)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
         async with gate:
-            await resolver.resolve(domain_name(1 + i % names), "TXT", raise_on_no_answer=False)
+            await wire.ask(domain_name(1 + i % names), "TXT")
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
@@ -262,6 +263,9 @@ def main() -> None:
                         "DNS latency (the baselines still use the DNS server)")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--serve", action="store_true",
+                        help="only start the delayed DNS server for the largest size, print "
+                        "its address and domain list, and wait (Ctrl-C stops)")  # fmt: skip
     parser.add_argument("--worker", choices=("checkdmarc", "authheaders"), help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--list", help=argparse.SUPPRESS)
@@ -294,6 +298,8 @@ def main() -> None:
     server = f"127.0.0.1:{port}"
     results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {}}
     try:
+        if args.serve:
+            return _serve(server, work, max(sizes))
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
         capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
         results["server"]["qps_capacity"] = capacity
@@ -324,6 +330,7 @@ def main() -> None:
                 for example in stats["dns001_examples"]:
                     print(f"    DNS001 {example}")
                 print(f"audit N={n:<6} concurrency={conc:<8} {row['rate']:8.1f} domains/s  "
+                      f"CPU {1000 * row['cpu'] / n:5.1f} ms/domain  "
                       f"peak RSS {row['rss_mb']:6.1f} MB  DNS001 {row['dns001']} (timeouts "
                       f"{row['dns001_timeouts']})  lines "
                       f"{row['lines']}  answers/domain {row['answers_per_domain']:.1f}  "
@@ -343,7 +350,8 @@ def main() -> None:
                                  str(listing), "--threads", str(threads)], env)  # fmt: skip
             rate = count / run["wall"]
             results["baselines"][f"checkdmarc {label}"] = {"n": count, **run, "rate": rate}
-            print(f"checkdmarc {label:<11} N={count:<6} {rate:8.1f} domains/s  peak RSS "
+            print(f"checkdmarc {label:<11} N={count:<6} {rate:8.1f} domains/s  CPU "
+                  f"{1000 * run['cpu'] / count:5.1f} ms/domain  peak RSS "
                   f"{run['rss_mb']:6.1f} MB  exit {run['code']}")  # fmt: skip
         if args.messages:
             box = work / "messages.mbox"
@@ -379,6 +387,18 @@ def main() -> None:
         relay.terminate()
         relay.wait(10)
         knot.stop()
+
+
+def _serve(server: str, work: Path, count: int) -> None:
+    """--serve: the server's address and a list of its domains, then wait for Ctrl-C."""
+    listing = work / f"list-{count}.txt"
+    listing.write_text("\n".join(domain_name(i) for i in range(1, count + 1)) + "\n")
+    print(f"serving {count} domains at {server}; list {listing}; Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def _installed(module: str) -> bool:

@@ -36,6 +36,7 @@ class DomainContext:
     allow_private_addresses: bool = False
     run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
+    dkim_discovery: str = "full"  # "quick": stop once a key is found (esp/dkim_discovery.py)
     _memo: OnceCache[Hashable, Any] = field(default_factory=OnceCache, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:

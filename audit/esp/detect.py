@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from audit.esp.dkim_discovery import is_quick, quick_discovery
+from audit.esp.dkim_discovery import run_profiles as run_profiles  # where the checks find it
 from audit.esp.profiles import (
     EspProfile,
-    load_profiles,
     profile_for_dkim_target,
     profile_for_include,
     profile_for_mx,
@@ -72,16 +72,6 @@ class DetectionResult:
         return [d for d in self.detections if d.profile_id == profile_id]
 
 
-async def run_profiles(ctx: RunContext) -> dict[str, EspProfile]:
-    """The profiles of this run (built-ins plus --esp-profiles), loaded once per domain run.
-    Raises ProfileError for a bad file (the command line checks this before the run)."""
-
-    async def load() -> dict[str, EspProfile]:
-        return load_profiles(Path(ctx.esp_profiles_dir) if ctx.esp_profiles_dir else None)
-
-    return await ctx.once(("esp-profiles",), load)
-
-
 async def detect_providers(ctx: RunContext, profiles: dict[str, EspProfile]) -> list[Detection]:
     """The providers the domain's DNS shows, each with the record it rests on (see `detect`
     for the failed lookups that make the answer inconclusive)."""
@@ -113,12 +103,11 @@ async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> Detection
             ]
         )
     )
-    dkim_names = [f"{s}._domainkey.{domain}" for s in selectors]
     return_names = [f"{n}.{domain}" for n in rp_names]
-    tree, mx, dkim, returns = await asyncio.gather(
+    tree, mx, (selectors, dkim), returns = await asyncio.gather(
         domain_tree(ctx),
         ctx.resolver.query(domain, "MX"),
-        asyncio.gather(*(ctx.resolver.txt(n) for n in dkim_names)),
+        _dkim_answers(ctx, selectors),
         asyncio.gather(*(ctx.resolver.query(n, "MX") for n in return_names)),
     )
     found: list[Detection] = []
@@ -135,6 +124,17 @@ async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> Detection
         selectors_tried=selectors,
         return_path_names_tried=rp_names,
     )
+
+
+async def _dkim_answers(ctx: RunContext, selectors: list[str]) -> tuple[list[str], list[DnsAnswer]]:
+    """The `_domainkey` TXT answers of `selectors`; with quick discovery (domain lists), those
+    of the names it asked instead (esp/dkim_discovery.py): the same answers the DKIM
+    check reads, no more questions."""
+    if is_quick(ctx):
+        asked = await quick_discovery(ctx)
+        return [a.selector for a in asked], [a.answer for a in asked]
+    names = [f"{s}._domainkey.{ctx.domain}" for s in selectors]
+    return selectors, list(await asyncio.gather(*(ctx.resolver.txt(n) for n in names)))
 
 
 def _from_spf(tree: SpfTree, profiles: dict[str, EspProfile], failed: list[DnsAnswer]):

@@ -31,6 +31,7 @@ from audit.net.dns_answers import (
     DnsStatus,
     normalize_name,
 )
+from audit.net.dns_wire import UdpWire, WireFailure, WireTimeout
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -88,6 +89,8 @@ class NetworkBackend:
 
     `transport` / `dnssec_transport` replace what sends the plain and the DO+CD questions
     (default: dnspython resolvers on `servers` with `timeout`); the status mapping stays here.
+    Plain questions go over the lean `dns_wire.UdpWire` unless a transport is set or `wire` is
+    False (dnspython then sends them too).
     """
 
     def __init__(
@@ -96,10 +99,12 @@ class NetworkBackend:
         timeout: float = DEFAULT_TIMEOUT,
         transport: Transport | None = None,
         dnssec_transport: Transport | None = None,
+        wire: bool = True,
     ):
         self._base = _dnspython_resolver(list(servers), timeout)
         self._resolver: Transport = transport if transport is not None else self._base
         self._do_resolver: Transport | None = dnssec_transport
+        self._wire = _wire_for(self._base) if wire else None
 
     @property
     def server_count(self) -> int:
@@ -141,6 +146,8 @@ class NetworkBackend:
 
     async def _ask(self, name: str, rdtype: str) -> _Step:
         """One question to the servers, its outcome as a status (never an exception)."""
+        if self._wire is not None and self._resolver is self._base:
+            return await self._ask_wire(name, rdtype)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -170,6 +177,27 @@ class NetworkBackend:
             ttl = _negative_ttl(answer.response)
             return _Step(DnsStatus.NODATA, chain=chain, incomplete=incomplete, ttl=ttl)
         return _Step(DnsStatus.NOERROR, rdata=list(answer.rrset), chain=chain, ttl=answer.rrset.ttl)
+
+    async def _ask_wire(self, name: str, rdtype: str) -> _Step:
+        """`_ask` over the lean UDP wire (the default when no other transport is set)."""
+        assert self._wire is not None
+        try:
+            reply = await self._wire.ask(name, rdtype)
+        except WireTimeout as exc:
+            return _Step(DnsStatus.TIMEOUT, error=str(exc))
+        except WireFailure as exc:
+            return _Step(DnsStatus.SERVFAIL, error=str(exc))
+        except (dns.exception.DNSException, ValueError) as exc:
+            return _Step(DnsStatus.NXDOMAIN, error=str(exc))  # a name that cannot exist
+        except OSError as exc:
+            return _Step(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+        if reply.nxdomain:
+            return _Step(DnsStatus.NXDOMAIN, chain=reply.chain, ttl=reply.negative_ttl)
+        if not reply.rdata:
+            incomplete = not reply.recursion_available
+            ttl = reply.negative_ttl
+            return _Step(DnsStatus.NODATA, chain=reply.chain, incomplete=incomplete, ttl=ttl)
+        return _Step(DnsStatus.NOERROR, rdata=reply.rdata, chain=reply.chain, ttl=reply.ttl)
 
     async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:
         """One question with the DO and CD bits: the sections as they came, RRSIGs included.
@@ -242,6 +270,16 @@ def _dnspython_resolver(servers: list[ServerAddress], timeout: float) -> dns.asy
     resolver.retry_servfail = False
     resolver.cache = None
     return resolver
+
+
+def _wire_for(resolver: dns.asyncresolver.Resolver) -> UdpWire | None:
+    """The lean wire on the resolver's servers and timeouts (None when a server is not plain
+    DNS over port 53 style UDP/TCP, e.g. DNS over HTTPS from a resolv.conf option)."""
+    servers = resolver.nameservers
+    if not servers or not all(isinstance(s, dns.nameserver.Do53Nameserver) for s in servers):
+        return None
+    addresses = [(s.address, s.port) for s in servers]  # type: ignore[union-attr]
+    return UdpWire(addresses, lifetime=resolver.lifetime, attempt_timeout=resolver.timeout)
 
 
 @dataclass(frozen=True)

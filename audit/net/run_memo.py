@@ -1,4 +1,5 @@
-"""Work shared by every domain of one run: network probes made once per destination.
+"""Work shared by every domain of one run: network probes made once per destination, and the
+DKIM selectors found so far (quick discovery asks those first).
 
 Many domains share MX hosts (a provider's `aspmx.l.google.com` serves millions), and mail
 providers rate-limit port 25: a batch must probe each (MX host, address, port) once and share
@@ -9,6 +10,7 @@ The memo is LRU-bounded so a long run keeps flat memory.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -29,6 +31,8 @@ class RunMemo:
         self._tasks: OnceCache[Hashable, Any] = OnceCache(max_entries=max_entries)
         self._slots = asyncio.Semaphore(max_probes)
         self.max_entries = max_entries
+        # selectors with a DKIM key so far in the run, asked first by quick discovery
+        self.dkim_selectors_found: Counter[str] = Counter()
 
     @property
     def started(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.esp.dkim_discovery import COMMON_SELECTORS, is_quick, quick_discovery
 from audit.fact_types.dkim import DkimFacts, DkimKeyFacts, DkimKeyTags
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsAnswer, DnsStatus
@@ -21,20 +22,38 @@ from audit.rules.dkim import (
     DKIM_WEAK_KEY,
 )
 
-COMMON_SELECTORS = (
-    "default", "dkim", "mail", "email", "smtp", "k1", "k2", "k3", "s1", "s2", "s1024", "s2048",
-    "selector1", "selector2", "google", "mandrill", "mxvault", "everlytickey1", "everlytickey2",
-    "dk", "key1", "key2", "sig1", "zoho", "amazonses", "protonmail", "protonmail2", "protonmail3",
-    "fm1", "fm2", "fm3", "mailjet", "smtpapi", "pm", "mg", "mta", "krs", "ctct1", "ctct2", "hs1",
-    "hs2", "cm", "turbo-smtp", "sendgrid", "ovh", "mailo", "x", "200608",
-)  # fmt: skip
 
-
-def discovery_note(count: int) -> str:
+def discovery_note(count: int, quick: bool = False) -> str:
+    if quick:
+        return (
+            f"Quick discovery (domain lists) asked {count} selector names: the most used first, "
+            "the rest only when those held no key; a custom selector is only found if given "
+            "with --dkim-selector."
+        )
     return (
         f"Discovery tries {count} common selector names; a custom selector is only found if "
         "given with --dkim-selector."
     )
+
+
+async def _asked(
+    ctx: DomainContext,
+) -> tuple[list[tuple[str, str]], list[DnsAnswer], DnsAnswer | None]:
+    """The selectors asked (name, source), their answers, and the `_domainkey` subtree answer."""
+    given = list(dict.fromkeys(ctx.dkim_selectors))
+    if is_quick(ctx):
+        asked = await quick_discovery(ctx)
+        known = await ctx.resolver.txt(f"_domainkey.{ctx.domain}")  # cached: asked by discovery
+        return [(a.selector, a.source) for a in asked], [a.answer for a in asked], known
+    discovered = [s for s in COMMON_SELECTORS if s not in given] if ctx.discover_dkim else []
+    selectors = [(s, "given") for s in given] + [(s, "discovered") for s in discovered]
+    subtree = await _selector_subtree(ctx, given, discovered)
+    if subtree is not None and subtree.status is DnsStatus.NXDOMAIN and not subtree.cname_chain:
+        # RFC 8020: nothing exists below a name that does not exist, so no guessed selector can
+        selectors = [(s, "given") for s in given]
+    names = [f"{s}._domainkey.{ctx.domain}" for s, _ in selectors]
+    answers = await asyncio.gather(*(ctx.resolver.txt(n) for n in names))
+    return selectors, list(answers), subtree
 
 
 def _key_entry(
@@ -57,14 +76,8 @@ def _key_entry(
 async def check(ctx: DomainContext) -> CheckResult:
     domain = ctx.domain
     given = list(dict.fromkeys(ctx.dkim_selectors))
-    discovered = [s for s in COMMON_SELECTORS if s not in given] if ctx.discover_dkim else []
-    selectors = [(s, "given") for s in given] + [(s, "discovered") for s in discovered]
-    subtree = await _selector_subtree(ctx, given, discovered)
-    if subtree is not None and subtree.status is DnsStatus.NXDOMAIN and not subtree.cname_chain:
-        # RFC 8020: nothing exists below a name that does not exist, so no guessed selector can
-        selectors = [(s, "given") for s in given]
+    selectors, answers, subtree = await _asked(ctx)
     names = [f"{s}._domainkey.{domain}" for s, _ in selectors]
-    answers = await asyncio.gather(*(ctx.resolver.txt(n) for n in names))
     keys: list[DkimKeyFacts] = []
     findings: list[Finding] = []
     inconclusive = False
@@ -126,12 +139,19 @@ async def check(ctx: DomainContext) -> CheckResult:
             selectors_tried=tuple(s for s, _ in selectors),
             selector_subtree=subtree.status.value if subtree is not None else None,
             discovery=ctx.discover_dkim,
-            discovery_note=discovery_note(len(discovered)),
+            discovery_note=_note(ctx, given, selectors),
             keys=tuple(keys),
         )
     }
     status = Status.INCONCLUSIVE if inconclusive and not found_any else Status.COMPLETED
     return CheckResult(facts=facts, findings=findings, status=status)
+
+
+def _note(ctx: DomainContext, given: list[str], asked: list[tuple[str, str]]) -> str:
+    if is_quick(ctx):
+        return discovery_note(len(asked), quick=True)
+    guessed = [s for s in COMMON_SELECTORS if s not in given] if ctx.discover_dkim else []
+    return discovery_note(len(guessed))
 
 
 async def _selector_subtree(

@@ -1,0 +1,135 @@
+"""A domain list on several cores: `audit domain --from-file ... --jobs N`.
+
+One Python process audits on one core (the event loop, answer parsing and report building share
+it), so a list is split across N worker processes, each running the same streaming engine
+(`audit.batch.audit_batch`) on every N-th name with its own event loop, DNS cache and probe memo.
+The run's bounds are split among them (concurrency, queries in flight, queries a second, probe
+slots), so the totals stay what the user asked. Each worker sends every report back as it ends
+(its JSON dict, one message on a pipe); the parent alone writes the output and the progress bar,
+so the stream, --resume and Ctrl-C behave as with one process. A worker that dies leaves no gap:
+each name it did not report gets an error report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from audit.batch import crashed_report
+from audit.model import Report
+from audit.report_load import report_from_dict
+
+AUTO_CONCURRENCY = 200  # from this --concurrency on, a list uses two processes by default
+DIVIDED = ("max_in_flight", "max_probes")  # per-run bounds split among the workers
+DONE = b""  # the last message of a worker that finished its share
+
+
+def default_jobs(concurrency: int, names: int) -> int:
+    """Two processes for a large list at a high concurrency on a machine with two cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 if concurrency >= AUTO_CONCURRENCY and (cores or 1) >= 2 and names >= 100 else 1
+
+
+def _worker(
+    names: list[str],
+    dns: tuple[tuple[str, ...], str | None, float],
+    options: dict[str, Any],
+    concurrency: int,
+    conn: Connection,
+) -> None:
+    """In a worker process: audit `names`, each report's JSON dict sent as it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the run stops
+    from audit.batch import audit_batch
+    from audit.net.dns import build_backend
+
+    def send(report: Report) -> None:
+        conn.send_bytes(json.dumps(report.to_dict(), ensure_ascii=False, default=str).encode())
+
+    async def run() -> None:
+        backend = build_backend(*dns)
+        await audit_batch(names, backend, send, concurrency=concurrency, **options)
+
+    asyncio.run(run())
+    conn.send_bytes(DONE)
+    conn.close()
+
+
+def split_options(options: dict[str, Any], jobs: int) -> dict[str, Any]:
+    """Each worker's share of the run's bounds (at least 1; a rate of 0 stays unlimited)."""
+    share = dict(options)
+    for key in DIVIDED:
+        if key in share:
+            share[key] = max(1, int(share[key]) // jobs)
+    if share.get("dns_rate"):
+        share["dns_rate"] = share["dns_rate"] / jobs
+    return share
+
+
+async def audit_in_processes(
+    names: Sequence[str],
+    dns: tuple[tuple[str, ...], str | None, float],
+    on_done: Callable[[Report], None],
+    *,
+    jobs: int,
+    concurrency: int,
+    **options: Any,
+) -> int:
+    """Audit `names` in `jobs` worker processes; each report goes to `on_done` as it arrives.
+    Returns how many were handed on. Cancelling stops the workers."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with a running loop
+    shares = [list(names[i::jobs]) for i in range(jobs)]
+    each = split_options(options, jobs)
+    workers = []
+    for share in shares:
+        if not share:
+            continue
+        parent, child = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker,
+            args=(share, dns, each, max(1, concurrency // jobs), child),
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        workers.append((process, parent, share))
+    count = 0
+
+    async def drain(process, conn: Connection, share: list[str]) -> None:
+        nonlocal count
+        pending = dict.fromkeys(share)
+        finished = False
+        while True:
+            try:
+                data = await asyncio.to_thread(conn.recv_bytes)
+            except (EOFError, OSError):
+                break
+            if data == DONE:
+                finished = True
+                break
+            report = report_from_dict(json.loads(data))
+            pending.pop(report.target, None)
+            on_done(report)
+            count += 1
+        await asyncio.to_thread(process.join)
+        if not finished:
+            reason = RuntimeError(f"worker process ended with exit code {process.exitcode}")
+            for name in pending:
+                on_done(crashed_report(name, reason))
+                count += 1
+
+    try:
+        await asyncio.gather(*(drain(*worker) for worker in workers))
+    finally:
+        for process, _, _ in workers:
+            if process.is_alive():
+                process.terminate()  # its pipe then ends: a reader waiting on it returns
+        for process, conn, _ in workers:
+            process.join(5)
+            conn.close()
+    return count
