@@ -37,7 +37,7 @@ def _run(records, domain, run=None, mode="quick", **options):
 
 
 def _keys(result):
-    return sorted(k["selector"] for k in result.facts["dkim"]["keys"])
+    return sorted(k.selector for k in result.facts["dkim"].keys)
 
 
 def test_a_key_among_the_most_used_names_ends_discovery():
@@ -46,15 +46,15 @@ def test_a_key_among_the_most_used_names_ends_discovery():
     assert _keys(result) == ["s1"] and not result.findings
     guessed = [n.split(".")[0] for n in asked if n.endswith("._domainkey.a.test")]
     assert sorted(guessed) == sorted(FIRST_ROUND)  # nothing past the first round
-    assert result.facts["dkim"]["selectors_tried"] == list(FIRST_ROUND)
-    assert "Quick discovery" in result.facts["dkim"]["discovery_note"]
+    assert result.facts["dkim"].selectors_tried == tuple(FIRST_ROUND)
+    assert "Quick discovery" in result.facts["dkim"].discovery_note
 
 
 def test_a_key_at_a_rarer_name_is_found_in_the_second_round():
     records = {"mandrill._domainkey.b.test": [("TXT", KEY)]}
     result, asked = _run(records, "b.test")
     assert _keys(result) == ["mandrill"] and not result.findings
-    tried = result.facts["dkim"]["selectors_tried"]
+    tried = result.facts["dkim"].selectors_tried
     assert set(COMMON_SELECTORS) <= set(tried)  # every common name was asked
 
 
@@ -63,7 +63,7 @@ def test_no_key_anywhere_is_reported_as_full_discovery_does():
     quick, _ = _run(records, "c.test")
     full, _ = _run(records, "c.test", mode="full")
     assert pairs(quick) == pairs(full) == {("DKIM001", "c.test")}
-    assert set(full.facts["dkim"]["selectors_tried"]) <= set(quick.facts["dkim"]["selectors_tried"])
+    assert set(full.facts["dkim"].selectors_tried) <= set(quick.facts["dkim"].selectors_tried)
 
 
 def test_a_second_key_at_a_rarer_name_is_what_quick_can_miss():
