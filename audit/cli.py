@@ -517,7 +517,7 @@ def message(
     """Audit sent messages (FILES: .eml, .mbox, or - for stdin) as a receiver would."""
     from audit.domains import normalize_domain
     from audit.message.load import MessageInputError, load_messages
-    from audit.message_audit import EnvelopeOptions, audit_messages
+    from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
 
     now = _parse_now(now_text)
     if mail_from is not None:
@@ -543,6 +543,7 @@ def message(
         limit = max(timeout * 10, 10.0)
         run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
                          check_timeout=limit)  # fmt: skip
+    relax_gc()
     reports = asyncio.run(
         audit_messages(
             messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.message.load import RawMessage
-from audit.message_audit import EnvelopeOptions, audit_messages
+from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
 from audit.model import Report, Severity, report_from_dict
 from audit.net.dns import build_backend
 from audit.net.dns_limits import shared_backend
@@ -62,6 +62,7 @@ def _preload() -> None:
     from audit.checks.message import message_checks
 
     message_checks()
+    relax_gc()
 
 
 def _context() -> BaseContext | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,12 @@ class DnsAnswer:
 
     @property
     def records(self) -> list[str]:
-        return [r.to_text() for r in self.rdata]
+        return list(self._texts)
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        # once per answer: a run-wide cache hands the same answer to every audit's query log
+        return tuple(r.to_text() for r in self.rdata)
 
     @property
     def txt(self) -> list[str]:
