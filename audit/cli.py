@@ -493,8 +493,9 @@ def _parse_ip(text: str | None) -> str | None:
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
 @max_size_option("Largest message accepted, in MiB.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
-              "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
+              help="Worker processes (DKIM verification is CPU bound: one per core); reports "
+              "keep the input order (--format jsonl: each once those before it are "
+              "written).")  # fmt: skip
 @report_options
 @history_options
 def message(
