@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,187 +12,25 @@ from typing import Any
 
 import click
 
-from audit import __version__
+from audit import __version__, cli_gate, cli_history, cli_receive
+from audit.cli_common import (
+    EXIT_BAD_INPUT,
+    BadInput,
+    _backend,
+    _render_and_exit,
+    configure_logging,
+    dns_options,
+    history_options,
+    max_size_option,
+    report_options,
+)
 from audit.cli_esp import esp as _esp_group
 from audit.cli_esp import esp_profiles_option
-from audit.cli_history import history_options
-from audit.cli_paths import build_paths, path_options
-from audit.model import EXIT_INTERNAL_ERROR, Report, Severity, combined_exit_code
-
-EXIT_BAD_INPUT = 2
-DEFAULT_WIDTH = 100  # terminal text when stdout is not a terminal and COLUMNS is not set
-MIN_WIDTH = 40
-
-
-class BadInput(click.ClickException):
-    """Bad input the user can fix: one line on stderr, exit 2."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-def _positive_float(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter("must be a positive number of seconds")
-    return value
-
-
-def check_ca_file(path: str | None) -> str | None:
-    """--ca-file must hold at least one PEM certificate: an empty or wrong file would silently
-    trust nothing (every probe "untrusted", or no verdict at all)."""
-    if path is None:
-        return None
-    from cryptography import x509
-
-    try:
-        certificates = x509.load_pem_x509_certificates(Path(path).read_bytes())
-    except (OSError, ValueError):
-        certificates = []
-    if not certificates:
-        raise BadInput(f"--ca-file {path!r} holds no PEM certificate")
-    return path
-
-
-def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--dns-server, --zone-dir and --timeout: every command that looks anything up takes them."""
-    fn = click.option(
-        "--timeout",
-        type=float,
-        default=5.0,
-        show_default=True,
-        callback=_positive_float,
-        metavar="SECONDS",
-        help="Timeout for each network operation.",
-    )(fn)
-    fn = click.option(
-        "--zone-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Answer DNS from the *.zone files in DIR (fully offline).",
-    )(fn)
-    fn = click.option(
-        "--dns-server",
-        "dns_servers",
-        multiple=True,
-        metavar="IP[:PORT]",
-        help="Ask this DNS server instead of the system resolver (repeatable): IP, IP:PORT, "
-        "IPv6 or [IPv6]:PORT.",
-    )(fn)
-    return fn
-
-
-def _backend(dns_servers: tuple[str, ...], zone_dir: Path | None, timeout: float):
-    from audit.cli_inputs import dns_server
-    from audit.net.dns import build_backend
-
-    if zone_dir is not None and dns_servers:
-        raise BadInput("give either --zone-dir or --dns-server, not both")
-    try:
-        checked = [dns_server(text) for text in dns_servers]  # strict: '[' is not a server
-        servers = [f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in checked]
-        return build_backend(servers, zone_dir, timeout)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot write {str(output)!r}: {exc.strerror}") from None
-
-
-def output_width(to_terminal: bool) -> int:
-    """COLUMNS when set (as ls and git honour it), else the terminal's width, else 100."""
-    import os
-    import shutil
-
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return max(int(columns), MIN_WIDTH)
-    if to_terminal:
-        return max(shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, MIN_WIDTH)
-    return DEFAULT_WIDTH
-
-
-def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
-    from audit.cli_history import record_run
-    from reports import render
-
-    to_terminal = output is None and sys.stdout.isatty()
-    color = to_terminal and fmt == "terminal"
-    width = output_width(to_terminal)
-    _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
-    code = combined_exit_code(reports, Severity.parse(fail_on))
-    record_run(reports, code, fail_on)  # when the command takes --history; never fails the run
-    sys.exit(code)
-
-
-FORMAT_CHOICES = ("terminal", "json", "html", "sarif", "junit", "markdown", "jsonl")
-SEVERITY_CHOICES = tuple(s.value for s in Severity)
-
-
-def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--format, --output and --fail-on: every command that ends in a Report takes them."""
-    fn = click.option(
-        "--fail-on",
-        type=click.Choice(SEVERITY_CHOICES),
-        default="high",
-        show_default=True,
-        help="Exit 1 when a finding is at or above this severity.",
-    )(fn)
-    fn = click.option(
-        "--output",
-        "-o",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        metavar="FILE",
-        help="Write the report to FILE instead of standard output.",
-    )(fn)
-    fn = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_CHOICES),
-        default="terminal",
-        show_default=True,
-        help="Report format: terminal text, JSON, JSONL (one report per line as each target "
-        "finishes), a self-contained HTML file, SARIF (code scanning), JUnit XML or Markdown.",
-    )(fn)
-    return fn
-
-
-LOG_LEVEL_ENV = "AUDIT_LOG_LEVEL"
-
-
-def configure_logging(verbose: int, quiet: bool) -> None:
-    """Log lines go to stderr: warnings by default, -v info, -vv debug, -q errors only;
-    AUDIT_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) when neither flag is given."""
-    import logging
-    import os
-
-    if quiet:
-        level = logging.ERROR
-    elif verbose:
-        level = logging.INFO if verbose == 1 else logging.DEBUG
-    else:
-        named = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
-        level = getattr(logging, named, None) if named else logging.WARNING
-        if not isinstance(level, int):
-            raise BadInput(f"{LOG_LEVEL_ENV}={named!r}: use DEBUG, INFO, WARNING or ERROR")
-    logging.basicConfig(level=level, format="audit: %(levelname)s: %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)
-def max_size_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--max-size MIB: `audit message` and the `audit receive` inbox share limit and default."""
-    return click.option(
-        "--max-size",
-        type=click.IntRange(min=1, max=200),
-        default=25,
-        show_default=True,
-        metavar="MIB",
-        help=help_text,
-    )
+from audit.cli_fix import fix as _fix_command
+from audit.cli_paths import path_options
+from audit.cli_reports import dmarc_reports, tls_reports
+from audit.cli_seed import seed as _seed_group
+from audit.model import EXIT_INTERNAL_ERROR
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -325,28 +162,12 @@ def domain(
     Sending paths: each --esp NAME declares a path through that provider (with --return-path
     and --dkim-selector); --sending-ip/--helo/--smtp-relay (and --return-path without --esp)
     declare your own MTA or relay. Providers detected in DNS are paths too."""
-    from audit.cli_esp import load_or_fail
+    from audit.cli_domain_opts import domain_inputs, run_batch
     from audit.domain_audit import audit_domains
-    from audit.domains import normalize_domain
 
-    if not domains and from_file is None:
-        raise BadInput("Missing argument 'DOMAINS...' (or give --from-file FILE)")
-    profiles = load_or_fail(esp_profiles_dir)  # a bad profile is bad input, not a failed check
-    try:
-        names = list(dict.fromkeys(normalize_domain(d) for d in domains))
-        selectors = [_selector(s) for s in dkim_selectors]
-        paths = build_paths(**path_flags, dkim_selectors=selectors, known_esps=list(profiles))
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    batch = any((from_file, resume, scheduler)) or fmt == "jsonl"
-    check_ca_file(ca_file)
-    if trust_anchor_file:
-        from audit.net.dnssec import TrustAnchorError, load_trust_anchors
-
-        try:
-            load_trust_anchors(trust_anchor_file)  # a bad file is bad input, not a failed check
-        except TrustAnchorError as exc:
-            raise BadInput(str(exc)) from None
+    names, selectors, paths = domain_inputs(
+        domains, from_file, dkim_selectors, path_flags, esp_profiles_dir, ca_file, trust_anchor_file
+    )
     backend = _backend(dns_servers, zone_dir, timeout)
     options = dict(
         dkim_selectors=selectors,
@@ -363,34 +184,16 @@ def domain(
         allow_private_addresses=allow_private_addresses,
     )
     limits = dict(max_in_flight=max_dns_in_flight, dns_rate=dns_rate, max_probes=max_probes)
-    if batch:
-        from audit import cli_batch
+    if any((from_file, resume, scheduler)) or fmt == "jsonl":
+        run_batch(names, from_file, resume, backend, {**options, **limits},
+                  concurrency=concurrency, fmt=fmt, output=output, fail_on=fail_on,
+                  scheduler=scheduler, dns=(dns_servers, zone_dir, timeout))  # fmt: skip
+    from audit.cli_progress import LiveChecks
 
-        listed = cli_batch.read_domain_list(from_file, tuple(names)) if from_file else None
-        if resume is not None:
-            output, fmt = output or resume, "jsonl" if fmt == "terminal" else fmt
-            if fmt != "jsonl":
-                raise BadInput("--resume reads and extends a JSONL output: use --format jsonl")
-        cli_batch.run_domain_batch(
-            names + (listed.names if listed else []), listed.bad if listed else [],
-            from_file or "", backend, {**options, **limits}, concurrency=concurrency, fmt=fmt,
-            output=output, resume=resume, fail_on=fail_on,
-            runner=cli_batch.dask_runner(scheduler, (dns_servers, zone_dir, timeout)),
-        )  # fmt: skip
-    progress = sys.stderr.isatty() and len(names) > 1
-
-    def done(report: Report) -> None:
-        if progress:
-            click.echo(f"audited {report.target}", err=True)
-
-    reports = asyncio.run(
-        audit_domains(
-            names,
-            backend,
-            on_done=done,
-            **options,
+    with LiveChecks(len(names)) as live:
+        reports = asyncio.run(
+            audit_domains(names, backend, on_done=live.target_done, observer=live, **options)
         )
-    )
     if fmt == "html":  # the "Fix it" section: the records that clear the findings
         from audit.cli_fix import attach_fix_plans
 
@@ -544,12 +347,16 @@ def message(
         limit = max(timeout * 10, 10.0)
         run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
                          check_timeout=limit)  # fmt: skip
+    from audit.cli_progress import LiveChecks
+
     relax_gc()
-    reports = asyncio.run(
-        audit_messages(
-            messages, backend, envelope=envelope, now=now, check_timeout=max(timeout * 10, 10.0)
-        )
-    )
+    with LiveChecks(len(messages)) as live:
+        reports = asyncio.run(
+            audit_messages(
+                messages, backend, envelope=envelope, now=now,
+                check_timeout=max(timeout * 10, 10.0), observer=live, on_done=live.target_done,
+            )
+        )  # fmt: skip
     _render_and_exit(reports, fmt, output, fail_on)
 
 
@@ -586,33 +393,29 @@ def spf(
     type=click.Choice(("terminal", "json")),
     default="terminal",
     show_default=True,
-    help="A line per rule, or a JSON array (id, name, family, severity, summary, doc).",
+    help='A line per rule, or JSON {"schema_version", "rules": [{id, name, family, severity, '
+    "summary, doc}]}.",
 )
 def rules(fmt: str) -> None:
     """List every rule id with its severity and summary."""
-    import json
-
+    from audit.json_document import dumps, json_document
     from audit.rules import all_rules, rule_doc
 
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "family": r.family,
-                        "severity": r.severity.value,
-                        "summary": r.summary,
-                        "temperror": r.temperror,
-                        "retired": r.retired,
-                        "doc": rule_doc(r.id),
-                    }
-                    for r in all_rules().values()
-                ],
-                indent=2,
-            )
+        rows = (
+            {
+                "id": r.id,
+                "name": r.name,
+                "family": r.family,
+                "severity": r.severity.value,
+                "summary": r.summary,
+                "temperror": r.temperror,
+                "retired": r.retired,
+                "doc": rule_doc(r.id),
+            }
+            for r in all_rules().values()
         )
+        click.echo(dumps(json_document("rules", rows)), nl=False)
         return
     for rule in all_rules().values():
         retired = " (retired)" if rule.retired else ""
@@ -633,26 +436,15 @@ def rule(rule_id: str) -> None:
     click.echo(rule_doc(found.id) or f"# {found.id} {found.name}\n\n{found.summary}")
 
 
-from audit.cli_seed import seed as _seed_group  # noqa: E402 - needs the helpers above
-
 cli.add_command(_seed_group, "seed")
-from audit import cli_gate  # noqa: E402
-
 cli.add_command(cli_gate.check, "check")
 cli.add_command(cli_gate.baseline, "baseline")
 cli.add_command(_esp_group, "esp")
 cli.add_command(cli_gate.init, "init")
-from audit import cli_history  # noqa: E402
-
 cli.add_command(cli_history.history, "history")
 cli.add_command(cli_history.diff, "diff")
-from audit.cli_fix import fix as _fix_command  # noqa: E402
-
 cli.add_command(_fix_command, "fix")
-cli.add_command(__import__("audit.cli_receive").cli_receive.receive, "receive")
-
-from audit.cli_reports import dmarc_reports, tls_reports  # noqa: E402
-
+cli.add_command(cli_receive.receive, "receive")
 cli.add_command(dmarc_reports)
 cli.add_command(tls_reports)
 

@@ -1,9 +1,9 @@
 """`audit domain --from-file`: the batch mode's command-line side.
 
 Reads the list, skips what a --resume file already holds, streams each report to the output as
-it finishes (JSONL lines or a JSON array, flushed), shows a progress bar on a terminal's stderr,
-and ends with a summary (terminal, Markdown, HTML). Ctrl-C (or SIGTERM) stops the run between
-two writes, so the output keeps only whole lines; the run then exits 130.
+it finishes (JSONL lines or the JSON document's `reports` list, flushed), shows a progress bar
+on a terminal's stderr, and ends with a summary (terminal, Markdown, HTML). Ctrl-C (or SIGTERM)
+stops the run between two writes, so the output keeps only whole lines; the run then exits 130.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import click
 
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
-from audit.model import EXIT_INTERNAL_ERROR, Report, Severity
+from audit.cli_common import StreamedRun
+from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 
 EXIT_INTERRUPTED = 130
 STREAMED = ("jsonl", "json")
@@ -31,7 +32,7 @@ GATE_ORDER = (1, EXIT_INTERNAL_ERROR, 3)  # as combined_exit_code: fail, then cr
 
 def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
     """The list from FILE or `-` (stdin); names also given as arguments count once."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     if source == "-":
         return parse_list(sys.stdin, given)
@@ -47,13 +48,14 @@ def read_domain_list(source: str, given: tuple[str, ...]) -> DomainList:
 
 
 class Sink:
-    """Where reports go as they finish: JSONL lines or a JSON array, each write flushed."""
+    """Where reports go as they finish: JSONL lines, or the JSON document's `reports` list one
+    element at a time (audit/json_document.py's envelope), each write flushed."""
 
     def __init__(self, fmt: str, stream: IO[str], close: bool) -> None:
         self.fmt, self.stream, self.close_stream = fmt, stream, close
         self.count = 0
-        if fmt == "json":
-            stream.write("[")
+        if fmt == "json":  # the envelope of every JSON output, its list streamed element-wise
+            stream.write(f'{{\n"schema_version": {SCHEMA_VERSION},\n"reports": [')
 
     def write(self, report: Report) -> None:
         if self.fmt == "jsonl":
@@ -65,26 +67,26 @@ class Sink:
         self.write_line(("," if self.count else "") + "\n" + body)
 
     def write_line(self, text: str) -> None:
-        """Write one already rendered piece (a JSONL line, a JSON array element), flushed."""
+        """Write one already rendered piece (a JSONL line, an element of `reports`), flushed."""
         try:
             self.stream.write(text)  # one call per report: a signal cannot land inside it
             self.stream.flush()
         except OSError as exc:  # disk full, a closed pipe: stop the run, say so in one line
-            from audit.cli import BadInput
+            from audit.cli_common import BadInput
 
             raise BadInput(f"cannot write the output: {exc.strerror or exc}") from None
         self.count += 1
 
     def close(self) -> None:
         if self.fmt == "json":
-            self.stream.write("\n]\n")
+            self.stream.write("\n]\n}\n")
         self.stream.flush()
         if self.close_stream:
             self.stream.close()
 
 
 def _open_sink(fmt: str, output: Path | None, resume: Path | None) -> Sink | None:
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     if fmt not in STREAMED:
         return None
@@ -187,7 +189,7 @@ def run_domain_batch(
 ) -> None:
     """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
     lines were skipped (after the run), 130 interrupted."""
-    from audit.cli import BadInput, _emit, output_width
+    from audit.cli_common import BadInput, _emit, output_width
     from reports.batch import BatchSummary, render_batch
 
     if fmt not in STREAMED + SUMMARIZED:
@@ -206,11 +208,13 @@ def run_domain_batch(
         names = todo
     sink = _open_sink(fmt, output, resume)
     progress = Progress(len(names))
+    history = StreamedRun(fail_on)
 
     def on_done(report: Report) -> None:
         code = summary.add(report)
         if sink is not None:
             sink.write(report)
+        history.add(report)
         progress.advance(code)
 
     run = runner or audit_batch
@@ -232,16 +236,15 @@ def run_domain_batch(
         to_terminal = output is None and sys.stdout.isatty()
         color = to_terminal and fmt == "terminal"
         _emit(render_batch(fmt, summary, color=color, width=output_width(to_terminal)), output)
+    code = EXIT_INTERRUPTED if summary.interrupted else 2 if bad else _gate(summary.verdicts)
+    history.finish(code)
     if summary.interrupted:
         click.echo(
             f"audit: interrupted after {summary.audited} of {len(names)} domains"
             + (" (rerun with --resume on the JSONL output to go on)" if fmt == "jsonl" else ""),
             err=True,
         )
-        sys.exit(EXIT_INTERRUPTED)
-    if bad:
-        sys.exit(2)
-    sys.exit(_gate(summary.verdicts))
+    sys.exit(code)
 
 
 def run_message_jobs(
@@ -255,20 +258,25 @@ def run_message_jobs(
 ) -> None:
     """`audit message --jobs N`: JSONL streams in input order as chunks end; other formats
     render the reports in input order at the end."""
-    from audit.cli import _render_and_exit
+    from audit.cli_common import _render_and_exit
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
-    common = dict(jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout)
+    common: dict[str, Any] = dict(
+        jobs=jobs, dns_servers=dns_servers, zone_dir=zone_dir, timeout=timeout
+    )
     if fmt != "jsonl":
         reports = audit_messages_parallel(messages, **common, **options)
         _render_and_exit(reports, fmt, output, fail_on)
     sink = _open_sink(fmt, output, None)
+    assert sink is not None  # jsonl is always streamed
     codes: set[int] = set()
+    history = StreamedRun(fail_on)
 
     def on_line(code: int, line: str) -> None:
         sink.write_line(line)
         codes.add(code)
+        history.add_line(line)
 
     try:
         audit_messages_parallel(
@@ -276,7 +284,9 @@ def run_message_jobs(
         )
     finally:
         sink.close()
-    sys.exit(next((code for code in GATE_ORDER if code in codes), 0))
+    exit_code = next((code for code in GATE_ORDER if code in codes), 0)
+    history.finish(exit_code)
+    sys.exit(exit_code)
 
 
 def _gate(verdicts) -> int:

@@ -3,11 +3,12 @@ use, with the documentation each fact comes from. `--esp-profiles DIR` adds the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+
+from audit.json_document import dumps, json_document
 
 ESP_FORMATS = ("terminal", "json")
 
@@ -27,7 +28,7 @@ def esp_profiles_option(fn):
 
 def load_or_fail(directory: Path | str | None):
     """The profiles (built-in plus DIR); a bad directory or file is bad input: one line, exit 2."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
     from audit.esp.profiles import ProfileError, load_profiles
 
     try:
@@ -43,7 +44,7 @@ def _format_option(fn):
         type=click.Choice(ESP_FORMATS),
         default="terminal",
         show_default=True,
-        help="Output format.",
+        help='Output format; json: {"schema_version", "profiles": [...]}.',
     )(fn)
 
 
@@ -66,7 +67,7 @@ def esp_list(esp_profiles_dir: Path | None, fmt: str) -> None:
             {"id": p.id, "name": p.name, "detected_by": p.detected_by(), "file": p.file}
             for p in profiles.values()
         ]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(dumps(json_document("profiles", rows)), nl=False)
         return
     width = max((len(p.id) for p in profiles.values()), default=0)
     for profile in profiles.values():
@@ -80,14 +81,14 @@ def esp_list(esp_profiles_dir: Path | None, fmt: str) -> None:
 @_format_option
 def esp_show(profile_id: str, esp_profiles_dir: Path | None, fmt: str) -> None:
     """Every field of one profile, with its sources: audit esp show sendgrid."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
 
     profiles = load_or_fail(esp_profiles_dir)
     profile = profiles.get(profile_id.strip().lower())
     if profile is None:
         raise BadInput(f"unknown ESP profile {profile_id!r} (known: {', '.join(profiles)})")
     if fmt == "json":
-        click.echo(json.dumps(profile.as_dict(), indent=2))
+        click.echo(dumps(json_document("profiles", [profile.as_dict()])), nl=False)
         return
     click.echo(_show_text(profile.as_dict()), nl=False)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import BadInput, _backend, _emit, dns_options
+from audit.cli_common import BadInput, _backend, _emit, dns_options
 
 
 @click.command()
@@ -47,7 +47,7 @@ def fix(
     (record and policy file), TLS-RPT, BIMI, and null MX for a parked domain."""
     from audit.domain_audit import audit_domain
     from audit.domains import normalize_domain
-    from audit.fix import plan_fixes
+    from audit.fix.planner import plan_fixes
     from audit.net.dns import Resolver
     from reports.fix import render_fix
 
@@ -73,7 +73,7 @@ def fix(
 def attach_fix_plans(reports: list, backend) -> None:
     """The HTML report's "Fix it" section: a FixPlan per domain report, computed over the same
     DNS the audit used. A failure here never costs the report: the section is left out."""
-    from audit.fix import plan_fixes
+    from audit.fix.planner import plan_fixes
     from audit.model import Report
     from audit.net.dns import Resolver
 

@@ -15,16 +15,18 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from audit.cli import (
+from audit.cli_common import (
     EXIT_BAD_INPUT,
     BadInput,
     _backend,
     _emit,
     dns_options,
+    history_options,
     output_width,
+    record_run,
     report_options,
 )
-from audit.cli_history import emit_drift, history_options, record_run, since_drift
+from audit.cli_history import emit_drift, since_drift
 from audit.config import STDOUT, ConfigError, ProjectConfig, load_config
 from audit.model import Report, Severity, combined_exit_code
 

@@ -8,68 +8,14 @@ fails a run: any error is one warning line on stderr.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from audit.model import Report, Severity
-
-_META = "audit.history"
-
-
-def history_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--history FILE and --no-history, kept in ctx.meta for record_run()."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, history: Path | None, no_history: bool, **kwargs: Any) -> Any:
-        click.get_current_context().meta[_META] = (history, no_history)
-        return fn(*args, **kwargs)
-
-    wrapper = click.option(
-        "--no-history", is_flag=True, help="Do not record this run in the run history."
-    )(wrapper)
-    return click.option(
-        "--history",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        metavar="FILE",
-        help="The run history (SQLite; default ~/.local/state/audit/history.sqlite3).",
-    )(wrapper)
-
-
-def history_path(explicit: Path | None = None) -> Path:
-    from audit.history import default_history_path
-
-    return explicit or default_history_path()
-
-
-def record_run(
-    reports: Sequence[Report],
-    exit_code: int,
-    fail_on: Severity | str = Severity.HIGH,
-    config: str | None = None,
-) -> str | None:
-    """Record the run when the current command asked for history; the run id, or None."""
-    from audit.history import HistoryStore
-
-    ctx = click.get_current_context(silent=True)
-    if ctx is None or _META not in ctx.meta:
-        return None
-    explicit, disabled = ctx.meta[_META]
-    if disabled:
-        return None
-    threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
-    try:
-        return HistoryStore(history_path(explicit)).record(
-            ctx.info_name or "audit", reports, exit_code, config=config, fail_on=threshold
-        )
-    except Exception as exc:  # noqa: BLE001 - history must never fail a run
-        click.echo(f"audit: warning: run not recorded in the history: {exc}", err=True)
-        return None
+from audit.cli_common import history_path
+from audit.json_document import dumps, json_document, report_dicts
+from audit.model import Report
 
 
 def _store(explicit: Path | None):
@@ -88,7 +34,7 @@ def _store(explicit: Path | None):
               show_default=True, help="Output format.")  # fmt: skip
 def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
     """The recorded runs that audited TARGET (a domain, a message file, a config), newest first."""
-    from audit.cli import BadInput
+    from audit.cli_common import BadInput
     from audit.history import HistoryError
 
     try:
@@ -96,7 +42,7 @@ def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
     except HistoryError as exc:
         raise BadInput(str(exc)) from None
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in runs], indent=2))
+        click.echo(dumps(json_document("runs", (r.to_dict() for r in runs))), nl=False)
         return
     if not runs:
         click.echo(f"no recorded run audited {target}")
@@ -110,17 +56,17 @@ def history(target: str, history: Path | None, limit: int, fmt: str) -> None:
 
 
 def _side(ref: str, store_path: Path | None) -> tuple[list[Report], str]:
-    """A run id from the history, or a JSON report file (one report or an array)."""
-    from audit.cli import BadInput
+    """A run id from the history, or a JSON report file (the envelope, or schema 1's one
+    report or array)."""
+    from audit.cli_common import BadInput
     from audit.history import HistoryError
-    from audit.model import report_from_dict
+    from audit.report_load import report_from_dict
 
     path = Path(ref)
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            items = data if isinstance(data, list) else [data]
-            return [report_from_dict(d) for d in items], ref
+            return [report_from_dict(d) for d in report_dicts(data)], ref
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise BadInput(f"{ref}: not an audit JSON report ({exc})") from None
     try:
@@ -141,7 +87,7 @@ def _side(ref: str, store_path: Path | None) -> tuple[list[Report], str]:
 def diff(run_a: str, run_b: str, history: Path | None, fmt: str, output: Path | None) -> None:
     """What changed from RUN_A to RUN_B (run ids from `audit history`, or two JSON reports):
     findings new, resolved and unchanged, and the DNS answers that changed."""
-    from audit.cli import _emit
+    from audit.cli_common import _emit
     from audit.drift import compare
     from reports.diff import render_diff
 

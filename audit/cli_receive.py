@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import (
+from audit.cli_common import (
     SEVERITY_CHOICES,
     BadInput,
     _backend,
@@ -27,6 +27,7 @@ from audit.cli import (
     max_size_option,
     report_options,
 )
+from audit.model import Report, Severity
 
 EXIT_INCONCLUSIVE = 3
 _STATE_HELP = "The inbox state file (SQLite; default $XDG_STATE_HOME/audit/receive.sqlite3)."
@@ -82,17 +83,23 @@ def _open(state: Path | None, *, create: bool = True):
 
 
 def _host_port(text: str, option: str) -> tuple[str, int]:
-    """HOST:PORT, [IPv6]:PORT: an IP address (or localhost) and a port."""
-    host, colon, port = text.strip().rpartition(":")
-    host = host.strip("[]")
-    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise BadInput(f"{option} {text!r} is not HOST:PORT")
-    if host != "localhost":
+    """HOST:PORT, [IPv6]:PORT to listen on: an IP address (or localhost), port 0 = any free."""
+    from audit.domains import parse_host_port
+
+    name, _, rest = text.strip().rpartition(":")
+    local = name.lower() == "localhost"  # one label: not a domain parse_host_port takes
+    try:
+        host, port = parse_host_port(f"127.0.0.1:{rest}" if local else text, lowest_port=0)
+    except ValueError as exc:
+        raise BadInput(f"{option} {text!r} is not HOST:PORT: {exc}") from None
+    if local:
+        host = "localhost"
+    else:
         try:
             host = str(ipaddress.ip_address(host))
         except ValueError:
             raise BadInput(f"{option} {text!r}: HOST must be an IP address") from None
-    return host, int(port)
+    return host, port
 
 
 def _domain(text: str, option: str) -> str:
@@ -119,6 +126,13 @@ def _token(store, text: str) -> str:
 @click.group()
 def receive() -> None:
     """A test inbox: send mail to an address it issues, read the audit of what arrived."""
+
+
+def _render_html(reports: list[Report], fail_on: Severity) -> str:
+    """The web view's test page: the same HTML report as `audit message --format html`."""
+    from reports import render
+
+    return render("html", reports, fail_on=fail_on)
 
 
 @receive.command("serve")
@@ -190,7 +204,6 @@ def serve_command(
     timeout: float,
 ) -> None:
     """Run the test inbox: SMTP listener, audit on arrival, web view (until Ctrl-C/SIGTERM)."""
-    from audit.model import Severity
     from audit.receive.serve import ServeOptions, serve
     from audit.receive.smtp import ListenerOptions, tls_context
 
@@ -217,6 +230,7 @@ def serve_command(
             session_timeout=session_timeout,
         ),
         backend_factory=lambda: _backend(dns_servers, zone_dir, timeout),
+        render_html=_render_html,
         workers=workers,
         check_timeout=max(timeout * 10, 10.0),
         fail_on=Severity.parse(fail_on),
@@ -249,7 +263,6 @@ def new_command(state: Path | None, domain: str | None) -> None:
 
 
 def _done_reports(store, token: str):
-    from audit.model import Severity
     from audit.receive.web import test_status
 
     info = test_status(store, token, Severity.HIGH)
@@ -317,8 +330,8 @@ def _show_raw(store, token: str, output: Path | None) -> None:
     from audit.receive.copy import stored_copy
 
     test = store.test(token)
-    copies = [stored_copy(store, m, test.domain) for m in store.messages(token)]
-    copies = [c for c in copies if c is not None]
+    every = (stored_copy(store, m, test.domain) for m in store.messages(token))
+    copies = [c for c in every if c is not None]
     if not copies:
         click.echo(f"audit: {token}: no message stored", err=True)
         sys.exit(EXIT_INCONCLUSIVE)
@@ -338,7 +351,6 @@ def _show_raw(store, token: str, output: Path | None) -> None:
 @_state_option
 def list_command(state: Path | None) -> None:
     """List the tests: address, when issued, status and number of messages."""
-    from audit.model import Severity
     from audit.receive.web import test_status
 
     with _open(state, create=False) as store:

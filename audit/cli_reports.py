@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import BadInput, _backend, _render_and_exit, dns_options, report_options
+from audit.cli_common import BadInput, _backend, _render_and_exit, dns_options, report_options
 
 _DMARC_HELP = """Analyse DMARC aggregate reports (FILES: .xml, .xml.gz, .zip, or the report
 e-mails as .eml; or --imap): who sends as your domain, which legitimate senders fail and why,

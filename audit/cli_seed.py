@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from audit.cli import (
+from audit.cli_common import (
     BadInput,
     _backend,
     _render_and_exit,
@@ -141,10 +141,7 @@ def seed_run(
 ) -> None:
     """Send one tokened test message per seed and report what each receiver concluded."""
     from audit.message.addresses import domain_of
-    from audit.seed.config import SeedConfigError, load_seeds, password_for
-    from audit.seed.paths import via_for
     from audit.seed.run import SeedPreflightError, SeedRunOptions, run_seed
-    from audit.seed.send.via import make_sender
 
     if not (math.isfinite(rate) and rate > 0):
         raise BadInput("--rate must be a positive number of messages per second")
@@ -154,40 +151,13 @@ def seed_run(
         raise BadInput(f"--from {from_addr!r} is not an email address")
     check_ca_file(ca_file)
     path = _seed_path(path_name, esp)
-    if via is None:
-        if path is None:
-            raise BadInput("give --via URL, or --path NAME / --esp NAME to send through a path")
-        try:
-            via = via_for(path, domain_of(from_addr) or "")
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-    from audit.net.dns import Resolver
-
+    via = _seed_via(via, path, from_addr)
     # The relay and the IMAP servers are real hosts: with --zone-dir (offline predictions) they
     # are looked up through the system resolver, otherwise through --dns-server.
     transport = _backend(dns_servers, None, timeout)
-    try:
-        sender = make_sender(
-            via, ca_file=ca_file, timeout=timeout, env=os.environ, resolver=Resolver(transport)
-        )
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    try:
-        seeds = load_seeds(seeds_file)
-        passwords = {s.address: password_for(s, os.environ) for s in seeds if s.receive is None}
-    except SeedConfigError as exc:
-        raise BadInput(str(exc)) from None
-    template_bytes = None
-    if template is not None:
-        from audit.seed.message import build_test_message
-
-        template_bytes = template.read_bytes()
-        try:  # a template that cannot carry the token is bad input, before anything is sent
-            build_test_message(
-                from_addr, "seed@example.invalid", "check-template", template=template_bytes
-            )
-        except ValueError as exc:
-            raise BadInput(f"--message {str(template)!r}: {exc}") from None
+    sender = _sender(via, ca_file, timeout, transport)
+    seeds, passwords = _seed_list(seeds_file)
+    template_bytes = _template(template, from_addr)
     backend = _backend(dns_servers, zone_dir, timeout)
     store = _store(state)
     if resume:
@@ -228,6 +198,63 @@ def seed_run(
         raise BadInput(str(exc)) from None
     progress(f"run {result.run_id} finished: 'audit seed report {result.run_id}' shows it again")
     _render_and_exit([result.report], fmt, output, fail_on)
+
+
+def _seed_via(via: str | None, path, from_addr: str) -> str:
+    """--via, else the declared path's relay or API; exit 2 when there is neither."""
+    from audit.message.addresses import domain_of
+    from audit.seed.paths import via_for
+
+    if via is not None:
+        return via
+    if path is None:
+        raise BadInput("give --via URL, or --path NAME / --esp NAME to send through a path")
+    try:
+        return via_for(path, domain_of(from_addr) or "")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _sender(via: str, ca_file: str | None, timeout: float, transport):
+    """The sender for --via, finding the relay through the transport resolver."""
+    from audit.net.dns import Resolver
+    from audit.seed.send.via import make_sender
+
+    try:
+        return make_sender(
+            via, ca_file=ca_file, timeout=timeout, env=os.environ, resolver=Resolver(transport)
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _seed_list(seeds_file: Path):
+    """The seeds and their IMAP passwords (from the environment); exit 2 on a bad list."""
+    from audit.seed.config import SeedConfigError, load_seeds, password_for
+
+    try:
+        seeds = load_seeds(seeds_file)
+        passwords = {s.address: password_for(s, os.environ) for s in seeds if s.receive is None}
+    except SeedConfigError as exc:
+        raise BadInput(str(exc)) from None
+    return seeds, passwords
+
+
+def _template(template: Path | None, from_addr: str) -> bytes | None:
+    """The --message file; one that cannot carry the token is bad input, before anything is
+    sent."""
+    if template is None:
+        return None
+    from audit.seed.message import build_test_message
+
+    template_bytes = template.read_bytes()
+    try:
+        build_test_message(
+            from_addr, "seed@example.invalid", "check-template", template=template_bytes
+        )
+    except ValueError as exc:
+        raise BadInput(f"--message {str(template)!r}: {exc}") from None
+    return template_bytes
 
 
 def _seed_path(path_name: str | None, esp: str | None):
@@ -273,7 +300,7 @@ def seed_report(
     run_id: str, state: Path | None, fmt: str, output: Path | None, fail_on: str
 ) -> None:
     """Render the report of a finished run again."""
-    from audit.model import report_from_dict
+    from audit.report_load import report_from_dict
 
     store = _store(state, create=False)
     run = store.get_run(run_id) if store is not None else None

@@ -208,9 +208,10 @@ def parse_config(text: str, path: Path | None = None, *, pyproject: bool = False
     if pyproject:
         prefix = ("tool", "audit")
         tool = doc.get("tool")
-        doc = tool.get("audit") if isinstance(tool, dict) else None
-        if doc is None:
+        table = tool.get("audit") if isinstance(tool, dict) else None
+        if table is None:
             raise ConfigError(path, 1, "tool.audit", "no [tool.audit] table in this pyproject.toml")
+        doc = table
     return _Parser(path, KeyLines(text), prefix).config(doc)
 
 

@@ -74,7 +74,7 @@ async def audit_on_cluster(
         raise DaskUnavailable(
             "--scheduler needs Dask distributed: pip install 'audit[distributed]'"
         ) from None
-    from audit.model import report_from_dict
+    from audit.report_load import report_from_dict
 
     try:
         client = await Client(scheduler, asynchronous=True, timeout=connect_timeout)

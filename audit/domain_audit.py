@@ -13,7 +13,7 @@ from audit.facts.paths import SendingPath
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
 from audit.net.run_memo import RunMemo
-from audit.runner import run_checks
+from audit.runner import CheckObserver, run_checks
 
 MAX_PARALLEL_DOMAINS = 8
 
@@ -40,6 +40,7 @@ async def audit_domain(
     esp_profiles_dir: str | None = None,
     allow_private_addresses: bool = False,
     run: RunMemo | None = None,
+    observer: CheckObserver | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -60,7 +61,9 @@ async def audit_domain(
         run=run,
     )
     start = time.perf_counter()
-    outcomes = await run_checks(domain, ctx, domain_checks(), check_timeout(timeout))
+    outcomes = await run_checks(
+        domain, ctx, domain_checks(), check_timeout(timeout), observer
+    )
     return Report(
         kind="domain",
         target=domain,

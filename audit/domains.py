@@ -86,15 +86,16 @@ def to_a_labels(raw: str, name: str) -> str:
         ) from None
 
 
-def parse_host_port(text: str) -> tuple[str, int]:
+def parse_host_port(text: str, *, lowest_port: int = 1) -> tuple[str, int]:
     """`smtp.example.com:587`, `192.0.2.1:587` or `[2001:db8::1]:587` -> (host, port): the host
     an IP address in its compressed form or a normalized domain name, the port 1 to 65535
-    (required). An IPv6 address needs its brackets: without them the port cannot be told
-    from the address. ValueError in words otherwise."""
+    (required; `lowest_port=0` for an address to listen on, 0 = any free port). An IPv6
+    address needs its brackets: without them the port cannot be told from the address.
+    ValueError in words otherwise."""
     import ipaddress
 
     value = text.strip()
-    usage = "give HOST:PORT with a port from 1 to 65535, e.g. smtp.example.com:587"
+    usage = f"give HOST:PORT with a port from {lowest_port} to 65535, e.g. smtp.example.com:587"
     if value.startswith("["):
         inside, _, rest = value[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ""
@@ -110,7 +111,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
             host = str(ipaddress.IPv4Address(host))
         except ValueError:
             host = normalize_domain(host) if host else ""
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not lowest_port <= int(port) < 65536:
         raise ValueError(usage)
     return host, int(port)
 

@@ -15,10 +15,25 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from audit.model import Finding
+
+class _RuleId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class Fingerprinted(Protocol):
+    """What a fingerprint reads of a Finding (audit.model builds on this module)."""
+
+    @property
+    def rule(self) -> _RuleId: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def evidence(self) -> list[str]: ...
+    @property
+    def fingerprint_key(self) -> str | None: ...
 
 VERSION = "v1"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -56,14 +71,14 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def identity(finding: Finding) -> str:
+def identity(finding: Fingerprinted) -> str:
     """The identifying text of a finding (what the hash is taken of, after rule and targets)."""
     if finding.fingerprint_key is not None:
         return finding.fingerprint_key
     return "\n".join(sorted({normalize(line) for line in finding.evidence}))
 
 
-def fingerprint(finding: Finding, scope: str) -> str:
+def fingerprint(finding: Fingerprinted, scope: str) -> str:
     """32 hex digits: sha256 over version, rule, scope, target and identity."""
     parts = [VERSION, finding.rule.id, scope.lower(), finding.target.lower(), identity(finding)]
     return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]

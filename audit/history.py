@@ -1,4 +1,5 @@
-"""Run history in SQLite: every `audit domain`, `audit message` and `audit check` run, the whole
+"""Run history in SQLite: every `audit domain`, `audit message` and `audit check` run (batches
+and `--jobs` runs too, gathered report by report as they stream), the whole
 report, and an index by target, time and finding fingerprint, so drift can be shown later
 (`audit history TARGET`, `audit diff RUN_A RUN_B`, `audit check --since last`).
 
@@ -21,7 +22,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.model import Report, Severity, report_from_dict
+from audit.model import Report, Severity
+from audit.report_load import report_from_dict
 
 SCHEMA_VERSION = 1
 FILE_NAME = "history.sqlite3"
@@ -95,6 +97,44 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
+class RunBuffer:
+    """A run's reports gathered as they finish, for HistoryStore.save: it keeps the compressed
+    JSON and the index rows, not the Report objects, so a streamed batch of 10,000 domains is
+    recorded without holding its reports in memory."""
+
+    def __init__(self, fail_on: Severity = Severity.HIGH) -> None:
+        self.fail_on = fail_on
+        self.targets: list[tuple[str, str, int, int]] = []
+        self.findings: list[tuple[str, str, str, str, str, int]] = []
+        self._zip = zlib.compressobj()
+        self._chunks = [self._zip.compress(b"[")]
+
+    def add(self, report: Report, as_json: str | None = None) -> None:
+        """One report; `as_json` is its JSON text when the caller already has it."""
+        text = as_json if as_json is not None else json.dumps(report.to_dict())
+        separator = "," if self.targets else ""
+        self._chunks.append(self._zip.compress((separator + text).encode("utf-8")))
+        findings = report.findings()
+        self.targets.append(
+            (report.kind, report.target, len(findings), report.exit_code(self.fail_on))
+        )
+        self.findings.extend(
+            (
+                report.target,
+                f.fingerprint(report.target),
+                f.rule.id,
+                f.target,
+                f.effective_severity.value,
+                int(f.ignored is not None),
+            )
+            for f in findings
+        )
+
+    def blob(self) -> bytes:
+        tail = self._zip.copy()  # blob() may be called again; the buffer stays open
+        return b"".join(self._chunks) + tail.compress(b"]") + tail.flush()
+
+
 class HistoryStore:
     """One SQLite file; each method opens, works and closes (runs are short and may overlap)."""
 
@@ -133,35 +173,36 @@ class HistoryStore:
         run_id: str | None = None,
         fail_on: Severity = Severity.HIGH,
     ) -> str:
+        run = RunBuffer(fail_on)
+        for report in reports:
+            run.add(report)
+        return self.save(command, run, exit_code, config=config, run_id=run_id)
+
+    def save(
+        self,
+        command: str,
+        run: RunBuffer,
+        exit_code: int,
+        *,
+        config: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Write a run gathered report by report, in one short transaction."""
         run_id = run_id or new_run_id()
-        blob = zlib.compress(json.dumps([r.to_dict() for r in reports]).encode("utf-8"))
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._db(create=True) as db:
             db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, created, command, config, exit_code, blob),
+                (run_id, created, command, config, exit_code, run.blob()),
             )
-            for report in reports:
-                findings = report.findings()
-                db.execute(
-                    "INSERT OR REPLACE INTO run_targets VALUES (?, ?, ?, ?, ?)",
-                    (run_id, report.kind, report.target, len(findings), report.exit_code(fail_on)),
-                )
-                db.executemany(
-                    "INSERT INTO run_findings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            run_id,
-                            report.target,
-                            f.fingerprint(report.target),
-                            f.rule.id,
-                            f.target,
-                            f.effective_severity.value,
-                            int(f.ignored is not None),
-                        )
-                        for f in findings
-                    ],
-                )
+            db.executemany(
+                "INSERT OR REPLACE INTO run_targets VALUES (?, ?, ?, ?, ?)",
+                [(run_id, *row) for row in run.targets],
+            )
+            db.executemany(
+                "INSERT INTO run_findings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, *row) for row in run.findings],
+            )
         return run_id
 
     def runs_for(self, target: str, limit: int = 20) -> list[RunSummary]:

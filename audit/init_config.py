@@ -54,7 +54,7 @@ def detected_paths(report: Report) -> dict[str, dict[str, list[str]]]:
             entry = out.setdefault(
                 str(item["profile_id"]), {"selectors": [], "return_paths": [], "records": []}
             )
-            detail = item.get("detail") if isinstance(item.get("detail"), dict) else {}
+            detail = v if isinstance(v := item.get("detail"), dict) else {}
             for key, field in (("selector", "selectors"), ("return_path", "return_paths")):
                 value = detail.get(key)
                 if value and str(value) not in entry[field]:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from audit import __version__
 from audit.checks.message import message_checks
+from audit.checks.message.bulk import evaluate
 from audit.checks.message.context import MessageContext
+from audit.checks.message.providers import VerdictProviders
 from audit.message.envelope import reconstruct_envelope
 from audit.message.load import RawMessage
 from audit.message.mime import parse_message
 from audit.model import Report
 from audit.net.dns import Backend, Resolver
-from audit.runner import run_check, run_checks
+from audit.runner import CheckObserver, run_check, run_checks
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,11 @@ def make_context(
     *,
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
+    verdicts: VerdictProviders | None = None,
 ) -> MessageContext:
     """Parse (leniently: compat32 keeps raw header text; never deeper than the MIME depth cap)
-    and reconstruct the envelope."""
+    and reconstruct the envelope. `verdicts`: where checks get sibling verdicts (the real
+    families unless given)."""
     parsed, mime_depth = parse_message(message.raw)
     return MessageContext(
         name=message.name,
@@ -59,6 +64,7 @@ def make_context(
         now=now or datetime.now(UTC),
         receiver_domain=envelope.receiver_domain,
         mime_depth=mime_depth,
+        verdicts=verdicts or VerdictProviders(),
     )
 
 
@@ -69,18 +75,19 @@ async def audit_message(
     envelope: EnvelopeOptions = EnvelopeOptions(),
     now: datetime | None = None,
     check_timeout: float = 30.0,
+    observer: CheckObserver | None = None,
 ) -> Report:
     resolver = Resolver(backend)
     ctx = make_context(message, resolver, envelope=envelope, now=now)
     start = time.perf_counter()
-    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout)
+    outcomes = await run_checks(message.name, ctx, message_checks(), check_timeout, observer)
 
     async def bulk_table(context: MessageContext):
-        from audit.checks.message.bulk import evaluate
-
         return await evaluate(context, outcomes)
 
-    outcomes.append(await run_check("bulk", message.name, bulk_table, ctx, check_timeout))
+    outcomes.append(
+        await run_check("bulk", message.name, bulk_table, ctx, check_timeout, observer)
+    )
     return Report(
         kind="message",
         target=message.name,
@@ -106,7 +113,12 @@ def relax_gc() -> None:
 
 
 async def audit_messages(
-    messages: Sequence[RawMessage], backend: Backend, *, in_flight: int = IN_FLIGHT, **options
+    messages: Sequence[RawMessage],
+    backend: Backend,
+    *,
+    on_done: Callable[[Report], None] | None = None,
+    in_flight: int = IN_FLIGHT,
+    **options: Any,
 ) -> list[Report]:
     """In input order, a few at a time over one DNS cache: messages from one sender ask the
     same questions (each report still logs every answer it used), and while one message waits
@@ -120,4 +132,14 @@ async def audit_messages(
         async with gate:
             return await audit_message(message, backend, **options)
 
-    return list(await asyncio.gather(*(one(m) for m in messages)))
+    tasks = [asyncio.ensure_future(one(m)) for m in messages]
+    reports: list[Report] = []
+    try:
+        for task in tasks:  # `on_done` in input order, each as soon as those before it are
+            reports.append(await task)
+            if on_done is not None:
+                on_done(reports[-1])
+    finally:
+        for task in tasks:
+            task.cancel()  # only after a failure: a finished task ignores it
+    return reports

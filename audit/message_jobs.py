@@ -21,9 +21,10 @@ from typing import Any
 
 from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
-from audit.model import Report, Severity, report_from_dict
+from audit.model import Report, Severity
 from audit.net.dns import build_backend
 from audit.net.dns_limits import shared_backend
+from audit.report_load import report_from_dict
 
 MAX_CHUNK = 25
 

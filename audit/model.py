@@ -1,8 +1,9 @@
 """The report model every check produces and every renderer consumes.
 
 Facts first, verdicts second: a CheckOutcome carries the facts a check gathered (`facts`) and
-the Findings it judged from them. A Report is the whole run; it is what the JSON schema
-(`audit/schema/report.schema.json`, `schema_version` 1) describes.
+the Findings it judged from them. A Report is the whole run about one target; the JSON schema
+(`audit/schema/report.schema.json`, `schema_version` 2) describes it and the document around it
+(audit/json_document.py: `{"schema_version": 2, "reports": [...]}`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA_VERSION = 1
+from audit.fingerprint import fingerprint
+
+SCHEMA_VERSION = 2  # 2: every JSON output is one envelope object (audit/json_document.py)
 EXIT_INTERNAL_ERROR = 4  # a crashed check or an unexpected exception: a bug to report
 
 
@@ -118,12 +121,10 @@ class Finding:
 
     def fingerprint(self, scope: str) -> str:
         """Stable id of this finding within the run about `scope` (the report's target)."""
-        from audit.fingerprint import fingerprint
-
         return self.stored_fingerprint or fingerprint(self, scope)
 
     def to_dict(self, scope: str | None = None) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "rule_id": self.rule.id,
             "rule_name": self.rule.name,
             "severity": self.effective_severity.value,
@@ -209,7 +210,7 @@ class Report:
     generated_at: str = field(default_factory=_now)
     tool_version: str = ""
     duration_ms: float = 0.0
-    # The records that clear the findings (audit.fix.FixPlan), attached for the HTML report's
+    # The records that clear the findings (audit.fix.plan.FixPlan), attached for the HTML report's
     # "Fix it" section; not part of the JSON (audit fix --format json has it).
     fix_plan: Any = field(default=None, repr=False, compare=False)
 
@@ -267,67 +268,6 @@ class Report:
             "outcomes": [o.to_dict() for o in self.outcomes],
             "queries": [q.to_dict() for q in self.queries],
         }
-
-
-def report_from_dict(data: dict[str, Any]) -> Report:
-    """The inverse of Report.to_dict, for re-rendering a stored run (audit seed report ID).
-
-    Rules are looked up by id; an id this version no longer knows keeps its stored name and
-    severity as an ad-hoc Rule, so an old report still renders.
-    """
-    from audit.rules import get_rule
-
-    def finding(item: dict[str, Any]) -> Finding:
-        severity = Severity(item["severity"])
-        rule = get_rule(item["rule_id"]) or Rule(
-            item["rule_id"], item.get("rule_name", ""), severity, item.get("message", "")
-        )
-        ignored = item.get("ignored")
-        return Finding(
-            rule,
-            item["target"],
-            item["message"],
-            evidence=list(item.get("evidence") or []),
-            fix=item.get("fix"),
-            severity=severity if severity != rule.severity else None,
-            ignored=Suppression(ignored["kind"], ignored["reason"], ignored.get("until"))
-            if ignored
-            else None,
-            stored_fingerprint=item.get("fingerprint"),
-        )
-
-    outcomes = [
-        CheckOutcome(
-            o["check"],
-            o["target"],
-            Status(o["status"]),
-            facts=o.get("facts") or {},
-            findings=[finding(f) for f in o.get("findings") or []],
-            error=o.get("error"),
-            duration_ms=o.get("duration_ms") or 0.0,
-        )
-        for o in data.get("outcomes") or []
-    ]
-    queries = [
-        QueryRecord(
-            q["name"],
-            q["type"],
-            q["status"],
-            tuple(q.get("answers") or ()),
-            q.get("elapsed_ms") or 0.0,
-            q.get("error"),
-        )
-        for q in data.get("queries") or []
-    ]
-    return Report(
-        kind=data["kind"],
-        target=data["target"],
-        outcomes=outcomes,
-        queries=queries,
-        generated_at=data.get("generated_at") or _now(),
-        tool_version=data.get("tool_version") or "",
-        duration_ms=data.get("duration_ms") or 0.0,
-    )
 
 
 def _undecided(outcome: CheckOutcome) -> bool:

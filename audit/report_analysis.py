@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from audit import __version__
-from audit.checks.domain.ptr import forward_confirm
 from audit.dmarc_reports import judge, tls
 from audit.dmarc_reports.attribution import Attribution, attribute, spf_reach
 from audit.dmarc_reports.reading import ParsedReport, ReadResult
 from audit.dmarc_reports.sources import aggregate
 from audit.esp.profiles import EspProfile
+from audit.facts.fcrdns import forward_confirm
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Backend, Resolver
 
@@ -144,7 +144,7 @@ def _failure_reports(reports: list[ParsedReport], domain: str) -> list[dict[str,
         reported = str(data.get("reported_domain") or "").lower()
         if reported and reported != domain and not reported.endswith("." + domain):
             continue
-        source = data.get("source") if isinstance(data.get("source"), dict) else {}
+        source = v if isinstance(v := data.get("source"), dict) else {}
         out.append(
             {
                 "file": parsed.source,

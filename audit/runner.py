@@ -4,17 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
+from audit.checks import Check
 from audit.checks.caps import cap_facts, cap_findings
-from audit.model import CheckOutcome, CheckResult, Finding, Status
+from audit.model import CheckOutcome, Finding, Status
 
 C = TypeVar("C")
-Check = Callable[[C], Awaitable[CheckResult]]
 
 
-async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float) -> CheckOutcome:
+class CheckObserver(Protocol):
+    """Told when each check starts and ends (sslyze's observer): a progress display on a long
+    run, never part of the result. It must not raise or block."""
+
+    def check_started(self, target: str, check: str) -> None: ...
+
+    def check_finished(self, outcome: CheckOutcome) -> None: ...
+
+
+async def run_check(
+    name: str,
+    target: str,
+    check: Check,
+    ctx: C,
+    timeout: float,
+    observer: CheckObserver | None = None,
+) -> CheckOutcome:
+    """One check, observed: the observer hears of it before it starts and after it ends."""
+    if observer is not None:
+        observer.check_started(target, name)
+    outcome = await _contained(name, target, check, ctx, timeout)
+    if observer is not None:
+        observer.check_finished(outcome)
+    return outcome
+
+
+async def _contained(name: str, target: str, check: Check, ctx: C, timeout: float) -> CheckOutcome:
     """One check, timed and contained: a timeout is inconclusive, an exception is an error."""
     start = time.perf_counter()
     try:
@@ -49,11 +75,17 @@ async def run_check(name: str, target: str, check: Check, ctx: C, timeout: float
 
 
 async def run_checks(
-    target: str, ctx: C, checks: Sequence[tuple[str, Check]], timeout: float
+    target: str,
+    ctx: C,
+    checks: Sequence[tuple[str, Check]],
+    timeout: float,
+    observer: CheckObserver | None = None,
 ) -> list[CheckOutcome]:
     """All checks at once; outcomes come back in the order the checks were given."""
     return list(
-        await asyncio.gather(*(run_check(name, target, fn, ctx, timeout) for name, fn in checks))
+        await asyncio.gather(
+            *(run_check(name, target, fn, ctx, timeout, observer) for name, fn in checks)
+        )
     )
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def state_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
     """$XDG_STATE_HOME/audit, else ~/.local/state/audit."""
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or ""

@@ -25,7 +25,7 @@ def print_analysis(console: Console, report: Report) -> None:
     console.print()
     if view.kind == "dmarc-reports":
         s = view.summary
-        period = s.get("period") if isinstance(s.get("period"), dict) else {}
+        period = v if isinstance(v := s.get("period"), dict) else {}
         console.print(
             Text(
                 f"{s.get('aggregate_reports', 0)} aggregate report(s), {s.get('messages', 0)} "
@@ -36,13 +36,15 @@ def print_analysis(console: Console, report: Report) -> None:
         console.print(Text(f"  {'source':<34} {'provider':<16} {'category':<18} "
                            f"{'msgs':>6} {'pass':>6} {'fail':>6}", "bold"))  # fmt: skip
         for src in view.sources[:MAX_TERMINAL_SOURCES]:
-            who = src.get("provider_name") or {"own": "own server"}.get(src.get("attribution"), "-")
+            attribution = str(src.get("attribution"))
+            style = CATEGORY_STYLE.get(str(src.get("category")), "")
+            who = src.get("provider_name") or {"own": "own server"}.get(attribution, "-")
             ptr = (src.get("ptr") or [""])[0]
             label = f"{src.get('ip')} {ptr}".strip()
             console.print(
                 Text.assemble(
                     f"  {visible(label)[:34]:<34} {visible(str(who))[:16]:<16} ",
-                    (f"{src.get('category', ''):<18}", CATEGORY_STYLE.get(src.get("category"), "")),
+                    (f"{src.get('category', ''):<18}", style),
                     f" {src.get('messages', 0):>6} {src.get('dmarc_pass', 0):>6} "
                     f"{src.get('dmarc_fail', 0):>6}",
                 )

@@ -61,7 +61,7 @@ def _dmarc_view(report: Report) -> AnalysisView:
         refused=_dicts(summary.get("refused")),
         more_sources=max(len(sources) - MAX_SOURCE_ROWS, 0),
     )
-    per_day = summary.get("per_day") if isinstance(summary.get("per_day"), dict) else {}
+    per_day = v if isinstance(v := summary.get("per_day"), dict) else {}
     days = [
         (str(day), _num(v.get("dmarc_pass")), _num(v.get("messages")) - _num(v.get("dmarc_pass")))
         for day, v in per_day.items()

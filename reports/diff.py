@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from audit.drift import Drift, FindingChange
+from audit.json_document import dumps
+from audit.model import SCHEMA_VERSION
 from reports.visible import visible
 
 DIFF_FORMATS = ("terminal", "json", "html")
@@ -47,7 +47,8 @@ def render_diff_terminal(d: Drift) -> str:
 
 def render_diff(fmt: str, d: Drift) -> str:
     if fmt == "json":
-        return json.dumps(d.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        document = {"schema_version": SCHEMA_VERSION, **d.to_dict()}
+        return dumps(document)
     if fmt == "html":
         from reports.html import environment
 

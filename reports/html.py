@@ -102,7 +102,7 @@ class ReportView:
     compared: int = 0
     paths: list[PathRow] = field(default_factory=list)
     path_headers: list[str] = field(default_factory=lambda: list(PATH_HEADERS))
-    fix: Any = None  # audit.fix.FixPlan, for the "Fix it" section
+    fix: Any = None  # audit.fix.plan.FixPlan, for the "Fix it" section
     fix_snippet: str = ""
     analysis: AnalysisView | None = None  # dmarc-reports / tls-reports sections
 
@@ -135,8 +135,8 @@ def seed_rows(report: Report) -> list[SeedRow]:
         facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
         if not isinstance(facts, dict):
             continue
-        receiver = facts.get("receiver") if isinstance(facts.get("receiver"), dict) else {}
-        send = facts.get("send") if isinstance(facts.get("send"), dict) else {}
+        receiver = v if isinstance(v := facts.get("receiver"), dict) else {}
+        send = v if isinstance(v := facts.get("send"), dict) else {}
         placement = str(facts.get("placement") or send.get("status") or "unknown")
         delay = facts.get("delay_s")
         rows.append(
@@ -165,7 +165,9 @@ def _comparisons(report: Report) -> list[tuple[str, dict[str, Any]]]:
             if isinstance(entry, dict):  # the sending path's prediction (seed run --path)
                 found.append((str(entry.get("seed") or ""), entry))
         facts = outcome.facts.get("seed") if isinstance(outcome.facts, dict) else None
-        entries = facts.get("comparison") if isinstance(facts, dict) else None
+        if not isinstance(facts, dict):
+            continue
+        entries = facts.get("comparison")
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 found.append((str(facts.get("address") or outcome.target), entry))

@@ -1,16 +1,15 @@
-"""JSON: the Report.to_dict() document (schema: audit/schema/report.schema.json).
+"""JSON: one document, `{"schema_version": 2, "reports": [Report.to_dict(), ...]}`, whatever
+the number of targets (schema: audit/schema/report.schema.json; envelope: audit/json_document.py).
 
-One target gives one object, several (or none) give an array of them. Keys keep the model's
-order (not sorted) so the document reads top-down: identity, summary, outcomes, queries.
+Keys keep the model's order (not sorted) so each report reads top-down: identity, summary,
+outcomes, queries.
 """
 
 from __future__ import annotations
 
-import json
-
+from audit.json_document import dumps, json_document
 from audit.model import Report
 
 
 def render_json(reports: list[Report]) -> str:
-    data = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    return dumps(json_document("reports", (r.to_dict() for r in reports)))

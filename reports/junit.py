@@ -90,14 +90,13 @@ def render_junit(reports: list[Report], *, fail_on: Severity | str = Severity.HI
             "errors": sum(1 for c in cases if c.find("error") is not None),
             "skipped": sum(1 for c in cases if c.find("skipped") is not None),
         }
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=_text(f"{report.kind} {report.target}"),
-            timestamp=report.generated_at,
-            time=f"{report.duration_ms / 1000:.3f}",
+        attributes = {
+            "name": _text(f"{report.kind} {report.target}"),
+            "timestamp": report.generated_at,
+            "time": f"{report.duration_ms / 1000:.3f}",
             **{k: str(v) for k, v in counts.items()},
-        )
+        }
+        suite = ET.SubElement(root, "testsuite", attributes)
         suite.extend(cases)
         for key, value in counts.items():
             totals[key] += value

@@ -75,9 +75,9 @@ def _row(p: dict[str, Any]) -> PathRow:
         if len(readings) == 1
         else f"RFC 7489: {_s(spf_align.get('rfc7489'))}, RFC 9989: {_s(spf_align.get('rfc9989'))}"
     )
-    d = dkim.get("d") if isinstance(dkim.get("d"), list) else []
+    d = v if isinstance(v := dkim.get("d"), list) else []
     dmarc = _s(p.get("dmarc"), "inconclusive" if p.get("inconclusive") else "–")
-    fixes = p.get("fixes") if isinstance(p.get("fixes"), list) else []
+    fixes = v if isinstance(v := p.get("fixes"), list) else []
     provider = _s(p.get("provider"), "")
     return PathRow(
         name=_s(p.get("name")) + (f" ({provider})" if provider else ""),

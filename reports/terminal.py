@@ -68,6 +68,9 @@ def render_terminal(
     return out.getvalue()
 
 
+CHECK_COLUMN = 12  # "sending_paths" and longer names widen it for their report
+
+
 def _report(console: Console, report: Report, fail_on: Severity) -> None:
     word = verdict(report, fail_on)
     counts = ", ".join(f"{n} {sev.value}" for sev, n in ordered_counts(report) if n)
@@ -82,8 +85,9 @@ def _report(console: Console, report: Report, fail_on: Severity) -> None:
         f"{report.duration_ms:.0f} ms, {len(report.queries)} DNS queries)",
     )
     _wrapped(console, summary, indent="", rest="  ")
+    width = max([CHECK_COLUMN, *(len(o.check) for o in report.outcomes)])
     for outcome in report.outcomes:
-        _wrapped(console, _check_line(outcome), indent="", rest=" " * 28)
+        _check_line(console, outcome, width)
     _seed_table(console, report)
     _paths_table(console, report)
     print_analysis(console, report)
@@ -158,20 +162,33 @@ def _paths_table(console: Console, report: Report) -> None:
             _wrapped(console, Text.assemble(("fix: ", "bold green"), visible(fix)), rest="     ")
 
 
-def _check_line(outcome: CheckOutcome) -> Text:
+def _check_line(console: Console, outcome: CheckOutcome, width: int = CHECK_COLUMN) -> None:
+    """`  name  status  n finding(s)`: the name column as wide as the longest check name; a
+    long note wraps under itself, not under the name."""
+    status = outcome.status.value
+    columns = f"  {outcome.check:<{width}} {status:<12} "
     line = Text.assemble(
-        f"  {outcome.check:<12} ",
-        (outcome.status.value, STATUS_STYLE[outcome.status]),
-        " " * (12 - len(outcome.status.value)),
+        f"  {outcome.check:<{width}} ",
+        (status, STATUS_STYLE[outcome.status]),
+        " " * (12 - len(status)),
     )
+    note = Text()
     if outcome.findings:
-        line.append(f" {len(outcome.findings)} finding(s)")
+        note.append(f"{len(outcome.findings)} finding(s)")
     if outcome.error:
         label = NOTE_LABEL.get(outcome.status, "note")
-        line.append(f" {label}: " if not outcome.findings else f"  {label}: ")
-        line.append(visible(outcome.error), STATUS_STYLE[outcome.status])
-    line.rstrip()
-    return line
+        note.append(f"{label}: " if not outcome.findings else f"  {label}: ")
+        note.append(visible(outcome.error), STATUS_STYLE[outcome.status])
+    if not note.plain:
+        line.rstrip()
+        console.print(line, soft_wrap=True)
+        return
+    rows = note.wrap(console, max(console.width - len(columns), 20))
+    for number, row in enumerate(rows):
+        row.rstrip()
+        head = line if number == 0 else Text(" " * len(columns))
+        console.print(Text.assemble(head, " ", row) if number == 0 else Text.assemble(head, row),
+                      soft_wrap=True)  # fmt: skip
 
 
 def _finding(console: Console, f: Finding, severity: Severity, scope: str = "") -> None:

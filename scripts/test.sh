@@ -9,4 +9,6 @@ bash tests/infra/install.sh
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 python3 -m ruff check audit reports tests
+python3 -m mypy  # audit/ and reports/, zero errors ([tool.mypy] in pyproject.toml)
+lint-imports  # the layers and no cycles (.importlinter, docs/architecture.md)
 python3 -m pytest -q -p no:cacheprovider "$@"

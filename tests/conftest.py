@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sys
 import tempfile
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,24 +48,3 @@ def run_domain_check(zone_data: StaticData) -> Callable[..., CheckResult]:
 def pairs(result: CheckResult) -> set[tuple[str, str]]:
     """(rule id, target) pairs: what tests assert on."""
     return {(f.rule.id, f.target) for f in result.findings}
-
-
-@pytest.fixture
-def stub_dkim_verdicts(monkeypatch) -> Callable[[object], None]:
-    """Replace the message DKIM getter: call with the DkimVerdict list it should return, or an
-    exception it should raise. Checks that read DKIM verdicts are then tested on their own."""
-    state: dict[str, object] = {"value": []}
-    module = types.ModuleType("audit.checks.message.dkim")
-
-    async def dkim_verdicts(ctx):
-        if isinstance(state["value"], Exception):
-            raise state["value"]
-        return state["value"]
-
-    module.dkim_verdicts = dkim_verdicts  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "audit.checks.message.dkim", module)
-
-    def set_value(value: object) -> None:
-        state["value"] = value
-
-    return set_value

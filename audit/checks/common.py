@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 from audit.facts.paths import SendingPath
 from audit.model import Finding
 from audit.net.dns import DnsAnswer, Resolver
+from audit.net.once import OnceCache
 from audit.net.run_memo import RunMemo
 from audit.rules.dns import DNS_TEMPERROR
 
@@ -36,7 +36,7 @@ class DomainContext:
     allow_private_addresses: bool = False
     run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
-    _memo: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    _memo: OnceCache[Hashable, Any] = field(default_factory=OnceCache, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         """Runs `make()` once per key for this domain run and shares its result.
@@ -46,14 +46,8 @@ class DomainContext:
         first caller starts the work as a task, everyone awaits it. An exception is shared too,
         so a failed probe is not retried by every check.
         """
-        task = self._memo.get(key)
-        if task is None:
-            # its own task: a caller cancelled by its check timeout stops waiting, but the work
-            # (and every other check waiting on it) goes on
-            task = asyncio.ensure_future(make())
-            self._memo[key] = task
-        return await asyncio.shield(task)
-
+        result: T = await self._memo.get(key, make)  # cancelling a caller leaves the work running
+        return result
 
     async def run_once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         """Like `once`, but shared by every domain of the run when there is a run memo: for

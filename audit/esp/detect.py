@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.checks.common import DomainContext
 from audit.esp.profiles import (
     EspProfile,
     load_profiles,
@@ -29,6 +28,7 @@ from audit.esp.profiles import (
     profile_for_return_path_target,
 )
 from audit.net.dns import DnsAnswer
+from audit.run_context import RunContext
 from audit.spf.tree import SpfTree, domain_tree
 
 # Names under the domain that providers commonly use as the custom return path (bounce domain),
@@ -79,7 +79,7 @@ class DetectionResult:
         return [d for d in self.detections if d.profile_id == profile_id]
 
 
-async def run_profiles(ctx: DomainContext) -> dict[str, EspProfile]:
+async def run_profiles(ctx: RunContext) -> dict[str, EspProfile]:
     """The profiles of this run (built-ins plus --esp-profiles), loaded once per domain run.
     Raises ProfileError for a bad file (the command line checks this before the run)."""
 
@@ -89,18 +89,18 @@ async def run_profiles(ctx: DomainContext) -> dict[str, EspProfile]:
     return await ctx.once(("esp-profiles",), load)
 
 
-async def detect_providers(ctx: DomainContext, profiles: dict[str, EspProfile]) -> list[Detection]:
+async def detect_providers(ctx: RunContext, profiles: dict[str, EspProfile]) -> list[Detection]:
     """The providers the domain's DNS shows, each with the record it rests on (see `detect`
     for the failed lookups that make the answer inconclusive)."""
     return (await detect(ctx, profiles)).detections
 
 
-async def detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> DetectionResult:
+async def detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionResult:
     """Detection, memoized per run: the ESP check and the sending-path checks share it."""
     return await ctx.once(("esp-detect",), lambda: _detect(ctx, profiles))
 
 
-async def _detect(ctx: DomainContext, profiles: dict[str, EspProfile]) -> DetectionResult:
+async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionResult:
     domain = ctx.domain
     selectors = list(
         dict.fromkeys(

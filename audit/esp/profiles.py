@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from audit.dir_files import files_in
 from audit.psl import is_public_suffix
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
@@ -187,7 +188,7 @@ def load_profiles(extra_dir: Path | str | None = None) -> dict[str, EspProfile]:
     the same id), sorted by id. Raises ProfileError("FILE: what is wrong")."""
     profiles = dict(_builtin_profiles())
     if extra_dir is not None:
-        for path in _profile_files(Path(extra_dir)):
+        for path in files_in(Path(extra_dir), "*.toml", "ESP profiles", ProfileError):
             profile = load_profile(path)
             profiles[profile.id] = profile
     return dict(sorted(profiles.items()))
@@ -198,18 +199,6 @@ def _builtin_profiles() -> dict[str, EspProfile]:
     """The shipped profiles, parsed and validated once per process: every domain of a run (and
     of a batch run) asks for them, and they are package data that cannot change meanwhile."""
     return {p.id: p for p in map(load_profile, sorted(BUILTIN_DIR.glob("*.toml")))}
-
-
-def _profile_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        raise ProfileError(f"{directory}: not a directory of ESP profiles (*.toml)")
-    try:
-        files = sorted(directory.glob("*.toml"))
-    except OSError as exc:
-        raise ProfileError(f"{directory}: cannot be read: {exc.strerror}") from None
-    if not files:
-        raise ProfileError(f"{directory}: holds no *.toml profile")
-    return files
 
 
 def load_profile(path: Path) -> EspProfile:

@@ -99,13 +99,13 @@ def with_detected(declared: Iterable[SendingPath], detections: Iterable[Any]) ->
             entry["rp"] = d.name
     paths = []
     for path in declared:
-        entry = found.pop(path.esp, None) if path.esp else None
-        if entry:
+        seen = found.pop(path.esp, None) if path.esp else None
+        if seen:
             path = replace(
                 path,
-                return_path=path.return_path or entry["rp"],
-                dkim_selectors=path.dkim_selectors or tuple(dict.fromkeys(entry["selectors"])),
-                evidence=tuple(entry["evidence"]),
+                return_path=path.return_path or seen["rp"],
+                dkim_selectors=path.dkim_selectors or tuple(dict.fromkeys(seen["selectors"])),
+                evidence=tuple(seen["evidence"]),
             )
         paths.append(path)
     for esp, entry in found.items():

@@ -169,7 +169,7 @@ def dkim_clock(now: datetime) -> Iterator[None]:
     and signing timestamps follow `--now`. Other threads keep the real clock."""
     with _INSTALL_LOCK:
         if dkim.time is not _CLOCK:
-            dkim.time = _CLOCK  # type: ignore[assignment]
+            dkim.time = _CLOCK
     previous = getattr(_CLOCK._local, "now", None)
     _CLOCK._local.now = now.timestamp()
     try:

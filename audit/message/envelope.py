@@ -13,7 +13,25 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
-from audit.checks.message.context import Envelope, EnvelopeValue
+
+@dataclass
+class EnvelopeValue:
+    """One envelope fact and where it came from (a Received header, Return-Path, the CLI)."""
+
+    value: str | None
+    source: str  # e.g. "Received[2]: from mail.example.com (mail.example.com [192.0.2.1])", "--ip"
+
+
+@dataclass
+class Envelope:
+    ip: EnvelopeValue
+    helo: EnvelopeValue
+    mail_from: EnvelopeValue  # "" is the null reverse-path <>; None: unknown
+    receiver: EnvelopeValue  # the receiving host/domain of the hop used (by ...)
+    hops: list[dict[str, Any]] = field(default_factory=list)  # every Received header, parsed
+    edge_index: int | None = None  # which Received header (0 = topmost) is the receiver's edge
+
+
 
 _IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}"
 _IPV6 = r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+"
@@ -112,7 +130,7 @@ def _paren_depths(text: str) -> list[int]:
 def _first_comment(text: str) -> str | None:
     """The first top-level (comment) without the comments nested in it: Sendmail writes
     `(host.example [192.0.2.1] (may be forged))`."""
-    depth, words = 0, []
+    depth, words = 0, list[str]()
     for ch in text:
         if ch == "(":
             depth += 1
@@ -171,7 +189,7 @@ def parse_hops(message: Message) -> list[Hop]:
 
 
 def _in_domain(host: str | None, domain: str) -> bool:
-    return bool(host) and (host == domain or host.endswith("." + domain))
+    return host is not None and (host == domain or host.endswith("." + domain))
 
 
 def choose_edge_hop(

@@ -3,7 +3,8 @@
 DNS data is attacker controlled. An MX host, the MTA-STS policy host or a BIMI logo URL that
 resolves to 127.0.0.1, 10.0.0.5 or 169.254.169.254 would make the tool, run from a CI runner
 inside a cloud account, talk to the runner itself, internal hosts or the metadata service. So
-every connection made because DNS named a host goes through `open_connection` here, which
+every connection made because DNS named a host goes through `open_connection` here (HTTPS:
+`check_address` in audit/net/http_client.PinnedBackend, right before connecting), which
 checks the very address it connects to (the caller resolved the name once, through our
 resolver, and passes the address: there is no second lookup a rebinding server could answer
 differently). `allow_private=True` (`--allow-private-addresses`) turns the guard off for labs

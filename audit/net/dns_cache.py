@@ -14,64 +14,35 @@ its checks used, cached or not); they all sit on one `CachingBackend`, so a prov
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import cast
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, normalize_name
+from audit.net.dns_answers import (
+    Backend,
+    DnsAnswer,
+    DnssecAnswer,
+    DnssecLookup,
+    dnssec_lookup,
+    normalize_name,
+)
+from audit.net.once import OnceCache
 
 FAILURE_TTL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
 
 
-class SharedCache:
-    """(kind, name, type) -> answer future, with an expiry time per entry; LRU-bounded."""
+class SharedCache(OnceCache[tuple[str, str, str], DnsAnswer | DnssecAnswer]):
+    """(kind, name, type) -> answer, kept for the answer's TTL (a failure: FAILURE_TTL);
+    in-flight questions merged; LRU-bounded."""
 
     def __init__(
         self,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: OrderedDict[tuple, tuple[float, asyncio.Future[Any]]] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    async def get(self, key: tuple, ask: Callable[[], Awaitable[Any]]) -> Any:
-        """The cached answer for `key`, or `ask()` once (callers of the same key share it)."""
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > self.clock():
-            self._entries.move_to_end(key)
-            self.hits += 1
-            if entry[1].done():
-                return entry[1].result()  # the common case: no task, no shield
-            return await asyncio.shield(entry[1])
-        self.misses += 1
-        future = asyncio.ensure_future(ask())
-        self._entries[key] = (float("inf"), future)  # in flight: never expires before it ends
-        self._entries.move_to_end(key)
-        future.add_done_callback(lambda done: self._settle(key, done))
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        return await asyncio.shield(future)
-
-    def _settle(self, key: tuple, future: asyncio.Future[Any]) -> None:
-        entry = self._entries.get(key)
-        if entry is None or entry[1] is not future:
-            return  # evicted or replaced meanwhile
-        if future.cancelled() or future.exception() is not None:
-            del self._entries[key]
-            return
-        lifetime = _lifetime(future.result())
-        if lifetime <= 0:
-            del self._entries[key]
-        else:
-            self._entries[key] = (self.clock() + lifetime, future)
+        super().__init__(max_entries=max_entries, lifetime=_lifetime, clock=clock)
 
 
 def _lifetime(answer: DnsAnswer | DnssecAnswer) -> float:
@@ -90,13 +61,15 @@ class CachingBackend:
     def __init__(self, inner: Backend, cache: SharedCache | None = None) -> None:
         self.inner = inner
         self.cache = cache if cache is not None else SharedCache()
-        if getattr(inner, "lookup_dnssec", None) is None:
-            self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
+        inner_dnssec = dnssec_lookup(inner)  # None: the Resolver answers "no DNSSEC support"
+        self.lookup_dnssec: DnssecLookup | None = (
+            None if inner_dnssec is None else partial(self._lookup_dnssec, inner_dnssec)
+        )
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         key = ("", normalize_name(name), rdtype.upper())
-        return await self.cache.get(key, lambda: self.inner.lookup(key[1], key[2]))
+        return cast(DnsAnswer, await self.cache.get(key, lambda: self.inner.lookup(*key[1:])))
 
-    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:  # type: ignore[misc]
+    async def _lookup_dnssec(self, ask: DnssecLookup, name: str, rdtype: str) -> DnssecAnswer:
         key = ("DO", normalize_name(name), rdtype.upper())
-        return await self.cache.get(key, lambda: self.inner.lookup_dnssec(key[1], key[2]))
+        return cast(DnssecAnswer, await self.cache.get(key, lambda: ask(*key[1:])))

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
-from audit.net.dns import Backend, DnsAnswer, DnssecAnswer, NetworkBackend
+from audit.net.dns_answers import Backend, DnsAnswer, DnssecAnswer, DnssecLookup, dnssec_lookup
 from audit.net.dns_cache import CachingBackend, SharedCache
+from audit.net.dns_network import NetworkBackend
+
+R = TypeVar("R")
 
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_RATE = 2000.0  # queries a second to each DNS server (0: no limit)
@@ -61,8 +67,10 @@ class LimitedBackend:
         self._door = asyncio.Lock()
         self._bucket = TokenBucket(rate * max(1, servers)) if rate > 0 else None
         self.in_flight = self.peak_in_flight = self.sent = 0
-        if getattr(inner, "lookup_dnssec", None) is None:
-            self.lookup_dnssec = None  # the Resolver reads None as "no DNSSEC support"
+        inner_dnssec = dnssec_lookup(inner)  # None: the Resolver answers "no DNSSEC support"
+        self.lookup_dnssec: DnssecLookup | None = (
+            None if inner_dnssec is None else partial(self._lookup_dnssec, inner_dnssec)
+        )
 
     async def admit(self) -> None:
         """Wait while more questions are queued than can be in flight: a batch starts its next
@@ -75,7 +83,7 @@ class LimitedBackend:
             while self.queued >= self.max_in_flight:
                 await asyncio.sleep(ADMIT_POLL)
 
-    async def _send(self, ask):
+    async def _send(self, ask: Callable[[], Awaitable[R]]) -> R:
         self.queued += 1
         try:
             await self._slots.acquire()
@@ -97,8 +105,8 @@ class LimitedBackend:
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         return await self._send(lambda: self.inner.lookup(name, rdtype))
 
-    async def lookup_dnssec(self, name: str, rdtype: str) -> DnssecAnswer:  # type: ignore[misc]
-        return await self._send(lambda: self.inner.lookup_dnssec(name, rdtype))
+    async def _lookup_dnssec(self, ask: DnssecLookup, name: str, rdtype: str) -> DnssecAnswer:
+        return await self._send(lambda: ask(name, rdtype))
 
 
 def shared_backend(

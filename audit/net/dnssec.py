@@ -26,8 +26,6 @@ and match or cover the name). One validator per run caches every zone's keys and
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import enum
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -44,7 +42,15 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from audit.net.dns import DnssecAnswer, DnsStatus, Resolver, nsec_types
+from audit.net.dns import DnssecAnswer, DnsStatus, Resolver
+from audit.net.nsec import (
+    listed_types,
+    nsec3_covers,
+    nsec3_digest,
+    nsec3_owner_hash,
+    nsec_covers,
+)
+from audit.net.once import OnceCache
 
 T = TypeVar("T")
 
@@ -235,14 +241,11 @@ class Validator:
         self.resolver = resolver
         self.anchors = anchors or TrustAnchors.root()
         self.now = now
-        self._memo: dict[Hashable, asyncio.Future[Any]] = {}
+        self._memo: OnceCache[Hashable, Any] = OnceCache()
 
     async def _once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
-        future = self._memo.get(key)
-        if future is None:
-            future = asyncio.ensure_future(make())
-            self._memo[key] = future
-        return await asyncio.shield(future)
+        result: T = await self._memo.get(key, make)
+        return result
 
     def _clock(self) -> float:
         return self.now if self.now is not None else time.time()
@@ -261,7 +264,7 @@ class Validator:
     async def _validate(self, qname: dns.name.Name, rdtype: str, hops: int) -> Validation:
         name = _text(qname)
         answer = await self.resolver.query_dnssec(name, rdtype)
-        base = {"name": name, "rdtype": rdtype, "status": answer.status}
+        base: dict[str, Any] = {"name": name, "rdtype": rdtype, "status": answer.status}
         if not answer.supported:
             return Validation(**base, security=Security.UNCHECKED, reason=answer.error or "")
         if answer.temperror:
@@ -502,8 +505,8 @@ class Validator:
         param = denial[0][0]
         if param.iterations > NSEC3_MAX_ITERATIONS:
             return "probe", False, f"NSEC3 with {param.iterations} iterations (RFC 9276)"
-        digest = dns.dnssec.nsec3_hash(name, param.salt, param.iterations, param.algorithm)
-        match = next((r for r in denial if r.name.labels[0].decode().upper() == digest), None)
+        digest = nsec3_digest(name, param)
+        match = next((r for r in denial if nsec3_owner_hash(r.name) == digest), None)
         if match is not None:
             return self._bitmap_verdict(match, name, "NSEC3")
         if any(rd.flags & 1 for r in denial for rd in r):
@@ -512,7 +515,7 @@ class Validator:
 
     @staticmethod
     def _bitmap_verdict(match: dns.rrset.RRset, name: dns.name.Name, kind: str):
-        types = nsec_types(match[0])
+        types = listed_types(match[0])
         if dns.rdatatype.DS in types:
             why = f"the {kind} at {_text(name)} lists a DS record, yet the DS answer was empty"
             return "bogus", False, why
@@ -599,6 +602,7 @@ class Validator:
         if not ours:
             signers = ", ".join(sorted({_text(s.signer) for s in sigs}))
             return f"{what} is signed by {signers}, not by its zone {_text(zone)}"
+        assert keys is not None, "only a secure zone state is checked, and it holds its keys"
         reasons: list[str] = []
         for sig in ours:
             try:
@@ -628,12 +632,18 @@ class Validator:
         if nsec:
             match = next((r for r in nsec if r.name == qname), None)
             if answer.status is DnsStatus.NODATA and match is not None:
-                listed = nsec_types(match[0]) & {wanted, dns.rdatatype.CNAME}
+                listed = listed_types(match[0]) & {wanted, dns.rdatatype.CNAME}
                 if listed:
-                    kinds = ", ".join(dns.rdatatype.to_text(t) for t in sorted(listed))
+                    # listed holds only `wanted` and CNAME: known types
+                    kinds = ", ".join(
+                        dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in sorted(listed)
+                    )
                     return f"{what}, yet the signed NSEC at {_text(qname)} lists {kinds}"
                 return None
-            if any(_nsec_covers(r, qname, state.zone) for r in nsec) or match is not None:
+            if (
+                any(nsec_covers(r.name, r[0].next, qname, state.zone) for r in nsec)
+                or match is not None
+            ):
                 return None
             return f"{what}: no NSEC matches or covers {_text(qname)}"
         param = denial[0][0]
@@ -641,17 +651,17 @@ class Validator:
         while names[-1] != state.zone and len(names[-1]) > len(state.zone):
             names.append(names[-1].parent())
         for candidate in names:
-            digest = dns.dnssec.nsec3_hash(candidate, param.salt, param.iterations, param.algorithm)
+            digest = nsec3_digest(candidate, param)
             for rrset in denial:
-                owner = rrset.name.labels[0].decode().upper()
+                owner = nsec3_owner_hash(rrset.name)
                 if owner == digest:
                     if candidate == qname and answer.status is DnsStatus.NODATA:
-                        listed = nsec_types(rrset[0]) & {wanted, dns.rdatatype.CNAME}
+                        listed = listed_types(rrset[0]) & {wanted, dns.rdatatype.CNAME}
                         if listed:
                             return f"{what}, yet the signed NSEC3 for {_text(qname)} lists it"
                         return None
                     continue
-                if answer.status is not DnsStatus.NODATA and _nsec3_covers(owner, rrset[0], digest):
+                if answer.status is not DnsStatus.NODATA and nsec3_covers(owner, rrset[0], digest):
                     return None
         if answer.status is DnsStatus.NODATA:
             # RFC 5155 8.5: NODATA needs the NSEC3 matching the name itself (empty
@@ -696,17 +706,3 @@ def _explain(failure: str, sig: Any, what: str, zone: str) -> str:
     if failure == "verify failure":
         return f"{head} does not verify: bad signature"
     return f"{head}: {failure}"
-
-
-def _nsec_covers(rrset: dns.rrset.RRset, qname: dns.name.Name, zone: dns.name.Name) -> bool:
-    owner, nxt = rrset.name, rrset[0].next
-    if nxt == zone or nxt <= owner:
-        return owner < qname
-    return owner < qname < nxt
-
-
-def _nsec3_covers(owner: str, rd: Any, digest: str) -> bool:
-    end = base64.b32hexencode(rd.next).decode().upper()
-    if end <= owner:
-        return digest > owner or digest < end
-    return owner < digest < end

@@ -1,34 +1,45 @@
 """One HTTPS GET, the way an MTA-STS sender or a BIMI receiver makes it.
 
-Built on asyncio and the stdlib `ssl` module rather than an HTTP library because the fetch has
-to follow rules of its own: the host name is resolved through our `Resolver` (never the OS
-resolver), the connection goes to a port the tests choose, redirects are reported and never
-followed, the body is bounded, and every failure comes back as a kind (dns, connect, tls,
-timeout, http, not-public) with the reason a person can act on (an untrusted, mismatched or
-expired certificate), not as an exception. The host comes from DNS data (an MTA-STS policy
-host, a BIMI URL): the address guard (audit/net/address_guard.py) refuses to connect to a
-non-public address unless `allow_private` is set.
+The HTTP is httpx's (audit/net/http_client.py); the rules are the fetch's own: the host name is
+resolved through our `Resolver` (never the OS resolver), the connection goes to those addresses
+(on a port the tests may choose) with SNI and the certificate check for the host, redirects are
+reported and never followed, headers and body are bounded, and every failure comes back as a
+kind (dns, connect, tls, timeout, http, not-public) with the reason a person can act on (an
+untrusted, mismatched or expired certificate, named all at once), not as an exception. The host
+comes from DNS data (an MTA-STS policy host, a BIMI URL): the address guard
+(audit/net/address_guard.py) refuses to connect to a non-public address unless `allow_private`
+is set.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import enum
-import os
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit import __version__
-from audit.net import address_guard
 from audit.net.dns import DnsAnswer, Resolver, normalize_name
+from audit.net.http_client import (
+    Attempts,
+    NoConnection,
+    PinnedBackend,
+    cause_of,
+    hostport,
+    os_error,
+    pinned_client,
+    read_bounded,
+    tls_details,
+)
 
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
@@ -160,8 +171,7 @@ class HttpsResult:
         }
 
 
-def _hostport(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+_hostport = hostport
 
 
 class _Failure(Exception):
@@ -218,20 +228,13 @@ async def fetch(
         if parts.scheme.lower() != "https" or not host:
             raise _Failure(FetchError.HTTP, f"{url!r} is not an https:// URL with a host")
         await _resolve(resolver, result)
-        reader, writer = await _connect(result, timeout, allow_private)
-        try:
-            await _handshake(reader, writer, result, ca_file, timeout)
-            await _exchange(reader, writer, result, timeout, max_bytes)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+        await _get(result, ca_file, timeout, max_bytes, allow_private)
     except _Failure as failure:
         result.error, result.detail = failure.kind, failure.detail
     except ssl.SSLError as exc:  # e.g. a --ca-file without a certificate in it
         result.error, result.detail = FetchError.TLS, f"TLS setup failed: {exc}"
-    except (ValueError, UnicodeError, LookupError, EOFError, asyncio.IncompleteReadError) as exc:
-        # whatever else the peer sends that the parsers below do not expect is a bad response
+    except (ValueError, UnicodeError, LookupError, httpx.HTTPError) as exc:
+        # whatever else the peer sends that the reading above does not expect is a bad response
         result.error, result.detail = FetchError.HTTP, f"malformed response: {exc}"
     result.elapsed_ms = (time.perf_counter() - start) * 1000
     return result
@@ -251,71 +254,75 @@ async def _resolve(resolver: Resolver, result: HttpsResult) -> None:
     raise _Failure(FetchError.DNS, found.absence)
 
 
-async def _connect(
-    result: HttpsResult, timeout: float, allow_private: bool
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP to each address the guard lets through, in turn, until one accepts."""
-    problems: list[str] = []
-    timed_out = False
-    for address in result.addresses:
-        try:
-            address_guard.check_address(address, allow_private)
-        except address_guard.AddressNotPublic as refused:
-            result.not_public.append((address, refused.reason))
-            continue
-        result.address = address
-        try:
-            async with asyncio.timeout(timeout):
-                return await address_guard.open_connection(
-                    address, result.port, allow_private=allow_private, limit=MAX_HEADER_BYTES
-                )
-        except TimeoutError:
-            timed_out = True
-            problems.append(f"{_hostport(address, result.port)}: no answer within {timeout:g}s")
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
-            problems.append(f"{_hostport(address, result.port)}: {reason}")
-    if not problems:
-        raise _Failure(
+async def _get(
+    result: HttpsResult, ca_file: str | None, timeout: float, max_bytes: int, allow_private: bool
+) -> None:
+    """The GET over httpx, connected to the resolved addresses the guard lets through (TLS with
+    SNI and the name check against the host); every failure becomes a _Failure."""
+    backend = PinnedBackend(result.addresses, guard=True, allow_private=allow_private)
+    context = tls_context(ca_file)
+    host = f"[{result.host}]" if ":" in result.host else result.host
+    headers = {
+        "Host": result.host,
+        "User-Agent": f"audit/{__version__}",
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",
+        "Connection": "close",
+    }
+    # each step is bounded by `timeout` (httpx); all of them together by this
+    total = timeout * (len(result.addresses) + 2)
+    try:
+        async with (
+            asyncio.timeout(total),
+            pinned_client(backend, context, timeout, headers) as client,
+            client.stream("GET", f"https://{host}:{result.port}{result.path}") as response,
+        ):
+            result.address = backend.attempts.connected
+            result.status, result.reason = response.status_code, response.reason_phrase
+            result.headers = _bounded_headers(response.headers.raw)
+            result.tls_version, der = tls_details(response)
+            result.certificate = CertInfo.from_der(der) if der else None
+            result.body, result.truncated = await read_bounded(response, max_bytes)
+    except NoConnection as failed:
+        raise _connect_failure(failed.attempts) from None
+    except httpx.ConnectTimeout:
+        raise _Failure(FetchError.TIMEOUT, f"TLS handshake took over {timeout:g}s") from None
+    except httpx.ConnectError as exc:  # TCP was up (else NoConnection): the TLS handshake
+        result.address = backend.attempts.connected
+        verify = cause_of(exc, ssl.SSLCertVerificationError)
+        if isinstance(verify, ssl.SSLCertVerificationError):
+            await _diagnose_certificate(result, verify, timeout)
+            raise _Failure(
+                FetchError.TLS,
+                f"certificate rejected ({', '.join(result.tls_problems)}): {verify.verify_message}",
+            ) from None
+        tls_error = cause_of(exc, ssl.SSLError) or os_error(exc) or exc
+        raise _Failure(FetchError.TLS, f"TLS handshake failed: {_ssl_reason(tls_error)}") from None
+    except httpx.TimeoutException:  # one read or write step
+        raise _Failure(FetchError.TIMEOUT, f"no complete response within {timeout:g}s") from None
+    except TimeoutError:  # the steps together
+        raise _Failure(FetchError.TIMEOUT, f"no complete response within {total:g}s") from None
+    except httpx.RemoteProtocolError as exc:
+        raise _Failure(FetchError.HTTP, _protocol_problem(str(exc))) from None
+    except httpx.TransportError as exc:  # read/write errors: the peer went away
+        raise _Failure(FetchError.HTTP, f"connection failed mid-response: {exc}") from None
+    finally:
+        result.not_public = backend.attempts.not_public
+        result.address = result.address or backend.attempts.tried
+
+
+def _connect_failure(attempts: Attempts) -> _Failure:
+    """No address took the connection: refused by the guard, refused, or silent."""
+    if not attempts.problems:
+        return _Failure(
             FetchError.NOT_PUBLIC,
             "; ".join(
                 f"refused to connect to {a}: not a public address ({r})"
-                for a, r in result.not_public
+                for a, r in attempts.not_public
             ),
         )
-    kind = FetchError.TIMEOUT if timed_out else FetchError.CONNECT
-    raise _Failure(kind, "connect failed: " + "; ".join(problems))
-
-
-async def _handshake(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    result: HttpsResult,
-    ca_file: str | None,
-    timeout: float,
-) -> None:
-    """TLS with SNI and the name check against the host; on failure, say which check failed."""
-    context = tls_context(ca_file)
-    try:
-        async with asyncio.timeout(timeout):
-            await writer.start_tls(
-                context, server_hostname=result.host, ssl_handshake_timeout=timeout + 1
-            )
-    except TimeoutError:
-        raise _Failure(FetchError.TIMEOUT, f"TLS handshake took over {timeout:g}s") from None
-    except ssl.SSLCertVerificationError as exc:
-        await _diagnose_certificate(result, exc, timeout)
-        raise _Failure(
-            FetchError.TLS,
-            f"certificate rejected ({', '.join(result.tls_problems)}): {exc.verify_message}",
-        ) from None
-    except (ssl.SSLError, OSError) as exc:
-        raise _Failure(FetchError.TLS, f"TLS handshake failed: {_ssl_reason(exc)}") from None
-    ssl_object = writer.get_extra_info("ssl_object")
-    if ssl_object is not None:
-        result.tls_version = ssl_object.version()
-        der = ssl_object.getpeercert(binary_form=True)
-        result.certificate = CertInfo.from_der(der) if der else None
+    kind = FetchError.TIMEOUT if attempts.timed_out else FetchError.CONNECT
+    return _Failure(kind, "connect failed: " + "; ".join(attempts.problems))
 
 
 def _ssl_reason(exc: BaseException) -> str:
@@ -405,117 +412,35 @@ def name_matches(host: str, names: list[str]) -> bool:
     return False
 
 
-async def _exchange(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    result: HttpsResult,
-    timeout: float,
-    max_bytes: int,
-) -> None:
-    request = (
-        f"GET {result.path} HTTP/1.1\r\n"
-        f"Host: {result.host}\r\n"
-        f"User-Agent: audit/{__version__}\r\n"
-        "Accept: */*\r\n"
-        "Accept-Encoding: identity\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    try:
-        async with asyncio.timeout(timeout):
-            writer.write(request.encode("ascii"))
-            await writer.drain()
-            await _read_head(reader, result)
-            await _read_body(reader, result, max_bytes)
-    except TimeoutError:
-        raise _Failure(FetchError.TIMEOUT, f"no complete response within {timeout:g}s") from None
-    except (ssl.SSLError, OSError) as exc:
-        raise _Failure(FetchError.HTTP, f"connection failed mid-response: {exc}") from None
-
-
-async def _readline(reader: asyncio.StreamReader) -> bytes:
-    try:
-        line = await reader.readuntil(b"\n")
-    except asyncio.IncompleteReadError as exc:
-        raise _Failure(FetchError.HTTP, "the connection closed before the headers ended") from exc
-    except asyncio.LimitOverrunError as exc:
-        raise _Failure(FetchError.HTTP, "a header line is too long") from exc
-    return line.rstrip(b"\r\n")
-
-
-async def _read_head(reader: asyncio.StreamReader, result: HttpsResult) -> None:
-    status_line = (await _readline(reader)).decode("latin-1")
-    version, _, rest = status_line.partition(" ")
-    code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or not (
-        code.isascii() and code.isdigit() and len(code) == 3
-    ):
-        raise _Failure(FetchError.HTTP, f"not an HTTP/1.x status line: {status_line[:80]!r}")
-    result.status, result.reason = int(code), reason.strip()
+def _bounded_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The response headers as text, within the bounds (README "Resource bounds"): one line at
+    most MAX_HEADER_BYTES, all of them together too, at most MAX_HEADERS of them."""
+    headers: list[tuple[str, str]] = []
     total = 0
-    while True:
-        line = await _readline(reader)
-        if not line:
-            return
-        total += len(line)
-        if total > MAX_HEADER_BYTES or len(result.headers) >= MAX_HEADERS:
+    for name, value in raw:
+        line = len(name) + 2 + len(value)
+        if line > MAX_HEADER_BYTES:
+            raise _Failure(FetchError.HTTP, "a header line is too long")
+        total += line
+        if total > MAX_HEADER_BYTES or len(headers) >= MAX_HEADERS:
             raise _Failure(FetchError.HTTP, "the response headers are too large")
-        name, colon, value = line.decode("latin-1").partition(":")
-        if not colon or not name.strip():
-            raise _Failure(FetchError.HTTP, f"malformed header line {line[:80]!r}")
-        result.headers.append((name.strip(), value.strip()))
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+    return headers
 
 
-async def _read_body(reader: asyncio.StreamReader, result: HttpsResult, max_bytes: int) -> None:
-    encoding = (result.header("transfer-encoding") or "").lower()
-    if "chunked" in encoding:
-        await _read_chunked(reader, result, max_bytes)
-        return
-    length_text = result.header("content-length")
-    if length_text is not None:
-        if not (length_text.strip().isascii() and length_text.strip().isdigit()):
-            raise _Failure(FetchError.HTTP, f"invalid Content-Length {length_text!r}")
-        length = int(length_text)
-        try:
-            result.body = await reader.readexactly(min(length, max_bytes))
-        except asyncio.IncompleteReadError as exc:
-            raise _Failure(
-                FetchError.HTTP,
-                f"the body ended after {len(exc.partial)} of {length} bytes (Content-Length)",
-            ) from None
-        result.truncated = length > max_bytes
-        return
-    body = await reader.read(max_bytes + 1)
-    chunks = [body]
-    size = len(body)
-    while body and size <= max_bytes:
-        body = await reader.read(max_bytes + 1 - size)
-        chunks.append(body)
-        size += len(body)
-    data = b"".join(chunks)
-    result.body, result.truncated = data[:max_bytes], len(data) > max_bytes
+# What h11 says about a response it could not read, in the words our reports use.
+_PROTOCOL_PROBLEMS = (
+    ("status line", "not an HTTP/1.x status line"),
+    ("content-length", "invalid Content-Length"),
+    ("chunk", "bad chunk size line"),
+    ("receive buffer too long", "the response headers are too large"),
+)
 
 
-async def _read_chunked(reader: asyncio.StreamReader, result: HttpsResult, max_bytes: int) -> None:
-    """RFC 9112 7.1: size line (hex, extensions ignored), data, CRLF; a 0 size ends it."""
-    body = bytearray()
-    while True:
-        size_line = (await _readline(reader)).split(b";", 1)[0].strip()
-        if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
-            raise _Failure(FetchError.HTTP, f"bad chunk size line {size_line[:40]!r}")
-        size = int(size_line, 16)
-        if size == 0:
-            break
-        room = max_bytes - len(body)
-        if size > room:
-            try:
-                body.extend(await reader.readexactly(room))
-            except asyncio.IncompleteReadError:
-                raise _Failure(FetchError.HTTP, "the connection closed mid-chunk") from None
-            result.body, result.truncated = bytes(body), True
-            return
-        try:
-            body.extend(await reader.readexactly(size))
-        except asyncio.IncompleteReadError:
-            raise _Failure(FetchError.HTTP, "the connection closed mid-chunk") from None
-        await _readline(reader)  # the CRLF after the data
-    result.body = bytes(body)
+def _protocol_problem(text: str) -> str:
+    text = re.sub(r"bytearray\((b'.*?')\)", r"\1", text)  # h11 shows the bytes it read
+    lowered = text.lower()
+    for marker, words in _PROTOCOL_PROBLEMS:
+        if marker in lowered:
+            return f"{words}: {text[:120]}"
+    return f"malformed response: {text[:120]}"

@@ -9,9 +9,10 @@ The memo is LRU-bounded so a long run keeps flat memory.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
+
+from audit.net.once import OnceCache
 
 T = TypeVar("T")
 
@@ -25,22 +26,18 @@ class RunMemo:
     def __init__(
         self, max_probes: int = DEFAULT_MAX_PROBES, max_entries: int = DEFAULT_MAX_ENTRIES
     ) -> None:
-        self._tasks: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        self._tasks: OnceCache[Hashable, Any] = OnceCache(max_entries=max_entries)
         self._slots = asyncio.Semaphore(max_probes)
         self.max_entries = max_entries
-        self.started = 0
+
+    @property
+    def started(self) -> int:
+        """How many distinct pieces of work were started (the rest were shared)."""
+        return self._tasks.misses
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
-        task = self._tasks.get(key)
-        if task is None:
-            task = asyncio.ensure_future(make())
-            self.started += 1
-            self._tasks[key] = task
-            while len(self._tasks) > self.max_entries:
-                self._tasks.popitem(last=False)
-        else:
-            self._tasks.move_to_end(key)
-        return await asyncio.shield(task)
+        result: T = await self._tasks.get(key, make)
+        return result
 
     async def probe(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         async def bounded() -> T:

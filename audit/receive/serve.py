@@ -18,7 +18,7 @@ from audit.model import Report, Severity
 from audit.net.dns import Backend
 from audit.receive.smtp import ListenerOptions, start_listener
 from audit.receive.store import InboxStore
-from audit.receive.web import InboxWeb
+from audit.receive.web import InboxWeb, RenderHtml
 from audit.receive.worker import AuditWorker
 
 
@@ -29,6 +29,7 @@ class ServeOptions:
     state: Path
     listener: ListenerOptions
     backend_factory: Callable[[], Backend]
+    render_html: RenderHtml  # the web view's test page (reports' HTML renderer)
     workers: int = 4
     check_timeout: float = 30.0
     fail_on: Severity = Severity.HIGH
@@ -51,7 +52,9 @@ def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) 
     store = InboxStore(options.state)
     web = None
     if options.web is not None:
-        web = InboxWeb(options.web[0], options.web[1], options.state, options.fail_on)
+        web = InboxWeb(
+            options.web[0], options.web[1], options.state, options.fail_on, options.render_html
+        )
     worker = AuditWorker(
         options.state,
         options.listener.domain,
@@ -75,7 +78,7 @@ def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) 
         _say(f"SMTP on {bound[0]}:{bound[1]} for @{options.listener.domain}, {tls}")
         if web is not None:
             web.start()
-            _say(f"web view on http://{_url_host(options.web[0])}:{web.port}/")
+            _say(f"web view on http://{_url_host(web.host)}:{web.port}/")
         worker.start()
         _say(f"state {options.state}; {store.pending_count()} messages waiting for their audit")
         stop = asyncio.Event()

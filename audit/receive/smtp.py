@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -190,11 +190,13 @@ class InboxSMTP(SMTP):
             return False
         return super().eof_received()
 
-    async def push(self, status: str) -> None:
-        if status.startswith("552 Error: Too much mail data"):
-            status = f"{TOO_BIG} (limit {self._inbox.options.max_size} bytes)"
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status.startswith("552 Error: Too much mail data"):
+            refusal = f"{TOO_BIG} (limit {self._inbox.options.max_size} bytes)"
             if self.session is not None and self.envelope is not None:
-                self._inbox.record_refusal(self.session, self.envelope, status)
+                self._inbox.record_refusal(self.session, self.envelope, refusal)
+            await super().push(refusal)
+            return
         await super().push(status)
 
 

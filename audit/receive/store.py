@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.model import Report, report_from_dict
+from audit.model import Report
+from audit.report_load import report_from_dict
 from audit.store import SqliteStore, StateError, state_dir, utc_now
 
 PENDING, AUDITED, ERROR, REFUSED = "pending", "audited", "error", "refused"

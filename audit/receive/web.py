@@ -17,12 +17,13 @@ import html
 import ipaddress
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from audit.model import Severity, combined_exit_code
+from audit.model import Report, Severity, combined_exit_code
 from audit.receive.store import DONE, InboxStore
 from audit.receive.tokens import token_of
 
@@ -50,7 +51,7 @@ def test_status(store: InboxStore, token: str, fail_on: Severity) -> dict[str, A
         return None
     messages = store.messages(token)
     done = [m for m in messages if m.status in DONE]
-    reports = [m.report for m in done]
+    reports = [r for m in done if (r := m.report) is not None]
     if not messages:
         status = "waiting"
     elif len(done) < len(messages):
@@ -87,12 +88,21 @@ def _page(title: str, body: str, *, refresh: bool = False) -> str:
     )
 
 
+# The test page is the HTML report (reports/ renders it): the engine never imports reports, so
+# the command line passes the renderer in.
+RenderHtml = Callable[[list[Report], Severity], str]
+
+
 class InboxWeb:
     """The server and its thread; `.port` is the port actually bound (0 picks a free one)."""
 
-    def __init__(self, host: str, port: int, state: Path, fail_on: Severity) -> None:
+    def __init__(
+        self, host: str, port: int, state: Path, fail_on: Severity, render_html: RenderHtml
+    ) -> None:
         self.store = InboxStore(state)
+        self.host = host
         self.fail_on = fail_on
+        self.render_html = render_html  # the HTML report renderer (reports/), given by the CLI
         self.list_tokens = is_loopback(host)
         handler = type("Handler", (_Handler,), {"web": self})
         self.server = ThreadingHTTPServer((host, port), handler)
@@ -143,9 +153,7 @@ class InboxWeb:
 
     def test_page(self, info: dict[str, Any]) -> str:
         if info["status"] == "done":
-            from reports import render
-
-            return render("html", info["_reports"], fail_on=self.fail_on)
+            return self.render_html(info["_reports"], self.fail_on)
         what = "waiting for a message to" if info["status"] == "waiting" else "auditing mail for"
         body = (
             f"<h1>audit receive</h1><p>{what} <code>{html.escape(info['address'])}</code> "

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-_TAG_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$", re.DOTALL)
+from audit.records.tag_list import BIMI, parse_tag_list
+
 _V_TAG_RE = re.compile(r"(^|;)\s*v\s*=\s*bimi", re.IGNORECASE)
 # Tags added by later revisions of the draft than v=/l=/a=: where each is defined, so that a
 # finding about one can say which text it reads.
@@ -66,24 +67,11 @@ def is_bimi_record(txt: str) -> bool:
 
 def parse_bimi(txt: str) -> BimiRecord:
     record = BimiRecord(raw=txt)
-    parts = [p.strip() for p in txt.split(";")]
-    while parts and parts[-1] == "":
-        parts.pop()
-    for index, part in enumerate(parts):
-        if not part:
-            record.warnings.append("empty tag (double ';')")
-            continue
-        match = _TAG_RE.match(part)
-        if not match:
-            record.errors.append(f"{part!r} is not a tag=value pair")
-            continue
-        name, value = match.group(1).lower(), match.group(2).strip()
-        if name in record.tags:
-            record.errors.append(f"tag {name}= appears more than once")
-            continue
-        record.tags[name] = value
-        if index == 0 and name != "v":
-            record.errors.append("the record must start with v=BIMI1")
+    parsed = parse_tag_list(txt, BIMI)
+    record.errors.extend(parsed.errors)
+    record.tags = parsed.tags
+    if parsed.tags and parsed.first != "v":
+        record.errors.append("the record must start with v=BIMI1")
     version = record.tags.get("v")
     if version is None:
         record.errors.append("v=BIMI1 is missing")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 MAX_LOGO_BYTES = 32 * 1024
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -90,7 +90,7 @@ def _parse(data: bytes) -> list[_Element]:
     def refuse_doctype(*_: object) -> None:
         raise _Refused("the file has a DOCTYPE/DTD: refused (entities could expand or fetch)")
 
-    def refuse_entity(*_: object) -> None:
+    def refuse_entity(*_: object) -> NoReturn:
         raise _Refused("the file declares or references external entities: refused")
 
     def start(name: str, attrs: dict[str, str]) -> None:

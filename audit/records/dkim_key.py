@@ -15,7 +15,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-_TAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=(.*)$", re.DOTALL)
+from audit.records.tag_list import DKIM, parse_tag_list
+
 KNOWN_KEY_TYPES = ("rsa", "ed25519")
 
 
@@ -58,21 +59,11 @@ def looks_like_dkim_key(txt: str) -> bool:
 
 def parse_dkim_key(txt: str) -> DkimKey:
     key = DkimKey(raw=txt)
-    parts = [p for p in txt.split(";")]
-    if parts and not parts[-1].strip():
-        parts.pop()
-    for index, part in enumerate(parts):
-        match = _TAG.match(part)
-        if not match:
-            key.errors.append(f"{part.strip()!r} is not a tag=value pair")
-            continue
-        name, value = match.group(1), match.group(2).strip()
-        if name in key.tags:
-            key.errors.append(f"tag {name}= appears more than once")
-            continue
-        key.tags[name] = value
-        if name == "v" and index != 0:
-            key.errors.append("v= must be the first tag")
+    parsed = parse_tag_list(txt, DKIM)
+    key.errors.extend(parsed.errors)
+    key.tags = parsed.tags
+    if parsed.positions.get("v", 0) != 0:
+        key.errors.append("v= must be the first tag")
     if "v" in key.tags and key.tags["v"] != "DKIM1":
         key.errors.append(f"v={key.tags['v']} is not DKIM1")
     key.key_type = key.tags.get("k", "rsa").strip().lower() or "rsa"
@@ -111,10 +102,11 @@ def _load_key(key: DkimKey, der: bytes) -> None:
     try:
         public = load_der_public_key(der)
     except (ValueError, TypeError):
-        public = _pkcs1_rsa(der)
-        if public is None:
+        pkcs1 = _pkcs1_rsa(der)
+        if pkcs1 is None:
             key.errors.append("p= does not hold an RSA public key (SubjectPublicKeyInfo)")
             return
+        public = pkcs1
     if isinstance(public, rsa.RSAPublicKey):
         key.key_bits = public.key_size
     elif isinstance(public, ed25519.Ed25519PublicKey):

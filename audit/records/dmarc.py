@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.records.tag_list import DMARC, first_tag, parse_tag_list
+
 POLICIES = ("none", "quarantine", "reject")
-_TAG_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$", re.DOTALL)
 _SIZE_RE = re.compile(r"^(\d+)([kmgt]?)$", re.IGNORECASE)
 _FO_VALUES = {"0", "1", "d", "s"}
 
@@ -211,8 +212,7 @@ class DmarcRecord:
 def is_dmarc_record(txt: str) -> bool:
     """RFC 7489 6.6.3: only TXT records that begin with v=DMARC1 are DMARC records. The tag
     name is case-insensitive, the value is not (ABNF %x44 %x4d %x41 %x52 %x43 %x31)."""
-    head = txt.lstrip().split(";", 1)[0].replace(" ", "").replace("\t", "")
-    return head[:2].lower() == "v=" and head[2:] == "DMARC1"
+    return first_tag(txt, DMARC) == ("v", "DMARC1")
 
 
 def parse_report_uris(value: str, tag: str, errors: list[str]) -> list[ReportUri]:
@@ -254,25 +254,12 @@ def parse_report_uris(value: str, tag: str, errors: list[str]) -> list[ReportUri
 def parse_dmarc(txt: str) -> DmarcRecord:
     """Parse one DMARC TXT record; problems are collected, never raised."""
     record = DmarcRecord(raw=txt)
-    parts = [p.strip() for p in txt.split(";")]
-    if parts and parts[-1] == "":
-        parts.pop()
-    for index, part in enumerate(parts):
-        if not part:
-            record.warnings.append("empty tag (double ';')")
-            continue
-        match = _TAG_RE.match(part)
-        if not match:
-            record.errors.append(f"{part!r} is not a tag=value pair")
-            continue
-        name, value = match.group(1).lower(), match.group(2).strip()
-        if name in record.tags:
-            record.errors.append(f"tag {name}= appears more than once")
-            continue
-        record.tags[name] = value
-        record.order.append(name)
-        if index == 0 and name != "v":
-            record.errors.append("the record must start with v=DMARC1")
+    parsed = parse_tag_list(txt, DMARC)
+    record.errors.extend(parsed.errors)
+    record.tags = parsed.tags
+    record.order = list(parsed.tags)
+    if parsed.tags and parsed.first != "v":
+        record.errors.append("the record must start with v=DMARC1")
     if record.tags.get("v") != "DMARC1":
         if "v" not in record.tags:
             record.errors.append("v=DMARC1 is missing")

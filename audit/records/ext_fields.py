@@ -1,5 +1,5 @@
-"""The `name=value; ...` grammar MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) TXT records
-share. Pure: no I/O.
+"""The extension fields MTA-STS (RFC 8461 3.1) and TLS-RPT (RFC 8460 3) TXT records share (the
+list itself is split by `audit.records.tag_list` with its FIELDS grammar). Pure: no I/O.
 
     sts-sep       = *WSP %x3B *WSP
     sts-extension = sts-ext-name "=" sts-ext-value
@@ -14,25 +14,10 @@ from __future__ import annotations
 
 import re
 
+from audit.records.tag_list import FIELDS, parse_tag_list
+
 EXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 EXT_VALUE = re.compile(r"^[\x21-\x3a\x3c\x3e-\x7e]+$")
-_SEP = re.compile(r"[ \t]*;[ \t]*")
-
-
-def split_fields(txt: str, errors: list[str]) -> list[tuple[str, str]]:
-    """The record's `name=value` fields in order; one trailing `;` is allowed. Whitespace is
-    only allowed around the separators, never around `=`."""
-    parts = _SEP.split(txt.strip(" \t"))
-    if parts and parts[-1] == "":
-        parts.pop()
-    fields = []
-    for part in parts:
-        name, equals, value = part.partition("=")
-        if not equals or not name:
-            errors.append(f"{part!r} is not a field=value pair")
-            continue
-        fields.append((name, value))
-    return fields
 
 
 def extension_errors(name: str, value: str) -> list[str]:
@@ -49,3 +34,18 @@ def extension_errors(name: str, value: str) -> list[str]:
     elif not EXT_VALUE.match(value):
         problems.append(f"{name}={value} has a value with '=', a space or a control character")
     return problems
+
+
+def read_fields(
+    txt: str, version: str, known: tuple[str, ...], errors: list[str]
+) -> dict[str, str]:
+    """The record's fields: `v=<version>` first, every field but `v` and `known` an extension
+    of the ext-name / ext-value grammar. Problems go to `errors`."""
+    parsed = parse_tag_list(txt, FIELDS)
+    errors.extend(parsed.errors)
+    if parsed.tags and (parsed.first != "v" or parsed.tags["v"] != version):
+        errors.append(f"the record must start with v={version}")
+    for name, value in parsed.tags.items():
+        if name != "v" and name not in known:
+            errors.extend(extension_errors(name, value))
+    return parsed.tags

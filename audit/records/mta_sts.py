@@ -6,14 +6,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.records.ext_fields import extension_errors, split_fields
+from audit.records.ext_fields import read_fields
+from audit.records.tag_list import FIELDS, first_tag
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def is_sts_record(txt: str) -> bool:
     """RFC 8461 3.1: records not starting with `v=STSv1` are discarded."""
-    return txt.lstrip().split(";", 1)[0].strip() == "v=STSv1"
+    return first_tag(txt, FIELDS) == ("v", "STSv1")
 
 
 @dataclass
@@ -35,15 +36,7 @@ def parse_sts_record(txt: str) -> StsRecord:
     """RFC 8461 3.1: `v=STSv1` first, `id=` 1-32 letters or digits, other fields extensions of
     the sts-ext-name / sts-ext-value grammar; anything else makes the record invalid."""
     record = StsRecord(raw=txt)
-    for index, (name, value) in enumerate(split_fields(txt, record.errors)):
-        if name in record.fields:
-            record.errors.append(f"{name}= appears more than once")
-            continue
-        record.fields[name] = value
-        if index == 0 and (name != "v" or value != "STSv1"):
-            record.errors.append("the record must start with v=STSv1")
-        elif name not in ("v", "id"):
-            record.errors.extend(extension_errors(name, value))
+    record.fields = read_fields(txt, "STSv1", ("id",), record.errors)
     policy_id = record.fields.get("id")
     if policy_id is None:
         record.errors.append("id= is missing: senders cannot tell when the policy changes")

@@ -110,7 +110,9 @@ def match_tlsa(records: Iterable[Any], chain_der: Sequence[bytes]) -> list[TlsaM
     for rd in records:
         usage, selector, mtype = int(rd.usage), int(rd.selector), int(rd.mtype)
         wanted = bytes(rd.cert)
-        base = {"record": _text(rd), "usage": usage, "selector": selector, "mtype": mtype}
+        base: dict[str, Any] = {
+            "record": _text(rd), "usage": usage, "selector": selector, "mtype": mtype
+        }
         if usage not in SMTP_USAGES:
             name = USAGES.get(usage, f"usage {usage}")
             note = f"{name} is unusable for SMTP (RFC 7672 3.1.3)"

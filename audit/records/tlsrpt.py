@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.records.ext_fields import extension_errors, split_fields
+from audit.records.ext_fields import read_fields
+from audit.records.tag_list import FIELDS, first_tag
 
 # tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri); commas, "!" and ";" in a URI
 # MUST be encoded, and RFC 3986 has no whitespace or "<>\"{}|\\^`" in a URI.
@@ -17,7 +18,7 @@ _NOT_URI = re.compile(r'[\x00-\x20!"<>\\^`{|}\x7f-\uffff]')
 
 def is_tlsrpt_record(txt: str) -> bool:
     """RFC 8460 3: records not starting with `v=TLSRPTv1` are discarded."""
-    return txt.lstrip().split(";", 1)[0].strip() == "v=TLSRPTv1"
+    return first_tag(txt, FIELDS) == ("v", "TLSRPTv1")
 
 
 @dataclass
@@ -39,15 +40,7 @@ def parse_tlsrpt(txt: str) -> TlsRptRecord:
     """RFC 8460 3: `v=TLSRPTv1` first, `rua=` a comma-separated list of mailto: or https: URIs,
     other fields extensions of the tlsrpt-ext-name / tlsrpt-ext-value grammar."""
     record = TlsRptRecord(raw=txt)
-    for index, (name, value) in enumerate(split_fields(txt, record.errors)):
-        if name in record.fields:
-            record.errors.append(f"{name}= appears more than once")
-            continue
-        record.fields[name] = value
-        if index == 0 and (name != "v" or value != "TLSRPTv1"):
-            record.errors.append("the record must start with v=TLSRPTv1")
-        elif name not in ("v", "rua"):
-            record.errors.extend(extension_errors(name, value))
+    record.fields = read_fields(txt, "TLSRPTv1", ("rua",), record.errors)
     if "rua" not in record.fields:
         record.errors.append("rua= (where reports go) is missing")
         return record

@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -39,6 +39,7 @@ from imapclient.exceptions import LoginError
 
 from audit.net.dns import Resolver, build_resolver, is_ip_literal
 from audit.net.imap_text import error_text, scrub
+from audit.net.once import OnceCache
 
 from .config import Seed
 from .message import TOKEN_HEADER, check_token
@@ -108,77 +109,100 @@ async def collect(
     tokens = {
         s.address: check_token(token if isinstance(token, str) else token[s.address]) for s in seeds
     }
-    started = time.monotonic()
-    context = ssl.create_default_context(cafile=ca_file)  # the CA file alone when given
-    # Seeds reading one mailbox with one token (aliases of one account): a copy counts only
-    # for the seed it is addressed to.
-    mailboxes = Counter((_mailbox(s), tokens[s.address]) for s in seeds)
-    stop = threading.Event()
-    results: dict[str, CollectResult] = {}
-    hosts: dict[str, asyncio.Task[list[str] | str]] = {}
+    run = _Collection(seeds, tokens, deadline, passwords, ca_file, timeout, poll_interval, resolver)
+    try:
+        await asyncio.gather(*(run.one(s, on_found) for s in seeds))
+    finally:
+        run.close()
+    return {s.address: run.results.get(s.address) for s in seeds}
 
-    def lookup(host: str) -> asyncio.Task[list[str] | str]:
-        nonlocal resolver
-        if host not in hosts:
-            if resolver is None and not is_ip_literal(host):
-                resolver = build_resolver(timeout=timeout)
-            hosts[host] = asyncio.ensure_future(_addresses(resolver, host, deadline, poll_interval))
-        return hosts[host]
 
-    loop = asyncio.get_running_loop()
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, min(len(seeds), MAX_THREADS)), thread_name_prefix="seed-imap"
-    )
+class _Collection:
+    """One collect() call: the seeds' shared TLS context, host lookups and IMAP threads."""
 
-    async def one(seed: Seed) -> None:
-        password = passwords.get(seed.address)
+    def __init__(
+        self,
+        seeds: Sequence[Seed],
+        tokens: dict[str, str],
+        deadline: float,
+        passwords: Mapping[str, str],
+        ca_file: str | None,
+        timeout: float,
+        poll_interval: float,
+        resolver: Resolver | None,
+    ) -> None:
+        self.tokens, self.deadline, self.passwords = tokens, deadline, passwords
+        self.timeout, self.poll_interval, self.resolver = timeout, poll_interval, resolver
+        self.started = time.monotonic()
+        self.context = ssl.create_default_context(cafile=ca_file)  # the CA file alone when given
+        # Seeds reading one mailbox with one token (aliases of one account): a copy counts only
+        # for the seed it is addressed to.
+        self.mailboxes = Counter((_mailbox(s), tokens[s.address]) for s in seeds)
+        self.stop = threading.Event()
+        self.results: dict[str, CollectResult] = {}
+        self.hosts: OnceCache[str, list[str] | str] = OnceCache()
+        self.loop = asyncio.get_running_loop()
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, min(len(seeds), MAX_THREADS)), thread_name_prefix="seed-imap"
+        )
+
+    def lookup(self, host: str) -> Awaitable[list[str] | str]:
+        """Each IMAP host resolved once for all the seeds that read it."""
+
+        def start() -> Awaitable[list[str] | str]:
+            if self.resolver is None and not is_ip_literal(host):
+                self.resolver = build_resolver(timeout=self.timeout)
+            return _addresses(self.resolver, host, self.deadline, self.poll_interval)
+
+        return self.hosts.get(host, start)
+
+    async def one(self, seed: Seed, on_found: OnFound | None) -> None:
+        password = self.passwords.get(seed.address)
+        token = self.tokens[seed.address]
+        result: CollectResult
         if seed.receive is not None:
-            result = await _from_inbox(seed, tokens[seed.address], deadline, poll_interval, started)
+            result = await _from_inbox(seed, token, self.deadline, self.poll_interval, self.started)
         elif not password:
-            result: CollectResult = CollectError(
+            result = CollectError(
                 seed.address, f"no IMAP password ({seed.password_env} is not set)"
             )
         else:
-            addresses = await lookup(seed.imap_host)
-            if isinstance(addresses, str):
-                result = CollectError(seed.address, addresses)
-            else:
-                poller = _Poller(
-                    seed,
-                    password,
-                    tokens[seed.address],
-                    addresses=addresses,
-                    context=context,
-                    timeout=timeout,
-                    shared=mailboxes[(_mailbox(seed), tokens[seed.address])] > 1,
-                    started=started,
-                )
-                try:
-                    result = await loop.run_in_executor(
-                        pool, poller.run, deadline, poll_interval, stop
-                    )
-                except Exception as exc:  # noqa: BLE001 - one seed's bug is not all seeds'
-                    result = CollectError(
-                        seed.address,
-                        scrub(
-                            f"collecting failed: {type(exc).__name__}: {error_text(exc)}", password
-                        ),
-                    )
-        results[seed.address] = result
+            result = await self._over_imap(seed, password, token)
+        self.results[seed.address] = result
         if on_found is not None and isinstance(result, CollectedCopy):
             outcome = on_found(seed.address, result)
             if inspect.isawaitable(outcome):
                 await outcome
 
-    try:
-        await asyncio.gather(*(one(s) for s in seeds))
-    finally:
-        stop.set()  # a cancelled collect() must not leave threads polling
-        for task in hosts.values():
-            task.cancel()
+    async def _over_imap(self, seed: Seed, password: str, token: str) -> CollectResult:
+        addresses = await self.lookup(seed.imap_host)
+        if isinstance(addresses, str):
+            return CollectError(seed.address, addresses)
+        poller = _Poller(
+            seed,
+            password,
+            token,
+            addresses=addresses,
+            context=self.context,
+            timeout=self.timeout,
+            shared=self.mailboxes[(_mailbox(seed), token)] > 1,
+            started=self.started,
+        )
+        try:
+            return await self.loop.run_in_executor(
+                self.pool, poller.run, self.deadline, self.poll_interval, self.stop
+            )
+        except Exception as exc:  # noqa: BLE001 - one seed's bug is not all seeds'
+            return CollectError(
+                seed.address,
+                scrub(f"collecting failed: {type(exc).__name__}: {error_text(exc)}", password),
+            )
+
+    def close(self) -> None:
+        self.stop.set()  # a cancelled collect() must not leave threads polling
+        self.hosts.cancel()
         # Not waiting: a thread inside an IMAP command ends within `timeout` on its own.
-        pool.shutdown(wait=False, cancel_futures=True)
-    return {s.address: results.get(s.address) for s in seeds}
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _from_inbox(

@@ -254,12 +254,39 @@ def parse_seeds(text: str, path: str | os.PathLike[str] | None = None) -> list[S
     return seeds
 
 
+@dataclass
+class _SeedTable:
+    """One [[seed]] table: typed reads that fail with the line of the key they read."""
+
+    table: dict[str, Any]
+    index: int
+    lines: _Lines
+    fail: Any  # (line, message) -> the exception to raise
+
+    def where(self, key: str) -> int:
+        return self.lines.key(self.index, key)
+
+    def string(self, key: str, default: str | None = None) -> str | None:
+        value = self.table.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(self.where(key), f"{key} must be a string, not {_toml_type(value)}")
+        return value
+
+    def folders(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(self.where(key), f"{key} must be a list of folder names")
+        return tuple(value)
+
+
 def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     at = lines.table(index)
-
-    def where(key: str) -> int:
-        return lines.key(index, key)
-
+    read = _SeedTable(table, index, lines, fail)
+    where = read.where
     if "password" in table:
         raise fail(
             where("password"),
@@ -274,65 +301,30 @@ def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
     for key in REQUIRED:
         if key not in table:
             raise fail(at, f"[[seed]] has no {key!r}")
-
-    def string(key: str, default: str | None = None) -> str | None:
-        value = table.get(key, default)
-        if value is not None and not isinstance(value, str):
-            raise fail(where(key), f"{key} must be a string, not {_toml_type(value)}")
-        return value
-
-    def folders(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        if key not in table:
-            return default
-        value = table[key]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise fail(where(key), f"{key} must be a list of folder names")
-        return tuple(value)
-
-    address = (string("address") or "").strip()
+    address = (read.string("address") or "").strip()
     problem = address_problem(address)
     if problem:
         raise fail(where("address"), f"address {address!r} is not a valid address: {problem}")
-
-    provider = (string("provider", "generic") or "").lower()
+    provider = (read.string("provider", "generic") or "").lower()
     if provider not in PRESETS:
         raise fail(
             where("provider"),
             f"unknown provider {table['provider']!r} (known: {', '.join(PRESETS)})",
         )
     preset = PRESETS[provider]
-
-    imap = string("imap") or ""
-    try:
-        host, port, tls = parse_imap_url(imap)
-    except ValueError as exc:
-        raise fail(where("imap"), f"imap {imap!r}: {exc}") from None
-
-    starttls = string("starttls")
-    if starttls is not None:
-        if tls == "implicit":
-            raise fail(where("starttls"), "starttls applies to imap:// URLs only (imaps:// is TLS)")
-        if starttls not in STARTTLS_MODES:
-            raise fail(
-                where("starttls"),
-                f"starttls must be one of {', '.join(STARTTLS_MODES)}, not {starttls!r}",
-            )
-
-    password_env = string("password_env") or ""
+    imap, (host, port, tls), starttls = _imap_settings(read)
+    password_env = read.string("password_env") or ""
     if not _ENV_NAME.match(password_env):
         raise fail(
             where("password_env"),
             f"password_env must be the NAME of an environment variable (letters, digits, _), "
             f"not {_redacted(password_env)}",
         )
-
-    inbox = string("inbox", preset.inbox) or ""
+    inbox = read.string("inbox", preset.inbox) or ""
     if not inbox:
         raise fail(where("inbox"), "inbox must be a folder name")
-    authserv_id = string("authserv_id", preset.authserv_id)
-    username = string("username", address) or ""
+    authserv_id = read.string("authserv_id", preset.authserv_id)
+    username = read.string("username", address) or ""
     if not username:
         raise fail(where("username"), "username must not be empty")
     return Seed(
@@ -346,12 +338,35 @@ def _seed(table: dict[str, Any], index: int, lines: _Lines, fail) -> Seed:
         provider=provider,
         starttls=starttls or "optional",  # type: ignore[arg-type]
         inbox=inbox,
-        spam=folders("spam", preset.spam),
-        other=folders("other", ()),
+        spam=read.folders("spam", preset.spam),
+        other=read.folders("other", ()),
         authserv_id=authserv_id or None,  # "" means: trust the topmost
-        name=string("name"),
+        name=read.string("name"),
         line=at,
     )
+
+
+def _imap_settings(
+    read: _SeedTable,
+) -> tuple[str, tuple[str, int, Literal["implicit", "starttls"]], str | None]:
+    """The imap URL as written, its (host, port, tls) and the starttls mode if given."""
+    imap = read.string("imap") or ""
+    try:
+        endpoint = parse_imap_url(imap)
+    except ValueError as exc:
+        raise read.fail(read.where("imap"), f"imap {imap!r}: {exc}") from None
+    starttls = read.string("starttls")
+    if starttls is not None:
+        if endpoint[2] == "implicit":
+            raise read.fail(
+                read.where("starttls"), "starttls applies to imap:// URLs only (imaps:// is TLS)"
+            )
+        if starttls not in STARTTLS_MODES:
+            raise read.fail(
+                read.where("starttls"),
+                f"starttls must be one of {', '.join(STARTTLS_MODES)}, not {starttls!r}",
+            )
+    return imap, endpoint, starttls
 
 
 def _receive_seed(table: dict[str, Any], at: int, where, fail) -> Seed:

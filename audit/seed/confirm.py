@@ -84,6 +84,21 @@ def _result(entry: dict[str, Any] | None) -> str | None:
 
 
 def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Finding]:
+    """Why there is no copy to judge (one finding), else what the copy shows."""
+    missing = _no_copy_findings(obs)
+    if missing is not None:
+        return missing
+    theirs = (view or {}).get("receiver") or {}
+    receiver = ", ".join((view or {}).get("receiver_ids") or []) or "the receiver"
+    return (
+        _placement_findings(obs, view, theirs)
+        + _receiver_findings(obs.address, theirs, receiver)
+        + _contradictions(obs.address, view, receiver)
+    )
+
+
+def _no_copy_findings(obs: SeedObservation) -> list[Finding] | None:
+    """The send failed, the mailbox was unreadable or no copy came: None when a copy did."""
     target = obs.address
     if obs.send_status != "sent":
         if obs.send_status == "interrupted":
@@ -133,8 +148,15 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
                 "findings first; re-run with a longer --wait if the receiver greylists.",
             )
         ]
+    return None
+
+
+def _placement_findings(
+    obs: SeedObservation, view: dict[str, Any] | None, theirs: dict[str, Any]
+) -> list[Finding]:
+    """The copy carries no verdict of the receiver's, or landed in spam."""
+    target = obs.address
     findings: list[Finding] = []
-    theirs = (view or {}).get("receiver") or {}
     verdict = _verdict_text(theirs)
     if not theirs and obs.message_report is not None:
         findings.append(
@@ -159,7 +181,12 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
                 "and the sending IP's reputation.",
             )
         )
-    receiver = ", ".join((view or {}).get("receiver_ids") or []) or "the receiver"
+    return findings
+
+
+def _receiver_findings(target: str, theirs: dict[str, Any], receiver: str) -> list[Finding]:
+    """The receiver's own SPF, DKIM and DMARC results, where they did not pass."""
+    findings: list[Finding] = []
     spf = theirs.get("spf")
     if spf and spf.get("result") != "pass":
         findings.append(
@@ -205,6 +232,12 @@ def _seed_findings(obs: SeedObservation, view: dict[str, Any] | None) -> list[Fi
                 fix="Make SPF or DKIM pass with a domain aligned to the From domain.",
             )
         )
+    return findings
+
+
+def _contradictions(target: str, view: dict[str, Any] | None, receiver: str) -> list[Finding]:
+    """Where our prediction and the receiver's verdict differ."""
+    findings: list[Finding] = []
     for entry in (view or {}).get("comparison") or []:
         if entry.get("agree") is not False:
             continue
@@ -370,41 +403,13 @@ def predictions_outcome(
             error=f"the DMARC policy of {from_domain} could not be read by the domain audit",
             facts={"dmarc_policy": None},
         )
-    findings = []
+    findings: list[Finding] = []
     checked = []
     for obs in observations:
-        view = receiver_view(obs.message_report)
-        dmarc = ((view or {}).get("receiver") or {}).get("dmarc")
-        if not dmarc:
-            continue
-        comments = " ".join(dmarc.get("comments") or []) + " " + (dmarc.get("reason") or "")
-        seen = _POLICY_COMMENT.search(comments)
-        their_policy = seen.group(1).lower() if seen else None
-        checked.append({"seed": obs.address, "receiver_policy": their_policy, "ours": policy})
-        if policy and their_policy and their_policy != policy:
-            findings.append(
-                Finding(
-                    SEED_CONTRADICTED,
-                    obs.address,
-                    message=f"DMARC policy of {from_domain}: the domain audit found p={policy}, "
-                    f"the receiver applied p={their_policy}",
-                    evidence=[f"dmarc={dmarc.get('result')} ({comments.strip()})"],
-                    fix="The receiver read another DMARC record (a cached one, or another "
-                    "policy domain): check for several _dmarc records and the TTL.",
-                )
-            )
-        if policy is None and dmarc.get("result") in ("pass", "fail") and their_policy:
-            findings.append(
-                Finding(
-                    SEED_CONTRADICTED,
-                    obs.address,
-                    message=f"the domain audit found no DMARC policy for {from_domain}, the "
-                    f"receiver applied p={their_policy}",
-                    evidence=[f"dmarc={dmarc.get('result')} ({comments.strip()})"],
-                    fix="Check which name the receiver found the record at (organizational "
-                    "domain, RFC 9989 tree walk).",
-                )
-            )
+        applied = _applied_policy(obs, policy, from_domain)
+        if applied is not None:
+            checked.append(applied[0])
+            findings.extend(applied[1])
     keys = _published_keys(domain_report)
     dkim_checks: list[dict[str, Any]] = []
     for obs in observations:
@@ -420,20 +425,73 @@ def predictions_outcome(
         "dmarc_policy_checks": checked,
     }
     if path:
-        views = [(o.address, (receiver_view(o.message_report) or {}).get("receiver") or {})
-                 for o in observations]  # fmt: skip
-        row = path_row(domain_report, path)
-        checks, more = path_checks(row, path, [(a, t) for a, t in views if t], from_domain)
-        findings.extend(more)
-        facts["path"] = {
-            "name": path,
-            "predicted": predicted(row) if row else None,
-            "row": row,
-            "checks": checks,
-        }
+        facts["path"] = _path_prediction(domain_report, observations, path, from_domain, findings)
     return CheckOutcome(
         "predictions", from_domain, Status.COMPLETED, facts=facts, findings=findings
     )
+
+
+def _applied_policy(
+    obs: SeedObservation, policy: str | None, from_domain: str
+) -> tuple[dict[str, Any], list[Finding]] | None:
+    """The DMARC policy the seed's receiver says it applied, against the one the domain audit
+    found (None: the receiver wrote no DMARC result)."""
+    view = receiver_view(obs.message_report)
+    dmarc = ((view or {}).get("receiver") or {}).get("dmarc")
+    if not dmarc:
+        return None
+    comments = " ".join(dmarc.get("comments") or []) + " " + (dmarc.get("reason") or "")
+    seen = _POLICY_COMMENT.search(comments)
+    their_policy = seen.group(1).lower() if seen else None
+    checked = {"seed": obs.address, "receiver_policy": their_policy, "ours": policy}
+    findings = []
+    if policy and their_policy and their_policy != policy:
+        findings.append(
+            Finding(
+                SEED_CONTRADICTED,
+                obs.address,
+                message=f"DMARC policy of {from_domain}: the domain audit found p={policy}, "
+                f"the receiver applied p={their_policy}",
+                evidence=[f"dmarc={dmarc.get('result')} ({comments.strip()})"],
+                fix="The receiver read another DMARC record (a cached one, or another "
+                "policy domain): check for several _dmarc records and the TTL.",
+            )
+        )
+    if policy is None and dmarc.get("result") in ("pass", "fail") and their_policy:
+        findings.append(
+            Finding(
+                SEED_CONTRADICTED,
+                obs.address,
+                message=f"the domain audit found no DMARC policy for {from_domain}, the "
+                f"receiver applied p={their_policy}",
+                evidence=[f"dmarc={dmarc.get('result')} ({comments.strip()})"],
+                fix="Check which name the receiver found the record at (organizational "
+                "domain, RFC 9989 tree walk).",
+            )
+        )
+    return checked, findings
+
+
+def _path_prediction(
+    domain_report: Report,
+    observations: list[SeedObservation],
+    path: str,
+    from_domain: str,
+    findings: list[Finding],
+) -> dict[str, Any]:
+    """The declared path's predicted verdicts checked against each receiver's (its findings
+    appended to `findings`); the path's facts."""
+    views = [(o.address, (receiver_view(o.message_report) or {}).get("receiver") or {})
+             for o in observations]  # fmt: skip
+    row = path_row(domain_report, path)
+    checks, more = path_checks(row, path, [(a, t) for a, t in views if t], from_domain)
+    findings.extend(more)
+    return {
+        "name": path,
+        "predicted": predicted(row) if row else None,
+        "row": row,
+        "checks": checks,
+    }
 
 
 def _published_keys(domain_report: Report) -> dict[str, dict[str, Any]]:

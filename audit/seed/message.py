@@ -175,7 +175,7 @@ def _from_template(
 def _first_text_part(msg: EmailMessage) -> EmailMessage | None:
     for part in msg.walk():
         if part.get_content_maintype() == "text" and not part.is_attachment():
-            return part  # type: ignore[return-value]
+            return part
     return None
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from audit import __version__
 from audit.domain_audit import audit_domain
@@ -28,6 +28,11 @@ from audit.model import Report
 from audit.net.dns import Backend, Resolver
 from audit.seed.config import Seed
 from audit.seed.confirm import SeedObservation, confirm
+
+if TYPE_CHECKING:  # the IMAP and sending stacks load when a run needs them
+    from audit.seed.collect import CollectResult
+    from audit.seed.send import Sender, SendResult
+    from audit.seed.state import SendRecord
 
 # Where each provider's receiving hosts live: the envelope reconstruction and the trusted
 # Authentication-Results are taken at this boundary (a seed's authserv_id overrides it).
@@ -103,64 +108,79 @@ async def audit_copy(seed: Seed, raw: bytes, backend: Backend, timeout: float) -
     )
 
 
+class SeedRunStore(Protocol):
+    """The state a seed run writes as it goes (audit.seed.state.RunStore)."""
+
+    def create_run(self, params: Mapping[str, Any]) -> str: ...
+    def resume_run(self, run_id: str) -> set[str]: ...
+    def send_states(self, run_id: str) -> dict[str, str]: ...
+    def sent_seeds(self, run_id: str) -> set[str]: ...
+    def sends(self, run_id: str) -> Mapping[str, SendRecord]: ...
+    def record_send(
+        self,
+        run_id: str,
+        seed_address: str,
+        *,
+        token: str,
+        status: str,
+        error: str | None = None,
+        provider_id: str | None = None,
+    ) -> None: ...
+    def record_copy(
+        self,
+        run_id: str,
+        seed_address: str,
+        *,
+        folder: str,
+        placement: str,
+        raw: bytes,
+        delay_s: float | None = None,
+    ) -> None: ...
+    def finish_run(self, run_id: str, report_json: str) -> None: ...
+
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class _Run:
+    """One run's identity and what an earlier invocation of it already sent."""
+
+    id: str
+    store: SeedRunStore
+    previously: dict[str, str]  # seed address -> send state before this invocation
+    no_resend: set[str]  # sent or possibly sent before: never sent again
+    sent_at: dict[str, float] = field(default_factory=dict)  # epoch the relay accepted each
+    send_status: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def token(self, address: str) -> str:
+        return seed_token(self.id.replace("-", ""), address)
+
+
 async def run_seed(
     seeds: Sequence[Seed],
     options: SeedRunOptions,
     *,
-    store: Any,  # audit.seed.state.RunStore
+    store: SeedRunStore,
     backend: Backend,
-    sender: Any,  # audit.seed.send Sender
+    sender: Sender,
     passwords: Mapping[str, str],
     resume: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Say | None = None,
     transport_backend: Backend | None = None,
 ) -> SeedRunResult:
     """`backend` answers the audits' DNS (predictions, the copies' replay: --zone-dir works);
     `transport_backend` finds the IMAP servers (default: `backend`), which must be real."""
-    from audit.seed.collect import CollectError, collect
-    from audit.seed.message import build_test_message
     from audit.seed.send import redact_via
-    from audit.seed.send.batch import send_all
 
     say = progress or (lambda _text: None)
-    resolver = Resolver(transport_backend or backend)
+    mailboxes = _Mailboxes(seeds, options, passwords, Resolver(transport_backend or backend))
     from_domain = domain_of(options.from_addr) or options.from_addr
     if options.preflight:
         say(f"checking the {len(seeds)} seed mailboxes before sending anything")
-        probe_tokens = {s.address: f"preflight-{secrets.token_hex(6)}" for s in seeds}
-        checked = await collect(
-            seeds,
-            probe_tokens,
-            deadline=time.monotonic(),  # one pass: log in, list, search
-            passwords=passwords,
-            ca_file=options.ca_file,
-            timeout=options.timeout,
-            resolver=resolver,
-        )
-        unreadable = [f"{a}: {r}" for a, r in checked.items() if isinstance(r, CollectError)]
-        if unreadable:
-            raise SeedPreflightError(
-                "a seed mailbox cannot be read, nothing was sent: " + "; ".join(unreadable)
-            )
-    if resume:
-        run_id = resume
-        store.resume_run(run_id)
-        previously = store.send_states(run_id)
-        no_resend = store.sent_seeds(run_id)
-    else:
-        run_id = store.create_run(
-            {
-                "from": options.from_addr,
-                "via": redact_via(options.via),
-                "seeds": [s.address for s in seeds],
-                "rate": options.rate,
-                "wait": options.wait,
-            }
-        )
-        previously, no_resend = {}, set()
-    run_token = run_id.replace("-", "")
+        await mailboxes.preflight()
+    run = _open_run(store, seeds, options, resume)
     start = time.monotonic()
-
     domain_task = asyncio.create_task(
         audit_domain(
             from_domain,
@@ -170,132 +190,25 @@ async def run_seed(
             sending_paths=[options.path] if options.path else (),
         )
     )
-
-    # ---- send (never twice: sent or possibly-sent seeds are skipped on resume)
-    todo = [s for s in seeds if s.address not in no_resend]
-    jobs = []
-    for seed in todo:
-        token = seed_token(run_token, seed.address)
-        message = build_test_message(
-            options.from_addr,
-            seed.address,
-            token,
-            template=options.template,
-            now=datetime.now(UTC),
-            message_id_domain=from_domain,
-        )
-        jobs.append((seed, token, message))
-    say(f"run {run_id}: sending to {len(jobs)} of {len(seeds)} seeds")
-    sent_at: dict[str, float] = {}  # wall-clock epoch when the relay accepted each message
-    send_status: dict[str, tuple[str, str | None]] = {}
-
-    def record(result: Any) -> None:
-        """Each job's outcome goes to the state as it finishes: a run killed later still
-        knows what went out (and never sends it again)."""
-        if result.ok:
-            status = "sent"
-        elif getattr(result, "maybe_sent", False):
-            status = "interrupted"  # handed over, no reply: possibly delivered, never re-sent
-        elif result.attempts == 0:
-            status = "skipped"
-        else:
-            status = "failed"
-        store.record_send(
-            run_id,
-            result.address,
-            token=seed_token(run_token, result.address),
-            status=status,
-            error=result.error,
-            provider_id=result.provider_id,
-        )
-        send_status[result.address] = (status, result.error)
-        if result.ok:
-            sent_at[result.address] = result.sent_at or time.time()
-            say(f"sent to {result.address}")
-        else:
-            say(f"not sent to {result.address}: {result.error or result.status}")
-
-    await send_all(
-        sender,
-        [(options.from_addr, seed.address, message) for seed, _t, message in jobs],
-        rate=options.rate,
-        max_attempts=options.max_attempts,
-        before_send=lambda rcpt: store.record_send(
-            run_id, rcpt, token=seed_token(run_token, rcpt), status="sending"
-        ),
-        on_result=record,
-    )
-    earlier = store.sends(run_id) if no_resend else {}
-    for address in no_resend:
-        if previously.get(address) == "sent" and address in earlier:
-            with contextlib.suppress(ValueError):
-                sent_at[address] = datetime.fromisoformat(earlier[address].updated).timestamp()
-    for address in no_resend:
-        state = "sent" if previously.get(address) == "sent" else "interrupted"
-        send_status.setdefault(address, (state, None))
-    on_the_way = sum(1 for s, _ in send_status.values() if s in ("sent", "interrupted"))
-    if on_the_way:
-        say(
-            f"run {run_id}: sent {sum(1 for s, _ in send_status.values() if s == 'sent')}, "
-            f"waiting up to {options.wait:g}s for the copies"
-        )
+    await _send(run, seeds, options, from_domain, sender, say)
+    _count_earlier_sends(run)
+    if any(state in ("sent", "interrupted") for state, _ in run.send_status.values()):
+        sent = sum(1 for state, _ in run.send_status.values() if state == "sent")
+        say(f"run {run.id}: sent {sent}, waiting up to {options.wait:g}s for the copies")
     else:
-        say(f"run {run_id}: nothing was sent, so there is nothing to wait for")
-
-    # ---- collect every seed that has (or may have) a copy on its way
-    collectable = ("sent", "interrupted")
-    wanted = [s for s in seeds if send_status.get(s.address, ("", None))[0] in collectable]
-    copies: dict[str, Any] = {}
-    if wanted:
-        tokens = {s.address: seed_token(run_token, s.address) for s in wanted}
-        copies = await collect(
-            wanted,
-            tokens,
-            deadline=time.monotonic() + options.wait,
-            passwords=passwords,
-            ca_file=options.ca_file,
-            timeout=options.timeout,
-            poll_interval=options.poll_interval,
-            resolver=resolver,
-            on_found=lambda address, copy: say(f"found the copy for {address} in {copy.folder}"),
-        )
-
-    # ---- audit the copies and confirm
+        say(f"run {run.id}: nothing was sent, so there is nothing to wait for")
+    copies = await mailboxes.collect_copies(run, say)
     try:
         domain_report: Report | None = await domain_task
     except Exception:  # noqa: BLE001 - the predictions section says it is missing
         domain_report = None
-    observations = []
-    for seed in seeds:
-        status, error = send_status.get(seed.address, ("skipped", "not attempted"))
-        obs = SeedObservation(seed.address, provider=seed.provider, send_status=status)
-        obs.send_error = error
-        found = copies.get(seed.address)
-        if isinstance(found, CollectError):
-            obs.collect_error = str(found)
-        elif found is not None:
-            obs.folder, obs.placement = found.folder, found.placement
-            if status == "interrupted":
-                obs.send_status = "sent"
-            if seed.address in sent_at:
-                arrived = found.received_at or found.found_at  # the server's INTERNALDATE
-                obs.delay_s = max(0.0, arrived.timestamp() - sent_at[seed.address])
-            store.record_copy(
-                run_id,
-                seed.address,
-                folder=found.folder,
-                placement=found.placement,
-                raw=found.raw,
-                delay_s=obs.delay_s,
-            )
-            obs.message_report = await audit_copy(seed, found.raw, backend, options.timeout)
-        elif status == "interrupted":
-            obs.notes.append("an earlier run was cut off while sending: the copy may not exist")
-        observations.append(obs)
-
+    observations = [
+        await _observe(run, seed, copies.get(seed.address), backend, options.timeout)
+        for seed in seeds
+    ]
     report = Report(
         kind="seed",
-        target=f"{options.from_addr} (run {run_id})",
+        target=f"{options.from_addr} (run {run.id})",
         outcomes=confirm(
             observations, domain_report, from_domain, options.path.name if options.path else None
         ),
@@ -304,9 +217,194 @@ async def run_seed(
         duration_ms=(time.monotonic() - start) * 1000,
     )
     report.outcomes[0].facts["run"] = {
-        "id": run_id,
+        "id": run.id,
         "from": options.from_addr,
         "via": redact_via(options.via),
     }
-    store.finish_run(run_id, json.dumps(report.to_dict()))
-    return SeedRunResult(run_id, report, sorted(sent_at.keys() - no_resend))
+    store.finish_run(run.id, json.dumps(report.to_dict()))
+    return SeedRunResult(run.id, report, sorted(run.sent_at.keys() - run.no_resend))
+
+
+def _open_run(
+    store: SeedRunStore, seeds: Sequence[Seed], options: SeedRunOptions, resume: str | None
+) -> _Run:
+    """A new run in the state, or the one `resume` names with what it already sent."""
+    from audit.seed.send import redact_via
+
+    if resume:
+        store.resume_run(resume)
+        return _Run(resume, store, store.send_states(resume), store.sent_seeds(resume))
+    run_id = store.create_run(
+        {
+            "from": options.from_addr,
+            "via": redact_via(options.via),
+            "seeds": [s.address for s in seeds],
+            "rate": options.rate,
+            "wait": options.wait,
+        }
+    )
+    return _Run(run_id, store, {}, set())
+
+
+@dataclass
+class _Mailboxes:
+    """The seed mailboxes over IMAP: read before sending (preflight), then polled for copies."""
+
+    seeds: Sequence[Seed]
+    options: SeedRunOptions
+    passwords: Mapping[str, str]
+    resolver: Resolver
+
+    async def preflight(self) -> None:
+        """One pass (log in, list, search) over every mailbox; raises SeedPreflightError."""
+        from audit.seed.collect import CollectError, collect
+
+        probe_tokens = {s.address: f"preflight-{secrets.token_hex(6)}" for s in self.seeds}
+        checked = await collect(
+            self.seeds,
+            probe_tokens,
+            deadline=time.monotonic(),
+            passwords=self.passwords,
+            ca_file=self.options.ca_file,
+            timeout=self.options.timeout,
+            resolver=self.resolver,
+        )
+        unreadable = [f"{a}: {r}" for a, r in checked.items() if isinstance(r, CollectError)]
+        if unreadable:
+            raise SeedPreflightError(
+                "a seed mailbox cannot be read, nothing was sent: " + "; ".join(unreadable)
+            )
+
+    async def collect_copies(self, run: _Run, say: Say) -> dict[str, CollectResult]:
+        """Every seed that has (or may have) a copy on its way, until found or --wait ends."""
+        from audit.seed.collect import collect
+
+        collectable = ("sent", "interrupted")
+        wanted = [
+            s for s in self.seeds if run.send_status.get(s.address, ("", None))[0] in collectable
+        ]
+        if not wanted:
+            return {}
+        return await collect(
+            wanted,
+            {s.address: run.token(s.address) for s in wanted},
+            deadline=time.monotonic() + self.options.wait,
+            passwords=self.passwords,
+            ca_file=self.options.ca_file,
+            timeout=self.options.timeout,
+            poll_interval=self.options.poll_interval,
+            resolver=self.resolver,
+            on_found=lambda address, copy: say(f"found the copy for {address} in {copy.folder}"),
+        )
+
+
+async def _send(
+    run: _Run,
+    seeds: Sequence[Seed],
+    options: SeedRunOptions,
+    from_domain: str,
+    sender: Sender,
+    say: Say,
+) -> None:
+    """Send to every seed not sent to before (never twice: sent or possibly-sent seeds are
+    skipped on resume); each outcome goes to the state as it finishes."""
+    from audit.seed.message import build_test_message
+    from audit.seed.send.batch import send_all
+
+    jobs = []
+    for seed in seeds:
+        if seed.address in run.no_resend:
+            continue
+        message = build_test_message(
+            options.from_addr,
+            seed.address,
+            run.token(seed.address),
+            template=options.template,
+            now=datetime.now(UTC),
+            message_id_domain=from_domain,
+        )
+        jobs.append((options.from_addr, seed.address, message))
+    say(f"run {run.id}: sending to {len(jobs)} of {len(seeds)} seeds")
+    await send_all(
+        sender,
+        jobs,
+        rate=options.rate,
+        max_attempts=options.max_attempts,
+        before_send=lambda rcpt: run.store.record_send(
+            run.id, rcpt, token=run.token(rcpt), status="sending"
+        ),
+        on_result=lambda result: _record_send(run, result, say),
+    )
+
+
+def _record_send(run: _Run, result: SendResult, say: Say) -> None:
+    """Recorded as it finishes: a run killed later still knows what went out (and never sends
+    it again)."""
+    if result.ok:
+        status = "sent"
+    elif getattr(result, "maybe_sent", False):
+        status = "interrupted"  # handed over, no reply: possibly delivered, never re-sent
+    elif result.attempts == 0:
+        status = "skipped"
+    else:
+        status = "failed"
+    run.store.record_send(
+        run.id,
+        result.address,
+        token=run.token(result.address),
+        status=status,
+        error=result.error,
+        provider_id=result.provider_id,
+    )
+    run.send_status[result.address] = (status, result.error)
+    if result.ok:
+        run.sent_at[result.address] = result.sent_at or time.time()
+        say(f"sent to {result.address}")
+    else:
+        say(f"not sent to {result.address}: {result.error or result.status}")
+
+
+def _count_earlier_sends(run: _Run) -> None:
+    """Seeds an earlier invocation sent to (or may have): their copies are awaited too, the
+    delay measured from when the relay accepted them."""
+    earlier = run.store.sends(run.id) if run.no_resend else {}
+    for address in run.no_resend:
+        if run.previously.get(address) == "sent" and address in earlier:
+            with contextlib.suppress(ValueError):
+                updated = datetime.fromisoformat(earlier[address].updated)
+                run.sent_at[address] = updated.timestamp()
+    for address in run.no_resend:
+        state = "sent" if run.previously.get(address) == "sent" else "interrupted"
+        run.send_status.setdefault(address, (state, None))
+
+
+async def _observe(
+    run: _Run, seed: Seed, found: CollectResult, backend: Backend, timeout: float
+) -> SeedObservation:
+    """What happened at one seed: the send, the copy (recorded, then audited) or why none."""
+    from audit.seed.collect import CollectError
+
+    status, error = run.send_status.get(seed.address, ("skipped", "not attempted"))
+    obs = SeedObservation(seed.address, provider=seed.provider, send_status=status)
+    obs.send_error = error
+    if isinstance(found, CollectError):
+        obs.collect_error = str(found)
+    elif found is not None:
+        obs.folder, obs.placement = found.folder, found.placement
+        if status == "interrupted":
+            obs.send_status = "sent"
+        if seed.address in run.sent_at:
+            arrived = found.received_at or found.found_at  # the server's INTERNALDATE
+            obs.delay_s = max(0.0, arrived.timestamp() - run.sent_at[seed.address])
+        run.store.record_copy(
+            run.id,
+            seed.address,
+            folder=found.folder,
+            placement=found.placement,
+            raw=found.raw,
+            delay_s=obs.delay_s,
+        )
+        obs.message_report = await audit_copy(seed, found.raw, backend, timeout)
+    elif status == "interrupted":
+        obs.notes.append("an earlier run was cut off while sending: the copy may not exist")
+    return obs

@@ -85,7 +85,7 @@ class RunRecord:
 
     @property
     def report_data(self) -> dict[str, Any] | None:
-        """The report JSON parsed (what audit.model.report_from_dict takes)."""
+        """The report JSON parsed (what audit.report_load.report_from_dict takes)."""
         return json.loads(self.report) if self.report else None
 
 

@@ -188,6 +188,7 @@ def _mechanism_args(qualifier: str, name: str, rest: str, raw: str) -> Mechanism
         # A domain-spec may itself hold '/' (any visible character but '%'), so the dual-cidr
         # suffix is whatever `/n`, `//m` or `/n//m` ends the term.
         cidr_match = _DUAL_CIDR_SUFFIX.search(rest)
+        assert cidr_match is not None  # every part is optional: it matches at least at the end
         spec, cidr = rest[: cidr_match.start()], rest[cidr_match.start() :]
         domain = None
         if spec:
@@ -206,16 +207,16 @@ def _mechanism_args(qualifier: str, name: str, rest: str, raw: str) -> Mechanism
             ipaddress.IPv4Address(address)
         except ValueError:
             raise SpfSyntaxError(f"invalid IPv4 address {address!r} in {raw!r}", raw) from None
-        cidr = _cidr_value("/" + length, 32, raw) if length or "/" in rest else None
-        return Mechanism(qualifier, name, network=address, cidr4=cidr, text=raw)
+        prefix = _cidr_value("/" + length, 32, raw) if length or "/" in rest else None
+        return Mechanism(qualifier, name, network=address, cidr4=prefix, text=raw)
     if "%" in address:
         raise SpfSyntaxError(f"invalid IPv6 address {address!r} in {raw!r}", raw)
     try:
         ipaddress.IPv6Address(address)
     except ValueError:
         raise SpfSyntaxError(f"invalid IPv6 address {address!r} in {raw!r}", raw) from None
-    cidr = _cidr_value("/" + length, 128, raw) if length or "/" in rest else None
-    return Mechanism(qualifier, name, network=address, cidr6=cidr, text=raw)
+    prefix = _cidr_value("/" + length, 128, raw) if length or "/" in rest else None
+    return Mechanism(qualifier, name, network=address, cidr6=prefix, text=raw)
 
 
 def _dual_cidr(text: str, raw: str) -> tuple[int | None, int | None]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver
+from audit.run_context import RunContext
 from audit.spf.evaluator import valid_domain
 from audit.spf.parser import Mechanism, SpfRecord, SpfSyntaxError, is_spf_record, parse_record
 
@@ -265,8 +266,7 @@ def _void(answer: DnsAnswer) -> bool:
     )
 
 
-async def domain_tree(ctx: Any) -> SpfTree:
+async def domain_tree(ctx: RunContext) -> SpfTree:
     """The audited domain's tree, walked once per run and shared: the SPF check judges it, ESP
-    detection reads the provider includes in it. `ctx` is the run's DomainContext (anything
-    with `domain`, `resolver` and `once`; typed loosely because checks sit above this layer)."""
+    detection reads the provider includes in it."""
     return await ctx.once(("spf-tree",), lambda: walk_tree(ctx.resolver, ctx.domain))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ZONES
+from tests.json_output import report_of, reports_of
 
 
 def audit(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -83,7 +83,7 @@ def test_unwritable_output(tmp_path):
 def test_clean_domain_exits_0_with_json():
     proc = audit("domain", "clean.test", "--zone-dir", str(ZONES), "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["kind"] == "domain" and report["target"] == "clean.test"
     assert report["summary"]["inconclusive"] is False
     assert all(o["findings"] == [] for o in report["outcomes"])
@@ -94,7 +94,7 @@ def test_findings_at_fail_on_exit_1_and_below_exit_0():
     assert audit(*args).returncode == 0  # DMARC101 is medium, default --fail-on high
     proc = audit(*args, "--fail-on", "medium")
     assert proc.returncode == 1
-    ids = {f["rule_id"] for o in json.loads(proc.stdout)["outcomes"] for f in o["findings"]}
+    ids = {f["rule_id"] for o in report_of(proc.stdout)["outcomes"] for f in o["findings"]}
     assert "DMARC101" in ids
 
 
@@ -103,7 +103,7 @@ def test_several_domains_give_a_json_array_in_order():
         "domain", "dmarc-missing.test", "clean.test", "--zone-dir", str(ZONES), "--format", "json"
     )
     assert proc.returncode == 1  # DMARC001 is high
-    reports = json.loads(proc.stdout)
+    reports = reports_of(proc.stdout)
     assert [r["target"] for r in reports] == ["dmarc-missing.test", "clean.test"]
 
 
@@ -139,10 +139,10 @@ def test_blocklist_option_replaces_the_default_lists():
         "--blocklist", "dnsbl-zone.test", "--blocklist", "rhsbl:dnsbl-rhsbl.test",
     )  # fmt: skip
     assert proc.returncode == 1
-    found = {(f["rule_id"], f["target"]) for o in json.loads(proc.stdout)["outcomes"]
+    found = {(f["rule_id"], f["target"]) for o in report_of(proc.stdout)["outcomes"]
              for f in o["findings"]}  # fmt: skip
     assert ("BL301", "198.51.100.60") in found
-    blocklists = next(o for o in json.loads(proc.stdout)["outcomes"] if o["check"] == "dnsbl")[
+    blocklists = next(o for o in report_of(proc.stdout)["outcomes"] if o["check"] == "dnsbl")[
         "facts"
     ]["blocklists"]
     assert blocklists["zones"] == {"ip": ["dnsbl-zone.test"], "domain": ["dnsbl-rhsbl.test"]}

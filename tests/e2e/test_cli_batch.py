@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 from tests.conftest import ZONES
+from tests.json_output import reports_of
+from tests.unit.test_report_schema import DOCUMENT_VALIDATOR
 
 
 def audit(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -80,15 +82,25 @@ def test_resume_skips_exactly_the_done_ones_and_cuts_a_partial_line(tmp_path):
     assert done[:2] == ["clean.test", "dmarc-none.test"]  # kept, not audited again
 
 
-def test_json_streams_one_array(tmp_path):
+def test_json_streams_the_one_document_shape(tmp_path):
+    """--from-file with --format json: the same envelope as any JSON output, its `reports`
+    streamed; an empty list gives an empty `reports`, not another shape."""
     listing = tmp_path / "domains.txt"
     listing.write_text("clean.test\nspf-too-many.test\ndmarc-none.test\n")
     proc = audit("domain", "--from-file", str(listing), "--zone-dir", str(ZONES), "--format",
                  "json")  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    doc = json.loads(proc.stdout)
+    DOCUMENT_VALIDATOR.validate(json.loads(proc.stdout))
+    doc = reports_of(proc.stdout)
     assert sorted(r["target"] for r in doc) == ["clean.test", "dmarc-none.test",
                                                 "spf-too-many.test"]  # fmt: skip
+    failing = next(r for r in doc if r["target"] == "spf-too-many.test")
+    assert "SPF201" in {f["rule_id"] for o in failing["outcomes"] for f in o["findings"]}
+    listing.write_text("# nothing to audit\n")
+    empty = audit("domain", "--from-file", str(listing), "--zone-dir", str(ZONES), "--format",
+                  "json")  # fmt: skip
+    assert empty.returncode == 0, empty.stderr
+    assert reports_of(empty.stdout) == []
 
 
 def test_terminal_and_html_give_a_summary_with_the_failing_domains(tmp_path):

@@ -4,7 +4,6 @@ test-only flags hidden, rules as JSON, and one DNS001 per check when a server st
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from audit.runner import collapse_temperrors
 from tests.conftest import ZONES
 from tests.e2e.test_cli import audit
 from tests.infra.netutil import free_port
+from tests.json_output import document_of, report_of
 
 
 def _audit_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -85,7 +85,7 @@ def test_help_on_every_option_and_test_flags_hidden() -> None:
 def test_rules_as_json() -> None:
     proc = audit("rules", "--format", "json")
     assert proc.returncode == 0
-    rules = {r["id"]: r for r in json.loads(proc.stdout)}
+    rules = {r["id"]: r for r in document_of(proc.stdout, "rules")}
     assert set(rules) == set(all_rules())
     assert rules["SPF001"]["family"] == "SPF" and rules["SPF001"]["doc"].startswith("# SPF001")
     assert rules["DNS001"]["temperror"] is True
@@ -106,7 +106,7 @@ def test_an_unanswering_server_gives_one_dns001_per_check() -> None:
     proc = audit("domain", "clean.test", "--dns-server", dead, "--timeout", "0.5", "--no-probes",
                  "--format", "json")  # fmt: skip
     assert proc.returncode == 3
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     for outcome in report["outcomes"]:
         dns001 = [f for f in outcome["findings"] if f["rule_id"] == "DNS001"]
         assert len(dns001) <= 1, outcome["check"]

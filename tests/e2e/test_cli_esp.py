@@ -3,13 +3,13 @@ profiles with their sources, one-line errors for bad profiles, detection over --
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ZONES
 from tests.e2e.test_cli import audit, one_line_error
+from tests.json_output import document_of, report_of
 
 PROVIDERS = [
     "amazon-ses", "brevo", "google-workspace", "hubspot", "klaviyo", "mailgun", "mandrill",
@@ -37,7 +37,7 @@ def test_list_names_every_provider_and_what_detects_it():
 
 def test_list_json():
     proc = audit("esp", "list", "--format", "json")
-    rows = json.loads(proc.stdout)
+    rows = document_of(proc.stdout, "profiles")
     assert [r["id"] for r in rows] == PROVIDERS
     m365 = next(r for r in rows if r["id"] == "microsoft-365")
     assert "MX *.mail.protection.outlook.com,*.mx.microsoft" in m365["detected_by"]
@@ -60,7 +60,7 @@ def test_show_sendgrid_terminal_has_every_field_and_sources():
 
 
 def test_show_json_round_trips_the_profile():
-    data = json.loads(audit("esp", "show", "amazon-ses", "--format", "json").stdout)
+    (data,) = document_of(audit("esp", "show", "amazon-ses", "--format", "json").stdout, "profiles")
     assert data["return_path"] == {
         "record_type": "MX",
         "name_patterns": ["*"],
@@ -72,9 +72,8 @@ def test_show_json_round_trips_the_profile():
 
 def test_user_profile_overrides_and_shows_its_file(tmp_path: Path):
     (tmp_path / "sendgrid.toml").write_text(RELAY, encoding="utf-8")
-    data = json.loads(
-        audit("esp", "show", "sendgrid", "--esp-profiles", str(tmp_path), "--format", "json").stdout
-    )
+    shown = audit("esp", "show", "sendgrid", "--esp-profiles", str(tmp_path), "--format", "json")
+    (data,) = document_of(shown.stdout, "profiles")
     assert data["name"] == "Our relay"
     assert data["file"] == str(tmp_path / "sendgrid.toml")
 
@@ -111,7 +110,7 @@ def test_bad_profile_file_is_one_line_for_esp_and_domain(tmp_path: Path, text: s
 
 
 def _esp_outcome(proc) -> dict:
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     return next(o for o in report["outcomes"] if o["check"] == "esp")
 
 

@@ -17,12 +17,21 @@ def test_domain_formats_agree_on_the_exit_code(fmt: str) -> None:
                  "--format", fmt)  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     if fmt == "sarif":
-        runs = json.loads(proc.stdout)["runs"]
-        assert [r["automationDetails"]["id"] for r in runs] == [
-            "domain/spf-too-many.test/",
-            "domain/clean.test/",
+        (run,) = json.loads(proc.stdout)["runs"]  # one run per invocation, both targets in it
+        assert run["automationDetails"]["id"] == "audit/domain/"
+        assert [loc["name"] for loc in run["logicalLocations"] if loc["kind"] == "module"] == [
+            "spf-too-many.test",
+            "clean.test",
         ]
-        assert ("SPF201", "error") in {(x["ruleId"], x["level"]) for x in runs[0]["results"]}
+        found = {
+            (x["ruleId"], x["level"], x["locations"][0]["logicalLocations"][0]["name"])
+            for x in run["results"]
+        }
+        assert ("SPF201", "error", "spf-too-many.test") in found
+        assert ("SPF201", "error", "clean.test") not in found
+    elif fmt == "json":
+        doc = json.loads(proc.stdout)
+        assert [r["target"] for r in doc["reports"]] == ["spf-too-many.test", "clean.test"]
     elif fmt == "junit":
         root = ET.fromstring(proc.stdout)
         suites = [s.get("name") for s in root.iter("testsuite")]

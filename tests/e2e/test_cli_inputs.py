@@ -3,13 +3,13 @@ wrong; a protocol value a receiver must evaluate is evaluated, never refused."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ZONES
+from tests.json_output import report_of
 
 MESSAGE = (
     b"From: News <news@clean.test>\r\nTo: r@receiver.example\r\nSubject: Hello\r\n"
@@ -50,7 +50,7 @@ def test_domain_that_is_not_what_was_typed_is_refused(typed, says):
 def test_internationalized_name_that_is_what_was_typed_is_audited():
     proc = audit("domain", "bücher.test", "--zone-dir", str(ZONES), "--format", "json")
     assert proc.returncode in (0, 1, 3), proc.stderr
-    assert json.loads(proc.stdout)["target"] == "xn--bcher-kva.test"
+    assert report_of(proc.stdout)["target"] == "xn--bcher-kva.test"
 
 
 @pytest.mark.parametrize(
@@ -95,6 +95,6 @@ def test_message_envelope_values_are_evaluated():
         stdin=MESSAGE,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
-    spf = next(o for o in json.loads(proc.stdout)["outcomes"] if o["check"] == "spf")
+    spf = next(o for o in report_of(proc.stdout)["outcomes"] if o["check"] == "spf")
     assert spf["status"] == "completed"
     assert spf["facts"]["spf"]["result"] == "none"

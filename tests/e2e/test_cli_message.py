@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import dkim
 import pytest
 
 from tests.conftest import FIXTURES, ZONES
+from tests.json_output import report_of, reports_of
 
 KEY = (FIXTURES / "keys" / "msg-dkim.test.s2048.pem").read_bytes()
 
@@ -33,8 +33,7 @@ def audit(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess
 
 
 def findings(stdout: bytes) -> set[tuple[str, str]]:
-    data = json.loads(stdout)
-    reports = data if isinstance(data, list) else [data]
+    reports = reports_of(stdout)
     return {
         (f["rule_id"], f["target"]) for r in reports for o in r["outcomes"] for f in o["findings"]
     }
@@ -50,7 +49,7 @@ def eml(tmp_path: Path) -> Path:
 def test_good_message_passes(eml):
     proc = audit("message", str(eml), "--zone-dir", str(ZONES), "--format", "json")
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["kind"] == "message"
     dkim_facts = next(o for o in report["outcomes"] if o["check"] == "dkim")["facts"]["dkim"]
     assert [(v["domain"], v["result"]) for v in dkim_facts] == [("msg-dkim.test", "pass")]
@@ -87,7 +86,7 @@ def test_mbox_gives_one_report_per_message(tmp_path):
         + one
     )
     proc = audit("message", str(box), "--zone-dir", str(ZONES), "--format", "json")
-    reports = json.loads(proc.stdout)
+    reports = reports_of(proc.stdout)
     assert [r["target"] for r in reports] == [f"{box}#1", f"{box}#2"]
 
 

@@ -6,6 +6,7 @@ import json
 
 from tests.conftest import ZONES
 from tests.e2e.test_cli_message import audit, signed_message
+from tests.json_output import reports_of
 
 FROM_LINE = b"From a@b Tue Nov 24 10:00:00 2026\n"
 
@@ -40,7 +41,7 @@ def test_jobs_give_the_same_reports_in_input_order(tmp_path):
     one = audit("message", str(box), "--zone-dir", str(ZONES), "--format", "json")
     two = audit("message", str(box), "--zone-dir", str(ZONES), "--format", "json", "--jobs", "2")
     assert one.returncode == two.returncode == 1, two.stderr.decode()
-    single, parallel = json.loads(one.stdout), json.loads(two.stdout)
+    single, parallel = reports_of(one.stdout), reports_of(two.stdout)
     assert [r["target"] for r in parallel] == [f"{box}#{i}" for i in range(1, 13)]
     assert [_essence(r) for r in parallel] == [_essence(r) for r in single]
     tampered = {
@@ -70,7 +71,7 @@ def test_a_maildir_is_read_message_by_message(tmp_path):
     (maildir / "tmp" / "3.c").write_bytes(b"half delivered")  # never read
     proc = audit("message", str(maildir), "--zone-dir", str(ZONES), "--format", "json",
                  "--jobs", "2")  # fmt: skip
-    reports = json.loads(proc.stdout)
+    reports = reports_of(proc.stdout)
     assert [r["target"] for r in reports] == [
         str(maildir / "new" / "1.a:2,"),
         str(maildir / "cur" / "2.b:2,S"),
@@ -121,9 +122,9 @@ def test_jobs_give_identical_reports_for_a_mixed_mbox(tmp_path):
     two = audit(*common, "--format", "json", "--jobs", "2")
     lines = audit(*common, "--format", "jsonl", "--jobs", "2")
     assert one.returncode == two.returncode == lines.returncode == 1, two.stderr.decode()
-    single = json.loads(one.stdout)
+    single = reports_of(one.stdout)
     assert [r["target"] for r in single] == [f"{box}#{i}" for i in range(1, count + 1)]
-    assert _timeless(json.loads(two.stdout)) == _timeless(single)
+    assert _timeless(reports_of(two.stdout)) == _timeless(single)
     streamed = [json.loads(line) for line in lines.stdout.decode().splitlines()]
     assert _timeless(streamed) == _timeless(single)  # JSONL keeps the input order too
     results = {

@@ -3,7 +3,6 @@ RecursionError traceback. Now: MSG007 past 100 levels, every other check still r
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ZONES
+from tests.json_output import report_of
 
 HEAD = (
     "From: News <news@clean.test>\r\nTo: r@receiver.example\r\nSubject: deep\r\n"
@@ -37,7 +37,7 @@ def audit_json(path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr
-    return proc, json.loads(proc.stdout)
+    return proc, report_of(proc.stdout)
 
 
 def rule_hits(report: dict, rule_id: str) -> list[dict]:

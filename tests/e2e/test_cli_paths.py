@@ -3,12 +3,11 @@ exit 2; every format carries the Sending paths section."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.conftest import ZONES
 from tests.e2e.test_cli import audit, one_line_error
+from tests.json_output import report_of
 
 
 @pytest.mark.parametrize(
@@ -38,7 +37,7 @@ def test_json_for_an_esp_path_and_an_own_mta_path():
         "--esp", "sendgrid", "--sending-ip", "192.0.2.200", "--format", "json",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # PATH001 critical at p=reject
-    found, rows = paths_of(json.loads(proc.stdout))
+    found, rows = paths_of(report_of(proc.stdout))
     assert found == {
         ("ESP101", "sendgrid"),
         ("ESP102", "sendgrid"),
@@ -79,7 +78,7 @@ def test_esp_from_esp_profiles_dir(tmp_path):
         "--esp-profiles", str(tmp_path), "--esp", "ownrelay",
         "--return-path", "bounces.path-own.test", "--format", "json",
     )  # fmt: skip
-    found, rows = paths_of(json.loads(proc.stdout))
+    found, rows = paths_of(report_of(proc.stdout))
     row = rows["ownrelay"]
     assert (row["provider"], row["envelope_domain"]) == ("Our relay", "bounces.path-own.test")
     # bounces.path-own.test lists 198.51.100.7 only: the relay's include is not reached

@@ -11,6 +11,7 @@ import jsonschema
 
 from tests.conftest import FIXTURES, ZONES
 from tests.e2e.test_cli import audit, one_line_error
+from tests.json_output import report_of
 from tests.unit.test_report_schema import SCHEMA
 
 SAMPLE = FIXTURES / "dmarc_reports" / "parsedmarc" / "rfc8460.json"
@@ -61,7 +62,7 @@ def test_rfc8460_example() -> None:
     proc = audit("tls-reports", str(SAMPLE), "--no-audit", "--zone-dir", str(ZONES),
                  "--format", "json")  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # 5.38% failed: HIGH
-    report = json.loads(proc.stdout)  # one report: an object
+    report = report_of(proc.stdout)  # the envelope, one report in it
     assert report["kind"] == "tls-reports" and report["target"] == "company-y.example"
     (finding,) = _findings(report)
     assert (finding["rule_id"], finding["target"]) == ("RPT401", "company-y.example")
@@ -80,12 +81,12 @@ def test_failures_tied_to_the_domain_audit(tmp_path: Path) -> None:
     path = tmp_path / "google.com!sts-invalid.test!1764547200!1764633599.json.gz"
     path.write_bytes(gzip.compress(_report("sts-invalid.test", {"sts-policy-invalid": 12}, 988)))
     proc = audit("tls-reports", str(path), "--zone-dir", str(ZONES), "--format", "json")
-    report = json.loads(proc.stdout)  # one report: an object
+    report = report_of(proc.stdout)  # the envelope, one report in it
     (finding,) = _findings(report)
     assert finding["severity"] == "medium"  # 1.2% of sessions
     assert any(line.startswith("sts-policy-invalid -> STS002:") for line in finding["evidence"])
     assert finding["fix"].startswith("The domain audit finds the cause: STS002")
-    jsonschema.validate(report, SCHEMA)
+    jsonschema.validate(json.loads(proc.stdout), SCHEMA)  # the whole document
     audit_facts = report["outcomes"][1]["facts"]
     assert any(f["rule_id"] == "STS002" for f in audit_facts["transport_findings"])
 
@@ -96,7 +97,7 @@ def test_clean_report_and_bad_input(tmp_path: Path) -> None:
     proc = audit("tls-reports", str(path), "--no-audit", "--zone-dir", str(ZONES),
                  "--format", "json")  # fmt: skip
     assert proc.returncode == 0
-    assert _findings(json.loads(proc.stdout)) == []
+    assert _findings(report_of(proc.stdout)) == []
     dmarc_only = SAMPLE.parent / "outlook.xml"  # a valid report, but DMARC, not TLS-RPT
     assert "no TLS-RPT report" in one_line_error(
         audit("tls-reports", str(dmarc_only), "--no-audit", "--zone-dir", str(ZONES))

@@ -3,13 +3,10 @@ messages stays text (no element, script or link appears from it), CSP or not."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from audit.model import CheckOutcome, Finding, Report, Status
 from audit.rules import get_rule
@@ -17,6 +14,7 @@ from audit.seed.confirm import SeedObservation, confirm
 from reports import render
 from tests.conftest import ZONES
 from tests.e2e.test_cli import audit
+from tests.infra.require import skip_or_fail
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
@@ -24,9 +22,7 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title=
 
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     if CHROMIUM is None:
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail("chromium is not installed: run tests/infra/install.sh (CI must run this)")
-        pytest.skip("chromium is not installed: run tests/infra/install.sh")
+        skip_or_fail("chromium is not installed: run tests/infra/install.sh")
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",

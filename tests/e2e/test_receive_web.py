@@ -21,6 +21,7 @@ from tests.e2e.test_cli import one_line_error
 from tests.e2e.test_html_chromium import HOSTILE, _chromium
 from tests.infra.receive_inbox import Inbox, findings, outcome
 from tests.integration.test_receive import HELO, SENDER, signed_message
+from tests.json_output import report_of
 
 
 def audit(*args: str) -> subprocess.CompletedProcess[str]:
@@ -75,7 +76,7 @@ def test_new_send_wait_list_show_purge(tmp_path: Path, inbox: Inbox) -> None:
     _send(inbox, address)
     proc = inbox.cli("wait", address, "--timeout", "60", "--format", "json")
     assert proc.returncode == 0, proc.stderr  # SPF, DKIM, DMARC pass; RCV303 is info
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["kind"] == "message" and report["target"] == address
     assert ("RCV303", address) in findings(report)
     assert outcome(report, "receive")["facts"]["tls"]["offered"] is False
@@ -94,7 +95,7 @@ def test_new_send_wait_list_show_purge(tmp_path: Path, inbox: Inbox) -> None:
     # and the replay (envelope read back from our Received) agrees with them
     replay = audit("message", str(eml), "--zone-dir", str(ZONES), "--receiver-domain",
                    "inbox.test", "--format", "json")  # fmt: skip
-    receiver = outcome(json.loads(replay.stdout), "receiver")["facts"]["receiver"]
+    receiver = outcome(report_of(replay.stdout), "receiver")["facts"]["receiver"]
     assert [(c["method"], c["receiver"], c["agree"]) for c in receiver["comparison"]] == [
         ("spf", "pass", True), ("dkim", "pass", True), ("dmarc", "pass", True),
     ]  # fmt: skip
@@ -167,7 +168,9 @@ def test_web_view_off_loopback_lists_no_token(tmp_path: Path) -> None:
         probe.close()
     if outward.startswith("127."):
         pytest.skip("no non-loopback address on this machine")
-    web = InboxWeb(outward, 0, state, Severity.HIGH)
+    from audit.cli_receive import _render_html
+
+    web = InboxWeb(outward, 0, state, Severity.HIGH, _render_html)
     assert not web.list_tokens
     page = web.list_page()
     web.server.server_close()

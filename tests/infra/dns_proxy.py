@@ -18,7 +18,8 @@ holding each answer back by N ms (latency benchmarks); with --drop it answers no
   garbage         answer bytes that are not a DNS message
 --only NAME (repeatable) limits the fault to questions for exactly NAME (any type, any case);
 other questions are relayed untouched. --refuse NAME is short for --fault refused --only NAME.
-Prints one line starting with "ready" once both sockets listen.
+Prints one line starting with "ready" once both sockets listen; LISTEN_PORT 0 takes a port the
+kernel gives (the same for UDP and TCP) and the ready line names it: "ready 127.0.0.1:PORT -> ...".
 
 Loopback only, and bounded: at most --max-pending queries/connections in flight (more are
 dropped), each upstream exchange gives up after --upstream-timeout s, an idle TCP connection is
@@ -270,13 +271,32 @@ async def _watch_parent(parent: int) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _bind(
+    relay: Relay, listen_port: int
+) -> tuple[asyncio.DatagramTransport, asyncio.Server, int]:
+    """UDP and TCP on one port: `listen_port`, or (0) the port the kernel gives the UDP socket,
+    again with another when TCP is taken there."""
+    loop = asyncio.get_running_loop()
+    for _ in range(1 if listen_port else 20):
+        udp, _ = await loop.create_datagram_endpoint(
+            lambda: UdpFront(relay), local_addr=(LOOPBACK, listen_port)
+        )
+        port = udp.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(tcp_handler(relay), LOOPBACK, port)
+        except OSError:
+            udp.close()
+            if listen_port:
+                raise
+            continue
+        return udp, server, port
+    raise OSError("no port free for both UDP and TCP on the loopback")
+
+
 async def serve(args: argparse.Namespace) -> None:
     relay = Relay(args)
     loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(
-        lambda: UdpFront(relay), local_addr=(LOOPBACK, args.listen_port)
-    )
-    server = await asyncio.start_server(tcp_handler(relay), LOOPBACK, args.listen_port)
+    udp, server, port = await _bind(relay, args.listen_port)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -287,7 +307,7 @@ async def serve(args: argparse.Namespace) -> None:
     if relay.only:
         mode += " for " + ", ".join(sorted(relay.only))
     print(
-        f"ready {LOOPBACK}:{args.listen_port} -> {LOOPBACK}:{args.upstream_port} ({mode})",
+        f"ready {LOOPBACK}:{port} -> {LOOPBACK}:{args.upstream_port} ({mode})",
         flush=True,
     )
     try:
@@ -302,7 +322,7 @@ async def serve(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     def port(text: str) -> int:
         value = int(text)
-        if not 0 < value < 65536:
+        if not 0 <= value < 65536:
             raise argparse.ArgumentTypeError(f"port out of range: {text}")
         return value
 

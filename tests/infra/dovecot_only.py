@@ -15,6 +15,7 @@ mail processes run as the system user "mail" and must reach the maildirs.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import grp
 import os
@@ -25,15 +26,18 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 try:  # as part of the tests package, or run from this directory
     from tests.infra.certs import TestCA
-    from tests.infra.netutil import IPV4_LOOPBACK, free_port
+    from tests.infra.netutil import IPV4_LOOPBACK, free_port, retry_port_clash
 except ImportError:  # pragma: no cover
     from certs import TestCA  # type: ignore[no-redef]
-    from netutil import IPV4_LOOPBACK, free_port  # type: ignore[no-redef]
+    from netutil import IPV4_LOOPBACK, free_port, retry_port_clash  # type: ignore[no-redef]
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
@@ -147,7 +151,13 @@ class Dovecot:
         self.ca_file = str(run / "tls" / "ca.pem")
 
     @classmethod
-    def start(
+    def start(cls, *args: Any, **kwargs: Any) -> Dovecot:
+        """What _start_once does, again on fresh ports when one of those it chose was taken
+        by another server before the daemon bound it (the log says "address already in use")."""
+        return retry_port_clash(lambda: cls._start_once(*args, **kwargs))
+
+    @classmethod
+    def _start_once(
         cls,
         users: Mapping[str, str],
         *,
@@ -238,3 +248,21 @@ class Dovecot:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.run, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_dovecot(users: Mapping[str, str]) -> Iterator[Dovecot]:
+    """A Dovecot for a test module: skipped (failed in CI) when not installed, failed with its
+    log when it does not start, stopped at the end."""
+    from tests.infra.require import skip_or_fail
+
+    if not dovecot_installed():
+        skip_or_fail("Dovecot is not installed (apt-get install dovecot-imapd)")
+    try:
+        server = Dovecot.start(users)
+    except DovecotError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

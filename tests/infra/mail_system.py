@@ -78,6 +78,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -87,7 +88,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.infra.certs import TestCA
-from tests.infra.netutil import IPV4_LOOPBACK, free_port
+from tests.infra.netutil import IPV4_LOOPBACK, free_port, retry_port_clash
 from tests.infra.servers import Endpoint, ServerError
 
 INFRA = Path(__file__).resolve().parent
@@ -223,7 +224,13 @@ class MailSystem:
             raise ServerError(f"mail system did not stop:\n{proc.stderr}")
 
     @classmethod
-    def start(
+    def start(cls, *args: Any, **kwargs: Any) -> MailSystem:
+        """What _start_once does, again on fresh ports when one of those it chose was taken
+        by another server before the daemon bound it (the log says "address already in use")."""
+        return retry_port_clash(lambda: cls._start_once(*args, **kwargs))
+
+    @classmethod
+    def _start_once(
         cls,
         run_dir: Path,
         *,

@@ -23,12 +23,13 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 try:  # as part of the tests package, or run from this directory
-    from tests.infra.netutil import IPV4_LOOPBACK, free_port
+    from tests.infra.netutil import IPV4_LOOPBACK, free_port, retry_port_clash
     from tests.infra.servers import ServerError, wait_gone
 except ImportError:  # pragma: no cover
-    from netutil import IPV4_LOOPBACK, free_port  # type: ignore[no-redef]
+    from netutil import IPV4_LOOPBACK, free_port, retry_port_clash  # type: ignore[no-redef]
     from servers import ServerError, wait_gone  # type: ignore[no-redef]
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -131,7 +132,13 @@ class PostfixTls:
         return self.run_dir / "etc"
 
     @classmethod
-    def start(
+    def start(cls, *args: Any, **kwargs: Any) -> PostfixTls:
+        """What _start_once does, again on fresh ports when one of those it chose was taken
+        by another server before the daemon bound it (the log says "address already in use")."""
+        return retry_port_clash(lambda: cls._start_once(*args, **kwargs))
+
+    @classmethod
+    def _start_once(
         cls,
         run_dir: Path | str,
         services: list[SmtpdService],

@@ -11,8 +11,8 @@ The real CLI (`python -m audit`), so what is tested is what a user runs. Its std
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.infra.netutil import IPV4_LOOPBACK, free_port
+from tests.infra.netutil import IPV4_LOOPBACK
+from tests.json_output import reports_of
 
 DOMAIN = "inbox.test"
 
@@ -36,23 +37,23 @@ class Inbox:
     def start(cls, directory: Path, *options: str, timeout: float = 30) -> Inbox:
         directory.mkdir(parents=True, exist_ok=True)
         state, log = directory / "inbox.sqlite3", directory / "serve.log"
-        ports = (free_port(), free_port())
-        command = [
+        command = [  # port 0: the listener binds what the kernel gives and names it in its log
             sys.executable, "-m", "audit", "receive", "serve",
-            "--listen", f"{IPV4_LOOPBACK}:{ports[0]}", "--web", f"{IPV4_LOOPBACK}:{ports[1]}",
+            "--listen", f"{IPV4_LOOPBACK}:0", "--web", f"{IPV4_LOOPBACK}:0",
             "--domain", DOMAIN, "--state", str(state), *map(str, options),
         ]  # fmt: skip
         with open(log, "w") as stream:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=stream, stderr=subprocess.STDOUT
             )
-        inbox = cls(process, state, log, ports)
+        inbox = cls(process, state, log, (0, 0))
         deadline = time.monotonic() + timeout
-        while "SMTP on" not in inbox.output() or "web view on" not in inbox.output():
+        while not (ports := _bound_ports(inbox.output())):
             if process.poll() is not None or time.monotonic() > deadline:
                 inbox.stop()
                 raise RuntimeError(f"audit receive serve did not start:\n{inbox.output()}")
             time.sleep(0.05)
+        inbox.port, inbox.web_port = ports
         return inbox
 
     def output(self) -> str:
@@ -89,8 +90,7 @@ class Inbox:
         proc = self.cli("wait", address, "--timeout", str(timeout), "--format", "json")
         assert proc.returncode in (0, 1, 3), proc.stderr
         assert proc.stdout, proc.stderr
-        data = json.loads(proc.stdout)
-        return proc.returncode, data if isinstance(data, list) else [data]
+        return proc.returncode, reports_of(proc.stdout)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -100,6 +100,13 @@ class Inbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def _bound_ports(log: str) -> tuple[int, int] | None:
+    """(SMTP port, web port) from serve's "SMTP on HOST:PORT" and "web view on URL" lines."""
+    smtp = re.search(r"SMTP on \S+:(\d+) ", log)
+    web = re.search(r"web view on http://\S+:(\d+)/", log)
+    return (int(smtp.group(1)), int(web.group(1))) if smtp and web else None
 
 
 def findings(report: dict[str, Any]) -> list[tuple[str, str]]:

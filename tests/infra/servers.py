@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 try:  # as part of the tests package, or run from this directory
-    from tests.infra.netutil import IPV4_LOOPBACK, free_port
+    from tests.infra.netutil import IPV4_LOOPBACK, PORT_TAKEN_EXIT, free_port
 except ImportError:  # pragma: no cover
-    from netutil import IPV4_LOOPBACK, free_port  # type: ignore[no-redef]
+    from netutil import IPV4_LOOPBACK, PORT_TAKEN_EXIT, free_port  # type: ignore[no-redef]
 
 INFRA = Path(__file__).resolve().parent
 
@@ -68,22 +68,28 @@ class KnotServer(Endpoint):
     def start(
         cls, run_dir: Path, zone_dir: Path, port: int | None = None, timeout: float = 60
     ) -> KnotServer:
-        port = port or free_port()
+        """On `port`, or on a free one: knotd takes its port from its config, so a port another
+        server took between the choice and knotd's bind (start_knot.sh exits 3) means trying
+        again on another."""
         env = {
             **os.environ,
             "KNOT_OWNER_PID": str(os.getpid()),
             "KNOT_PARENTS": " ".join(outside_names()),
         }
-        proc = subprocess.run(
-            ["bash", str(INFRA / "start_knot.sh"), str(run_dir), str(zone_dir), str(port)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        for attempt in range(1, 6):
+            chosen = port or free_port()
+            proc = subprocess.run(
+                ["bash", str(INFRA / "start_knot.sh"), str(run_dir), str(zone_dir), str(chosen)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+            )
+            if proc.returncode != PORT_TAKEN_EXIT or port or attempt == 5:
+                break
         if proc.returncode != 0:
             raise ServerError(f"Knot DNS did not start:\n{proc.stderr}{proc.stdout}")
-        server = cls(IPV4_LOOPBACK, port)
+        server = cls(IPV4_LOOPBACK, chosen)
         server.run_dir, server.zone_dir = Path(run_dir), Path(zone_dir)
         return server
 
@@ -123,8 +129,7 @@ class DnsProxy(Endpoint):
         only: tuple[str, ...] = (),
         timeout: float = 10,
     ) -> DnsProxy:
-        port = free_port()
-        command = [sys.executable, str(INFRA / "dns_proxy.py"), str(port), str(upstream_port)]
+        command = [sys.executable, str(INFRA / "dns_proxy.py"), "0", str(upstream_port)]
         command += ["--drop"] if drop else ["--delay-ms", f"{delay_ms:g}"]
         command += ["--fault", fault] if fault else []
         command += [arg for name in only for arg in ("--only", name)]
@@ -139,6 +144,8 @@ class DnsProxy(Endpoint):
             process.kill()
             _, err = process.communicate(timeout=10)
             raise ServerError(f"dns_proxy.py did not start: {line!r}\n{err}")
+        # "ready 127.0.0.1:PORT -> ...": the port the kernel gave it (it binds port 0)
+        port = int(line.split()[1].rsplit(":", 1)[1])
         proxy = cls(IPV4_LOOPBACK, port)
         proxy.process = process
         return proxy

@@ -6,7 +6,8 @@
 # zone files in RUN_DIR (the fixtures are never written to). Writes RUN_DIR/knot.conf,
 # RUN_DIR/knot.log and RUN_DIR/knot.pid; returns once every zone answers its SOA over TCP.
 # Fails loudly, with Knot's log, when knotd does not come up or rejects (or warns about) a zone
-# file, naming the file in ZONE_DIR. Stop it with stop_knot.sh RUN_DIR.
+# file, naming the file in ZONE_DIR. Exits 3 when PORT is (or was, by the time knotd bound it)
+# taken, so the caller can try another port. Stop it with stop_knot.sh RUN_DIR.
 #
 # Environment: KNOT_START_TIMEOUT (seconds, default 20); KNOT_OWNER_PID: a process whose exit
 # also stops this knotd (the pytest session), so a killed test run leaves no server behind.
@@ -42,8 +43,12 @@ files=("$zones"/*.zone)
 if [ -f "$run/knot.pid" ] && kill -0 "$(cat "$run/knot.pid")" 2>/dev/null; then
   die "a knotd started from $run is still running (pid $(cat "$run/knot.pid")): stop_knot.sh $run"
 fi
-python3 "$here/netutil.py" port-free "$port" ||
-  die "port $port is already in use on the loopback (a leftover knotd? see README.md)"
+taken() {
+  echo "start_knot.sh: port $port is already in use on the loopback (another server, or a" \
+    "leftover knotd: see README.md)" >&2
+  exit 3
+}
+python3 "$here/netutil.py" port-free "$port" || taken
 
 listen="127.0.0.1@$port"
 if python3 "$here/netutil.py" ipv6; then listen="$listen, ::1@$port"; fi
@@ -170,6 +175,8 @@ while :; do
     exit 1
   fi
   if rejected; then stop; exit 1; fi
+  # Another server took the port after the check above: what answers there may not be us.
+  if grep -q "cannot bind address" "$run/knot.log"; then stop; taken; fi
   # Ready when the first zone answers over TCP, then every zone's SOA (one kdig, over TCP).
   if "$kdig" +tcp +time=1 +retry=0 @127.0.0.1 -p "$port" "${names[0]}." SOA 2>/dev/null |
     grep -q "status: NOERROR"; then
@@ -178,6 +185,7 @@ while :; do
     if [ "$answered" -eq ${#names[@]} ]; then
       sleep 0.2  # a late complaint about a zone still counts
       if rejected; then stop; exit 1; fi
+      if grep -q "cannot bind address" "$run/knot.log"; then stop; taken; fi
       break
     fi
   fi

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ZONES
+from tests.infra.require import skip_or_fail
 from tests.infra.servers import DnsProxy, Endpoint, KnotServer, ServerError, knot_installed
 from tests.integration.gate_world import EditableKnot
 
@@ -34,9 +35,7 @@ def _require_knot() -> None:
     if knot_installed():
         return
     message = "Knot DNS (knotd, kdig) is not installed: run tests/infra/install.sh as root"
-    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 def start_knot(run_dir: Path, zone_dir: Path) -> KnotServer:
@@ -110,9 +109,7 @@ def _require_postfix() -> None:
     if postfix_installed() and os.geteuid() == 0:
         return
     message = "Postfix is not installed (tests/infra/install.sh) or the tests do not run as root"
-    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 @pytest.fixture(scope="session")
@@ -177,9 +174,7 @@ def mail_system(tmp_path_factory: pytest.TempPathFactory):
             if missing
             else "the mail system needs root (port 53, unshare, Postfix, Dovecot)"
         )
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
-        pytest.skip(message)
+        skip_or_fail(message)
     try:
         system = MailSystem.start(tmp_path_factory.mktemp("mailsys"))
     except ServerError as exc:

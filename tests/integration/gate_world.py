@@ -3,7 +3,6 @@ way to run the CLI in a project directory (history kept in the test's own state 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from tests.conftest import ZONES
 from tests.infra.servers import KnotServer
+from tests.json_output import reports_of
 
 
 @dataclass
@@ -94,5 +94,4 @@ def findings(reports: list[dict]) -> dict[tuple[str, str, str], dict]:
 
 
 def json_reports(proc: subprocess.CompletedProcess[str]) -> list[dict]:
-    data = json.loads(proc.stdout)
-    return data if isinstance(data, list) else [data]
+    return reports_of(proc.stdout)

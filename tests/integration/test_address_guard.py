@@ -19,9 +19,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.infra.netutil import IPV4_LOOPBACK, IPV6_LOOPBACK, free_port, ipv6_loopback
+from tests.infra.netutil import IPV4_LOOPBACK, IPV6_LOOPBACK, ipv6_loopback
 from tests.infra.servers import KnotServer
 from tests.integration.conftest import start_knot
+from tests.json_output import report_of, reports_of
 
 ZONE = "guard.test"
 IPV6 = ipv6_loopback()
@@ -76,18 +77,31 @@ class CountingListener:
     """Accepts TCP on 127.0.0.1 (and ::1) at one port, counts, says 421 and hangs up."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = 0  # set on entry: the port the kernel gave the IPv4 socket
         self.peers: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
 
     def __enter__(self) -> CountingListener:
         self._thread.start()
         hosts = [IPV4_LOOPBACK, *([IPV6_LOOPBACK] if IPV6 else [])]
 
         async def listen() -> None:
-            self._server = await asyncio.start_server(self._accept, hosts, self.port)
+            for _ in range(20):  # ::1 on the port 127.0.0.1 got: taken there by another, retry
+                first = await asyncio.start_server(self._accept, hosts[0], 0)
+                self.port = first.sockets[0].getsockname()[1]
+                try:
+                    rest = [
+                        await asyncio.start_server(self._accept, host, self.port)
+                        for host in hosts[1:]
+                    ]
+                except OSError:
+                    first.close()
+                    continue
+                self._servers = [first, *rest]
+                return
+            raise RuntimeError("no port free on both loopbacks")
 
         asyncio.run_coroutine_threadsafe(listen(), self._loop).result(timeout=10)
         return self
@@ -101,8 +115,8 @@ class CountingListener:
 
     def __exit__(self, *exc: object) -> None:
         async def close() -> None:
-            if self._server is not None:
-                self._server.close()
+            for server in self._servers:
+                server.close()
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -126,8 +140,7 @@ def audit(knot: KnotServer, port: int, domains: list[str], *extra: str) -> tuple
     command += ["--no-dkim-discovery", "--format", "json", *extra]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert "Traceback" not in proc.stderr, proc.stderr
-    reports = json.loads(proc.stdout)
-    return proc.returncode, reports if isinstance(reports, list) else [reports]
+    return proc.returncode, reports_of(proc.stdout)
 
 
 def _outcome(report: dict, check: str) -> dict:
@@ -273,7 +286,7 @@ def test_tls_reports_fresh_audit_is_guarded_too(knot, tmp_path):
         command += [str(knot), "--timeout", "2", "--format", "json", *extra]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
         assert "Traceback" not in proc.stderr, proc.stderr
-        facts = _outcome(json.loads(proc.stdout), "domain-audit")["facts"]
+        facts = _outcome(report_of(proc.stdout), "domain-audit")["facts"]
         return [(f["rule_id"], f["target"]) for f in facts["transport_findings"]]
 
     assert ("NET301", f"mx.{policy}") in transport()
@@ -293,7 +306,7 @@ def test_audit_check_takes_the_guard_from_config_or_flag(knot, tmp_path, how):
     command += ["--allow-private-addresses"] if how == "flag" else []
     proc = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert "Traceback" not in proc.stderr, proc.stderr
-    reports = json.loads(proc.stdout)
+    reports = reports_of(proc.stdout)
     (domain,) = [r for r in reports if r["kind"] == "domain"]
     refused = [f["target"] for f in _net301(domain)]
     assert refused == ([f"mx.mx-loopback.{ZONE}"] if how == "none" else [])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from tests.conftest import pairs
 from tests.infra.https_world import HttpsWorld, https_world
 from tests.infra.vmc import BAD_SVG, DTD_SVG, GOOD_SVG, make_vmc, oversize_svg
 from tests.integration.conftest import _require_knot
+from tests.json_output import report_of, reports_of
 
 ASSETS = "logos.bimi-assets.test"
 OTHER_LOGO = GOOD_SVG.replace(b"Brand", b"Other")
@@ -168,7 +168,7 @@ def test_cli(world):
     proc = cli("domain", "bimi-good.test", "bimi-badsvg.test", *common, *probes)
     assert proc.returncode in (0, 1, 3), proc.stderr
     good, bad = (
-        next(o for o in r["outcomes"] if o["check"] == "bimi") for r in json.loads(proc.stdout)
+        next(o for o in r["outcomes"] if o["check"] == "bimi") for r in reports_of(proc.stdout)
     )
     assert good["findings"] == [] and good["facts"]["bimi"]["logo_checked"] is True
     assert [(f["rule_id"], f["target"]) for f in bad["findings"]] == [
@@ -176,5 +176,5 @@ def test_cli(world):
     ]
     off = cli("domain", "bimi-novmc.test", *common, "--no-probes")
     assert off.returncode in (0, 1, 3), off.stderr
-    outcome = next(o for o in json.loads(off.stdout)["outcomes"] if o["check"] == "bimi")
+    outcome = next(o for o in report_of(off.stdout)["outcomes"] if o["check"] == "bimi")
     assert outcome["findings"] == [] and outcome["facts"]["bimi"]["logo_checked"] is False

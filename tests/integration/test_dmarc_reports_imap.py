@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 import subprocess
@@ -16,7 +15,8 @@ from imapclient import IMAPClient
 
 from tests.conftest import ZONES
 from tests.infra.dmarc_report_files import aggregate_xml, packaged
-from tests.infra.dovecot_only import Dovecot, DovecotError, dovecot_installed
+from tests.infra.dovecot_only import Dovecot, running_dovecot
+from tests.json_output import report_of
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +31,7 @@ SPOOF = {"ip": "198.18.7.9", "count": 4, "dkim": "fail", "spf": "fail",
 
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[Dovecot]:
-    if not dovecot_installed():
-        message = "Dovecot is not installed (apt-get install dovecot-imapd)"
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
-        pytest.skip(message)
-    try:
-        server = Dovecot.start({USER: PASSWORD})
-    except DovecotError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_dovecot({USER: PASSWORD}) as server:
         ctx = ssl.create_default_context(cafile=server.ca_file)
         with IMAPClient(server.host, server.imaps_port, ssl_context=ctx, timeout=10) as client:
             client.login(USER, PASSWORD)
@@ -49,8 +40,6 @@ def mailbox() -> Iterator[Dovecot]:
                 client.append("INBOX", _report_mail(style, name, data))
             client.append("INBOX", b"From: a@b.test\r\nSubject: hello\r\n\r\nnot a report\r\n")
         yield server
-    finally:
-        server.stop()
 
 
 def _report_mail(style: str, name: str, data: bytes) -> bytes:
@@ -79,7 +68,7 @@ def test_reports_read_from_the_mailbox(mailbox: Dovecot, scheme: str) -> None:
     proc = _run(f"{scheme}://{USER}@127.0.0.1:{port}", mailbox)
     assert proc.returncode == 0, proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["target"] == DOMAIN
     sources = {s["ip"]: s for o in report["outcomes"] if o["check"] == "sources"
                for s in o["facts"]["sources"]}  # fmt: skip

@@ -10,7 +10,6 @@ asked directly). All rows run at the same time, each fault within `--timeout 1`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.infra.servers import DnsProxy, ServerError
+from tests.json_output import report_of
 
 DOMAIN = "clean.test"  # no finding at all when Knot answers (the near miss of every row)
 # Rules that say a record or an answer is absent: what an unknown must never turn into.
@@ -45,7 +45,7 @@ def _cli(server: str, timeout: float = 1) -> subprocess.Popen[str]:
 def _finish(process: subprocess.Popen[str]) -> tuple[int, dict]:
     out, err = process.communicate(timeout=120)
     assert not err.strip() or "Traceback" not in err, err
-    return process.returncode, json.loads(out)
+    return process.returncode, report_of(out)
 
 
 @pytest.fixture(scope="module")

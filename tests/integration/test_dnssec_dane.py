@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from tests.infra.dnssec_zones import ds_record, new_key, sign_zone, zone_text
 from tests.infra.servers import KnotServer, ServerError
 from tests.infra.starttls_server import StartTlsServer
 from tests.integration.conftest import _require_knot
+from tests.json_output import report_of
 
 SIGNED_BY_KNOT = "dnssec.test secure.dnssec.test bogus.dnssec.test"
 WRONG_DIGEST = hashlib.sha256(b"no key has this digest").hexdigest()
@@ -291,7 +291,7 @@ def test_cli_trust_anchor_and_exit_code(setup):
         "--trust-anchor", str(setup.anchor_file), "--no-probes", "--format", "json",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr  # DNSSEC002 is critical
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     ids = {(f["rule_id"], f["target"]) for o in report["outcomes"] for f in o["findings"]}
     assert ("DNSSEC002", "expired.dnssec.test") in ids
     assert any(q["type"] == "DNSKEY" and q["name"] == "dnssec.test" for q in report["queries"])
@@ -311,7 +311,7 @@ def test_offline_zone_dir_does_not_crash(setup):
     proc = cli("domain", "secure.dnssec.test", "--zone-dir", str(setup.zone_dir), "--format",
                "json")  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     dnssec = next(o for o in report["outcomes"] if o["check"] == "dnssec")
     assert dnssec["status"] == "skipped"
     assert "not served" in dnssec["facts"]["dnssec"]["reason"]
@@ -323,7 +323,7 @@ def test_offline_zone_dir_does_not_crash(setup):
     anchor.write_text("\n".join(line for line in zone_file.splitlines() if " DNSKEY " in line))
     proc = cli("domain", "expired.dnssec.test", "--zone-dir", str(setup.zone_dir),
                "--trust-anchor", str(anchor), "--format", "json")  # fmt: skip
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     found = [f for o in report["outcomes"] for f in o["findings"] if f["rule_id"] == "DNSSEC002"]
     assert [f["target"] for f in found] == ["expired.dnssec.test"]
     assert "expired at" in found[0]["message"]

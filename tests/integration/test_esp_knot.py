@@ -4,11 +4,11 @@ never "no provider"."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 from tests.conftest import ZONES
+from tests.json_output import report_of
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -20,7 +20,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def esp_outcome(*args: str) -> dict:
     proc = cli("domain", *args, "--no-probes", "--format", "json")
     assert proc.returncode in (0, 1, 3), proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     return next(o for o in report["outcomes"] if o["check"] == "esp")
 
 

@@ -56,6 +56,7 @@ def test_fix_records_applied_to_knot_clear_their_findings(editable_knot, tmp_pat
                          "--format", "json", cwd=tmp_path)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         plans[domain] = json.loads(proc.stdout)
+        assert plans[domain]["schema_version"] == 2
         assert plans[domain]["changes"], domain
         apply(editable_knot.zone(domain), domain, plans[domain]["changes"])
     editable_knot.restart()

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 from tests.integration.gate_world import EditableKnot, run_audit
+from tests.json_output import document_of
 
 
 def _history(target: str, cwd: Path, state: Path) -> list[dict]:
     proc = run_audit("history", target, "--format", "json", cwd=cwd, state=state)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return document_of(proc.stdout, "runs")
 
 
 def test_zone_change_shows_as_a_diff(editable_knot: EditableKnot, tmp_path: Path):
@@ -74,8 +75,19 @@ def test_domain_runs_recorded_and_two_json_reports_compared(knot_server, tmp_pat
     assert len(_history("clean.test", tmp_path, state)) == 1  # --no-history: not recorded
     data = json.loads(run_audit("diff", "a.json", "b.json", "--format", "json", cwd=tmp_path,
                                 state=state).stdout)  # fmt: skip
+    assert data["schema_version"] == 2
     assert "domain clean.test" in data["targets_added"]
     assert "DMARC101" in {f["rule_id"] for f in data["resolved"]}
+    # files written before schema 2 (one report: a bare object; several: an array) still load
+    (old,) = json.loads((tmp_path / "a.json").read_text())["reports"]
+    (new,) = json.loads((tmp_path / "b.json").read_text())["reports"]
+    (tmp_path / "a1.json").write_text(json.dumps({**old, "schema_version": 1}))
+    (tmp_path / "b1.json").write_text(json.dumps([{**new, "schema_version": 1}]))
+    again = run_audit("diff", "a1.json", "b1.json", "--format", "json", cwd=tmp_path, state=state)
+    assert again.returncode == 0, again.stderr
+    assert {k: v for k, v in json.loads(again.stdout).items() if k not in ("before", "after")} == {
+        k: v for k, v in data.items() if k not in ("before", "after")
+    }
 
 
 def test_history_write_failure_is_a_warning_not_a_failure(knot_server, tmp_path: Path):

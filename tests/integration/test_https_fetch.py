@@ -15,6 +15,7 @@ from tests.infra.certs import TestCA
 from tests.infra.https_server import HttpsServer, StallServer
 
 HOSTS = ["plain", "chunked", "big", "bigchunked", "redirect", "bad", "exact", "stall"]
+SECOND = "second.test"  # its first address refuses, its second serves
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpsServ
     ca_file = str(ca.write_ca(base / "ca.pem"))
     server = HttpsServer.start(ca, base / "certs")
     server.route("plain.test", "/x", body=b"hello\n")
+    server.route(SECOND, "/x", body=b"from the second address\n")
     server.route("chunked.test", "/x", body=b"0123456789" * 400, chunked=True)
     server.route("big.test", "/x", body=b"a" * 5000)
     server.route("bigchunked.test", "/x", body=b"b" * 5000, chunked=True)
@@ -44,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpsServ
 def _resolver() -> Resolver:
     records = {f"{h}.test": [("A", "127.0.0.1")] for h in HOSTS}
     records["refused.test"] = [("A", "127.0.0.2")]
+    records[SECOND] = [("A", "127.0.0.2"), ("A", "127.0.0.1")]
     records["v6only.test"] = [("AAAA", "2001:db8::1")]
     records["slowdns.test"] = [("TIMEOUT", "")]
     return Resolver(memory_backend(records))
@@ -136,3 +139,14 @@ def test_stalling_server_times_out(server):
 def test_only_https_urls():
     result = asyncio.run(fetch(_resolver(), "http://plain.test/x"))
     assert isinstance(result, HttpsResult) and result.error is FetchError.HTTP
+
+
+def test_the_addresses_our_resolver_found_are_tried_in_turn(server):
+    """The connection goes to the resolved addresses (not the OS resolver's), the next one when
+    one refuses; TLS still checks the certificate for the host name, and the Host header is it."""
+    https, _ = server
+    result = get(server, SECOND)
+    assert (result.error, result.status, result.body) == (None, 200, b"from the second address\n")
+    assert result.addresses == ["127.0.0.2", "127.0.0.1"] and result.address == "127.0.0.1"
+    assert result.certificate is not None and result.certificate.names == [SECOND]
+    assert https.requests[-1] == (SECOND, "/x")

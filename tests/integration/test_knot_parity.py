@@ -4,7 +4,6 @@ give the same findings; a server that never answers gives DNS001 and exit 3, wit
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from audit.domain_audit import audit_domain
 from audit.model import Status
 from audit.net.dns import NetworkBackend, Resolver, ServerAddress, StaticBackend
 from tests.conftest import ZONES
+from tests.json_output import report_of
 
 # Scenario zones are the *.test zones; test. and arpa. are their parents.
 SCENARIOS = sorted(p.name[: -len(".zone")] for p in ZONES.glob("*.test.zone"))
@@ -103,7 +103,7 @@ def test_cli_against_knot(knot_server):
         "--no-probes",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["summary"]["inconclusive"] is False
     assert any(q["name"] == "_dmarc.clean.test" for q in report["queries"])
 
@@ -116,7 +116,7 @@ def test_dropped_queries_are_inconclusive_not_missing(drop_proxy):
     )  # fmt: skip
     elapsed = time.monotonic() - start
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     ids = {f["rule_id"] for o in report["outcomes"] for f in o["findings"]}
     assert ids == {"DNS001"}, ids  # never SPF001 / DMARC001 / MX001 for a timeout
     assert report["summary"]["inconclusive"] is True
@@ -133,6 +133,6 @@ def test_blocklist_zone_served_by_knot(knot_server):
         "--format", "json",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    outcome = next(o for o in json.loads(proc.stdout)["outcomes"] if o["check"] == "dnsbl")
+    outcome = next(o for o in report_of(proc.stdout)["outcomes"] if o["check"] == "dnsbl")
     found = {(f["rule_id"], f["target"]) for f in outcome["findings"]}
     assert ("BL301", "198.51.100.60") in found

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import dkim
 
 from tests.conftest import FIXTURES, ZONES
+from tests.json_output import report_of
 
 KEY = (FIXTURES / "keys" / "msg-dkim.test.s2048.pem").read_bytes()
 
@@ -31,7 +31,7 @@ def verdicts(*args: str, message: bytes) -> tuple[int, dict]:
         capture_output=True,
         timeout=60,
     )
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     facts = {o["check"]: o["facts"] for o in report["outcomes"]}
     summary = {
         "dkim": [(v["domain"], v["result"]) for v in facts["dkim"]["dkim"]],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,13 +23,14 @@ from tests.conftest import pairs
 from tests.infra.certs import TestCA
 from tests.infra.https_server import HttpsServer, StallServer
 from tests.infra.https_world import HttpsWorld, https_world
-from tests.infra.netutil import free_port
+from tests.infra.netutil import refused_port
 from tests.integration.conftest import _require_knot
+from tests.json_output import report_of, reports_of
 
 PATH = "/.well-known/mta-sts.txt"
 
 
-CLOSED_SMTP_PORT = free_port()  # nothing listens there
+CLOSED_SMTP_PORT = refused_port()  # nothing listens there
 
 
 def policy(mode: str, *mx: str, max_age: int = 604800, extra: str = "") -> bytes:
@@ -284,7 +284,7 @@ def test_cli_fetches_with_port_and_ca(world):
     common += ["--smtp-port", str(CLOSED_SMTP_PORT), "--allow-private-addresses"]  # loopback
     proc = cli("domain", "sts-uncovered.test", "sts-clean.test", *common)
     assert proc.returncode == 1, proc.stderr  # STS005 in enforce mode is high
-    uncovered, clean = json.loads(proc.stdout)
+    uncovered, clean = reports_of(proc.stdout)
     found = {(f["rule_id"], f["target"]) for f in _outcome(uncovered, "mta_sts")["findings"]}
     assert found == {("STS005", "mx2.sts-uncovered.test"), ("STS006", "sts-uncovered.test")}
     outcome = _outcome(clean, "mta_sts")
@@ -300,7 +300,7 @@ def test_cli_without_probes(world, mode):
         source = ["--no-probes", "--dns-server", world.knot.address]
     proc = cli("domain", "sts-redirect.test", *source, "--format", "json")
     assert proc.returncode in (0, 1, 3), proc.stderr
-    outcome = _outcome(json.loads(proc.stdout), "mta_sts")
+    outcome = _outcome(report_of(proc.stdout), "mta_sts")
     assert outcome["findings"] == [] and outcome["status"] == "completed"
     assert outcome["facts"]["mta_sts"]["policy_fetched"] is False
     assert outcome["facts"]["mta_sts"]["policy_note"] == mta_sts.NOT_FETCHED

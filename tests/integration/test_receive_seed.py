@@ -3,13 +3,13 @@ from its state file (no IMAP), so the run has one receiver whose verdict is exac
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.infra.certs import TestCA
 from tests.infra.receive_inbox import Inbox
+from tests.json_output import report_of
 
 
 def test_seed_run_reads_the_receive_inbox(tmp_path: Path, knot_server) -> None:
@@ -57,7 +57,7 @@ def test_seed_run_reads_the_receive_inbox(tmp_path: Path, knot_server) -> None:
             timeout=240,
         )
         assert proc.stdout, proc.stderr
-        report = json.loads(proc.stdout)
+        report = report_of(proc.stdout)
     finally:
         inbox.stop()
     seed = next(o for o in report["outcomes"] if o["target"] == address)

@@ -7,7 +7,6 @@ them back: placement by folder, a missing copy, a refused login, shared mailboxe
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import threading
 import time
@@ -20,7 +19,7 @@ from audit.net.dns import Resolver, StaticBackend, StaticData
 from audit.seed.collect import CollectedCopy, CollectError, collect
 from audit.seed.config import Seed, parse_seeds
 from audit.seed.message import TOKEN_HEADER, build_test_message, new_token
-from tests.infra.dovecot_only import Dovecot, DovecotError, dovecot_installed
+from tests.infra.dovecot_only import Dovecot, running_dovecot
 
 PASSWORD = "s3cret-Seed-pw"
 USERS = {
@@ -34,19 +33,8 @@ USERS = {
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
-    if not dovecot_installed():
-        message = "Dovecot is not installed (apt-get install dovecot-imapd)"
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"{message} (CI is set: integration tests must run, not skip)")
-        pytest.skip(message)
-    try:
-        server = Dovecot.start(USERS)
-    except DovecotError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_dovecot(USERS) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -271,13 +259,13 @@ def test_untrusted_certificate_is_an_error_not_a_missing_copy(dovecot: Dovecot) 
 
 
 def test_unreachable_server_is_an_error_at_the_deadline(dovecot: Dovecot) -> None:
-    from tests.infra.netutil import free_port
+    from tests.infra.netutil import refused_port
 
     seeds = parse_seeds(
         f"""
         [[seed]]
         address = "seed@seeds.test"
-        imap = "imap://127.0.0.1:{free_port()}"
+        imap = "imap://127.0.0.1:{refused_port()}"
         password_env = "SEED_PW"
         """
     )

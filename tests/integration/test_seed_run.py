@@ -8,13 +8,14 @@ the Authentication-Results the report must show. seed3 files its mail in Junk.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.json_output import report_of
 
 WAIT = "60"  # the run's --wait: copies normally arrive in well under a second
 
@@ -67,7 +68,7 @@ def _plain_via(ms) -> str:
 def _report(proc: subprocess.CompletedProcess, ms) -> dict:
     assert proc.returncode in (0, 1), proc.stderr + ms.logs()
     assert "Traceback" not in proc.stderr
-    return json.loads(proc.stdout)
+    return report_of(proc.stdout)
 
 
 def _seed_facts(report: dict) -> dict[str, dict]:
@@ -143,7 +144,7 @@ def test_report_re_renders_and_resume_sends_nothing_twice(good_run, mail_system)
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert again.returncode == 1, again.stderr
-    assert _pairs(json.loads(again.stdout)) == _pairs(report)
+    assert _pairs(report_of(again.stdout)) == _pairs(report)
 
     resumed = seed_run(mail_system, tmp, f"news@{mail_system.good_domain}", "--resume", run_id)
     assert "sending to 0 of 3 seeds" in resumed.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+from collections.abc import Callable
 from email import policy
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from audit.net.dns import Resolver, memory_backend
 from audit.seed.send import SendJob, make_sender, send_all
 from tests.infra.certs import TestCA
-from tests.infra.netutil import free_port
+from tests.infra.netutil import free_port, refused_port, retry_port_clash
 
 try:
     from aiosmtpd.controller import Controller
@@ -110,9 +111,16 @@ class LossyRecorder(Recorder):
         return reply
 
 
-def _start(controller: Controller):
-    controller.start()
-    return controller
+def _start(make: Callable[[], Controller]) -> Controller:
+    """Start a relay on a fresh port, again on another when the port was taken meanwhile
+    (aiosmtpd needs its port before it binds: it connects to it to see it listening)."""
+
+    def start() -> Controller:
+        controller = make()
+        controller.start()
+        return controller
+
+    return retry_port_clash(start)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +151,7 @@ def relay(pki):
     """Submission relay: STARTTLS required before AUTH, AUTH required before MAIL."""
     handler = Recorder()
     controller = _start(
-        Controller(
+        lambda: Controller(
             handler,
             hostname="127.0.0.1",
             port=free_port(),
@@ -161,7 +169,7 @@ def relay(pki):
 def smtps_relay(pki):
     handler = Recorder()
     controller = _start(
-        Controller(
+        lambda: Controller(
             handler,
             hostname="127.0.0.1",
             port=free_port(),
@@ -180,7 +188,7 @@ def cleartext_relay():
     """Offers AUTH without TLS (a misconfigured relay): the password must not go there."""
     handler = Recorder()
     controller = _start(
-        Controller(
+        lambda: Controller(
             handler,
             hostname="127.0.0.1",
             port=free_port(),
@@ -195,7 +203,7 @@ def cleartext_relay():
 @pytest.fixture(scope="module")
 def lossy_relay():
     """Plain SMTP, no AUTH: accepts every message and then loses its reply (LossyRecorder)."""
-    controller = _start(Controller(LossyRecorder(), hostname="127.0.0.1", port=free_port()))
+    controller = _start(lambda: Controller(LossyRecorder(), hostname="127.0.0.1", port=free_port()))
     yield controller
     controller.stop()
 
@@ -203,7 +211,7 @@ def lossy_relay():
 @pytest.fixture(scope="module")
 def sink():
     """Where the API stand-ins deliver: plain SMTP on loopback."""
-    controller = _start(Controller(Recorder(), hostname="127.0.0.1", port=free_port()))
+    controller = _start(lambda: Controller(Recorder(), hostname="127.0.0.1", port=free_port()))
     yield controller
     controller.stop()
 
@@ -406,7 +414,7 @@ def test_smtp_reply_lost_after_data_is_possibly_sent_and_not_retried(lossy_relay
 
 
 def _nobody_listening() -> int:
-    return free_port()  # bound and closed again: connecting is refused
+    return refused_port()  # bound but never listening: connecting is refused
 
 
 @pytest.mark.parametrize("via", ["smtp://127.0.0.1:{port}", "sendgrid://127.0.0.1:{port}"])

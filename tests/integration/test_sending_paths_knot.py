@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.integration.test_knot_parity import cli
+from tests.json_output import report_of
 
 
 def sending_paths(knot_server, domain: str, *flags: str) -> tuple[int, set, dict]:
@@ -14,7 +13,7 @@ def sending_paths(knot_server, domain: str, *flags: str) -> tuple[int, set, dict
         "--no-dkim-discovery", "--format", "json", *flags,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     outcome = next(o for o in report["outcomes"] if o["check"] == "sending_paths")
     found = {(f["rule_id"], f["target"]) for f in outcome["findings"]}
     rows = {p["name"]: p for p in outcome["facts"]["sending_paths"]["paths"]}

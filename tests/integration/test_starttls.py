@@ -9,7 +9,6 @@ here with one domain per scenario, its MX host at 127.0.0.1. Each domain is audi
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 
@@ -17,12 +16,13 @@ import pytest
 
 from audit.checks.common import DomainContext
 from audit.checks.domain import starttls
-from audit.checks.domain.starttls import probe_mx_address
+from audit.checks.smtp_tls import probe_mx_address
 from audit.model import CheckResult, Status
 from audit.net.dns import NetworkBackend, Resolver, ServerAddress
 from tests.conftest import pairs
-from tests.infra.netutil import free_port
+from tests.infra.netutil import refused_port
 from tests.infra.servers import KnotServer, ServerError
+from tests.json_output import report_of
 
 POSTFIX_SCENARIOS = ("trusted", "mismatch", "expired", "expiring", "selfsigned", "legacy", "none")
 
@@ -111,7 +111,7 @@ def results(tls_dns, tls_scenarios, odd_smtp) -> dict[str, CheckResult]:
     ports["ehlo451"] = odd_smtp("ehlo451").port
     ports["tls454"] = odd_smtp("starttls454").port
     ports["plaintls"] = odd_smtp("plaintls").port
-    ports["refused"] = free_port()  # nothing listens there
+    ports["refused"] = refused_port()  # nothing listens there
     timeouts = {"stall": 1.0}
 
     async def run_all() -> dict[str, CheckResult]:
@@ -313,7 +313,7 @@ def test_cli_expired_certificate_fails_the_run(tls_dns, tls_scenarios):
         "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     outcome = next(o for o in report["outcomes"] if o["check"] == "starttls")
     assert outcome["status"] == "completed"
     assert [(f["rule_id"], f["target"], f["severity"]) for f in outcome["findings"]] == [
@@ -328,11 +328,11 @@ def test_cli_blocked_port_is_inconclusive_not_failed(tls_dns):
     check: exit 3 (not testable), never exit 1 or "no STARTTLS"."""
     proc = _cli(
         "domain", "refused.tls.test", "--dns-server", tls_dns.address,
-        "--smtp-port", str(free_port()), "--blocklist", "bl.tls.test",
+        "--smtp-port", str(refused_port()), "--blocklist", "bl.tls.test",
         "--timeout", "3", "--format", "json", "--allow-private-addresses",
     )  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     assert report["summary"]["inconclusive"] is True
     outcome = next(o for o in report["outcomes"] if o["check"] == "starttls")
     assert outcome["status"] == "inconclusive"

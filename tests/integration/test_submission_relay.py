@@ -5,7 +5,6 @@ the TLS judgment is the MX probe's own."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ import pytest
 from tests.infra.servers import ServerError
 from tests.integration.conftest import _require_postfix
 from tests.integration.test_knot_parity import cli
+from tests.json_output import report_of
 
 RELAY = "smtp.path-relay.test"
 # Cyrus SASL for Postfix's smtpd: the mechanisms are what matters here (nobody logs in)
@@ -65,7 +65,7 @@ def relay_audit(knot_server, ca_file: Path, port: int) -> tuple[set, dict]:
         "--smtp-relay", f"{RELAY}:{port}", "--format", "json",
     )  # fmt: skip
     assert proc.returncode in (0, 1, 3), proc.stdout + proc.stderr
-    report = json.loads(proc.stdout)
+    report = report_of(proc.stdout)
     outcome = next(o for o in report["outcomes"] if o["check"] == "sending_paths")
     found = {(f["rule_id"], f["target"]) for f in outcome["findings"]}
     row = outcome["facts"]["sending_paths"]["paths"][0]

@@ -1,14 +1,12 @@
 """Authentication-Results / Received-SPF parsing, and the receiver's verdict next to ours (MSG301).
 
-Our verdicts are stubbed through sys.modules so these tests pin down the comparison; the
-verdicts themselves are tested with their families.
+Our verdicts are stood in through the context (make_context(..., verdicts=...)) so these tests
+pin down the comparison; the verdicts themselves are tested with their families.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +18,7 @@ from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, make_context
 from audit.model import Severity
 from audit.net.dns import Resolver, memory_backend
+from tests.verdict_standins import StandInVerdicts
 
 # ----------------------------------------------------------------------------- parser
 
@@ -159,43 +158,30 @@ def test_received_spf_policyd_and_gmail_forms():
 # ----------------------------------------------------------------------------- the check
 
 
+STAND_IN = StandInVerdicts()  # passed to make_context by run()
+
+
 @pytest.fixture
-def ours(monkeypatch):
+def ours():
     """Our verdicts, settable per test: ours(spf="pass", dkim=[...], dmarc="pass", arc="none").
 
     A value that is an Exception makes that getter raise.
     """
-    state: dict = {
-        "spf": SpfVerdict("pass", "mailfrom", "sender.example", "192.0.2.25", None, None),
-        "dkim": [],
-        "dmarc": DmarcVerdict("pass", "sender.example", "sender.example", None, "reject", "none"),
-        "arc": ArcVerdict("none"),
-    }
-
-    def install(name: str, getter: str) -> None:
-        module = types.ModuleType(f"audit.checks.message.{name}")
-
-        async def get(ctx):
-            value = state[name]
-            if isinstance(value, Exception):
-                raise value
-            return value
-
-        setattr(module, getter, get)
-        monkeypatch.setitem(sys.modules, f"audit.checks.message.{name}", module)
-
-    install("spf", "spf_verdict")
-    install("dkim", "dkim_verdicts")
-    install("dmarc", "dmarc_verdict")
-    install("arc", "arc_verdict")
+    STAND_IN.set("spf", SpfVerdict("pass", "mailfrom", "sender.example", "192.0.2.25", None, None))
+    STAND_IN.set("dkim", [])
+    STAND_IN.set(
+        "dmarc", DmarcVerdict("pass", "sender.example", "sender.example", None, "reject", "none")
+    )
+    STAND_IN.set("arc", ArcVerdict("none"))
 
     def set_ours(spf=None, dkim=None, dmarc=None, arc=None, spf_ip="192.0.2.25"):
         if isinstance(spf, Exception):
-            state["spf"] = spf
+            STAND_IN.set("spf", spf)
         elif spf is not None:
-            state["spf"] = SpfVerdict(spf, "mailfrom", "sender.example", spf_ip, None, None)
+            STAND_IN.set("spf", SpfVerdict(spf, "mailfrom", "sender.example", spf_ip, None, None))
         if dkim is not None:
-            state["dkim"] = (
+            STAND_IN.set(
+                "dkim",
                 dkim
                 if isinstance(dkim, Exception)
                 else [
@@ -208,20 +194,24 @@ def ours(monkeypatch):
                         header=f"v=1; d={d}; s={s}; bh=x; b={b}",
                     )
                     for i, (d, s, result, reason, b) in enumerate(dkim)
-                ]
+                ],
             )
         if isinstance(dmarc, Exception):
-            state["dmarc"] = dmarc
+            STAND_IN.set("dmarc", dmarc)
         elif dmarc is not None:
-            state["dmarc"] = DmarcVerdict(
-                dmarc, "sender.example", "sender.example", None, "reject", "none", reason="stub"
+            STAND_IN.set(
+                "dmarc",
+                DmarcVerdict(
+                    dmarc, "sender.example", "sender.example", None, "reject", "none", reason="stub"
+                ),
             )
         if isinstance(arc, Exception):
-            state["arc"] = arc
+            STAND_IN.set("arc", arc)
         elif arc is not None:
-            state["arc"] = ArcVerdict(arc)
+            STAND_IN.set("arc", ArcVerdict(arc))
 
-    return set_ours
+    yield set_ours
+    STAND_IN.clear()
 
 
 def build(*results: str, received_spf: tuple[str, ...] = ()) -> bytes:
@@ -244,6 +234,7 @@ def run(raw: bytes, **envelope):
         Resolver(memory_backend({})),
         envelope=EnvelopeOptions(**envelope),
         now=datetime(2026, 11, 24, 12, tzinfo=UTC),
+        verdicts=STAND_IN.providers(),
     )
     return asyncio.run(receiver.check(ctx))
 
@@ -344,14 +335,6 @@ def test_getters_that_fail_are_unavailable_never_a_crash(ours):
         "dmarc": "unavailable",
     }
     assert all(e["agree"] is None for e in facts["comparison"])
-
-
-def test_missing_modules_are_unavailable(monkeypatch):
-    for name in ("dkim", "arc"):
-        monkeypatch.setitem(sys.modules, f"audit.checks.message.{name}", None)
-    result = run(build(PASS_ALL))
-    assert result.facts["receiver"]["ours"]["dkim"] == "unavailable"
-    assert result.facts["receiver"]["ours"]["arc"]["result"] == "unavailable"
 
 
 def test_spf_disagreement_names_the_other_client_ip(ours):

@@ -18,6 +18,7 @@ from audit.net.dns import memory_backend
 from audit.rules.dkim_message import DKIM_SIGNATURE_INVALID
 from audit.rules.msg import MSG_DUPLICATE_HEADER
 from reports import render
+from tests.json_output import report_of
 
 NOW = datetime(2026, 11, 24, 10, 5, tzinfo=UTC)
 TAIL = (
@@ -64,7 +65,7 @@ def test_evidence_and_fact_lists_are_cut_with_a_count():
 
 
 def _report_json(report) -> dict:
-    return json.loads(render("json", [report]))
+    return report_of(render("json", [report]))
 
 
 def _rule(report: dict, rule_id: str) -> list[dict]:

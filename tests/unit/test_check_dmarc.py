@@ -120,7 +120,7 @@ def test_unauthorized_destination_severity(run_domain_check):
 
 
 def _discover(records, domain):
-    from audit.checks.domain.dmarc import discover_policy
+    from audit.facts.dmarc_policy import discover_policy
     from audit.net.dns import Resolver
 
     return asyncio.run(discover_policy(Resolver(memory_backend(records)), domain))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from audit.checks import smtp_tls
 from audit.checks.domain import starttls
 from audit.model import Status
 from audit.net.smtp import NO_STARTTLS, NOT_PUBLIC, NOT_TESTABLE, SmtpProbe
@@ -26,7 +27,7 @@ def canned(monkeypatch):
             status, stage, reason = outcomes[address]
             return SmtpProbe(host, address, port, status=status, stage=stage, reason=reason)
 
-        monkeypatch.setattr(starttls, "probe_starttls", fake)
+        monkeypatch.setattr(smtp_tls, "probe_starttls", fake)
         return calls
 
     return install
@@ -140,7 +141,7 @@ def test_the_guard_setting_reaches_the_probe(run_domain_check, monkeypatch):
         seen.append(allow_private)
         return SmtpProbe(host, address, port, status=NOT_TESTABLE, stage="connect", reason="x")
 
-    monkeypatch.setattr(starttls, "probe_starttls", fake)
+    monkeypatch.setattr(smtp_tls, "probe_starttls", fake)
     run_domain_check(starttls.check, "clean.test", probes=True)
     run_domain_check(starttls.check, "clean.test", probes=True, allow_private_addresses=True)
     assert seen == [False] * 3 + [True] * 3

@@ -155,7 +155,7 @@ def fake_probe(monkeypatch, pki):
         seen.append((host, address))
         return SimpleNamespace(ok=True, chain_der=list(pki.chain), reason=None)
 
-    import audit.checks.domain.starttls as starttls
+    import audit.checks.smtp_tls as starttls
 
     monkeypatch.setattr(starttls, "probe_mx_address", probe)
     return seen
@@ -206,7 +206,7 @@ def test_dane_mismatch_on_one_address_targets_that_address(signed, monkeypatch, 
         chain = [pki.other.der] if address == "192.0.2.5" else list(pki.chain)
         return SimpleNamespace(ok=True, chain_der=chain, reason=None)
 
-    import audit.checks.domain.starttls as starttls
+    import audit.checks.smtp_tls as starttls
 
     monkeypatch.setattr(starttls, "probe_mx_address", probe)
     result = run(dane.check, data, "d.test", anchor, probes=True)

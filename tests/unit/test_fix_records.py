@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from audit.fix import _next_dmarc
+from audit.fix.planner import _next_dmarc
 from audit.fix.spf_flatten import flatten
 from audit.net.dns import Resolver, StaticBackend
 from audit.records.dmarc import parse_dmarc
@@ -68,7 +68,7 @@ def test_txt_presentation_and_back():
 
 
 def test_html_fix_it_section_escapes_dns_text():
-    from audit.fix import Change, FixPlan, PolicyFile
+    from audit.fix.plan import Change, FixPlan, PolicyFile
     from audit.model import Report
     from reports import render
 

@@ -13,6 +13,7 @@ from audit.message.load import RawMessage
 from audit.message_audit import make_context
 from audit.model import Status
 from audit.net.dns import Resolver, memory_backend
+from tests.verdict_standins import StandInVerdicts
 
 HTTPS = "<https://sender.example/unsub?u=abc123>"
 MAILTO = "<mailto:unsub@sender.example?subject=unsubscribe>"
@@ -32,21 +33,28 @@ def build(*extra: tuple[str, str]) -> bytes:
     return (head + "\r\nHello.\r\n").encode()
 
 
+STAND_IN = StandInVerdicts()  # passed to make_context; families not set stay real
+
+
 @pytest.fixture
-def dkim(stub_dkim_verdicts):
-    """dkim([("sender.example", "pass", [signed headers])]) or dkim(RuntimeError())."""
+def dkim():
+    """Stand-in DKIM verdicts (none until set): dkim([("sender.example", "pass", [signed
+    headers])]) or dkim(RuntimeError())."""
 
     def set_verdicts(specs):
-        stub_dkim_verdicts(
+        STAND_IN.set(
+            "dkim",
             specs
             if isinstance(specs, Exception)
             else [
                 DkimVerdict(i, result, "stub", domain=d, selector="s1", signed_headers=list(h))
                 for i, (d, result, h) in enumerate(specs)
-            ]
+            ],
         )
 
-    return set_verdicts
+    set_verdicts([])
+    yield set_verdicts
+    STAND_IN.clear()
 
 
 def run(raw: bytes):
@@ -54,6 +62,7 @@ def run(raw: bytes):
         RawMessage("m.eml", raw),
         Resolver(memory_backend({})),
         now=datetime(2026, 11, 24, 12, tzinfo=UTC),
+        verdicts=STAND_IN.providers(),
     )
     return asyncio.run(unsubscribe.check(ctx))
 

@@ -1,7 +1,8 @@
 """Message SPF, DMARC alignment, Gmail's "via" and the bulk table, with DKIM verdicts stubbed.
 
-The DKIM getter is replaced through sys.modules so these tests pin down the logic that reads
-DKIM verdicts; DKIM verification itself is tested in test_message_dkim.py.
+Stand-in DKIM verdicts go in through the context (make_context(..., verdicts=...)) so these
+tests pin down the logic that reads DKIM verdicts; SPF and DMARC stay real and read the stand-ins
+through the same providers. DKIM verification itself is tested in test_message_dkim.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, make_context
 from audit.net.dns import Resolver, StaticBackend
 from tests.conftest import pairs
+from tests.verdict_standins import StandInVerdicts
 
 
 def message(from_addr: str, return_path: str, ip: str, extra: str = "") -> bytes:
@@ -34,15 +36,21 @@ def message(from_addr: str, return_path: str, ip: str, extra: str = "") -> bytes
 
 
 @pytest.fixture
-def dkim_stub(stub_dkim_verdicts):
+def stand_in() -> StandInVerdicts:
+    return StandInVerdicts()
+
+
+@pytest.fixture
+def dkim_stub(stand_in):
     """Set the DKIM verdicts the message checks will see: dkim_stub([("clean.test", "pass")])."""
 
     def set_verdicts(specs):
-        stub_dkim_verdicts(
+        stand_in.set(
+            "dkim",
             [
                 DkimVerdict(i, result, "stub", domain=d, selector="s", signed_headers=["from"])
                 for i, (d, result) in enumerate(specs)
-            ]
+            ],
         )
 
     set_verdicts([])
@@ -50,11 +58,14 @@ def dkim_stub(stub_dkim_verdicts):
 
 
 @pytest.fixture
-def ctx_for(zone_data):
+def ctx_for(zone_data, stand_in):
     def build(raw: bytes, **envelope):
         resolver = Resolver(StaticBackend(zone_data))
         return make_context(
-            RawMessage("m.eml", raw), resolver, envelope=EnvelopeOptions(**envelope)
+            RawMessage("m.eml", raw),
+            resolver,
+            envelope=EnvelopeOptions(**envelope),
+            verdicts=stand_in.providers(),
         )
 
     return build

@@ -1,5 +1,5 @@
-"""The committed JSON schema (schema_version 1) describes what Report.to_dict() really produces,
-and rejects documents that break the contract."""
+"""The committed JSON schema (schema_version 2) describes what `--format json` really writes (the
+envelope around Report.to_dict() objects), and rejects documents that break the contract."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from reports import render
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "audit" / "schema" / "report.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+DOCUMENT_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)  # a whole `--format json` output
+# one report (Report.to_dict(), a JSONL line): the schema's $defs/report
+REPORT_SCHEMA = {"$schema": SCHEMA["$schema"], "$defs": SCHEMA["$defs"], "$ref": "#/$defs/report"}
+VALIDATOR = jsonschema.Draft202012Validator(REPORT_SCHEMA)
 MESSAGE = (
     b"From: News <news@msg-dkim.test>\r\nTo: r@receiver.example\r\nSubject: Hello\r\n"
     b"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@msg-dkim.test>\r\n\r\nHi.\r\n"
@@ -67,13 +70,37 @@ def test_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
-def test_real_reports_validate_single_and_array(real_reports):
-    for report in real_reports:
-        VALIDATOR.validate(json.loads(render("json", [report])))
-    several = json.loads(render("json", real_reports))
-    assert isinstance(several, list) and len(several) == len(real_reports)
-    VALIDATOR.validate(several)
+def test_real_reports_validate_as_one_document_whatever_their_number(real_reports):
+    for chosen in ([], real_reports[:1], real_reports[4:], real_reports):
+        doc = json.loads(render("json", chosen))
+        DOCUMENT_VALIDATOR.validate(doc)
+        assert list(doc) == ["schema_version", "reports"] and doc["schema_version"] == 2
+        assert [r["target"] for r in doc["reports"]] == [r.target for r in chosen]
+    several = json.loads(render("json", real_reports))["reports"]
     assert [r["kind"] for r in several] == ["domain"] * 4 + ["message"]
+    for line in render("jsonl", real_reports).splitlines():  # JSONL: one bare report a line
+        VALIDATOR.validate(json.loads(line))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["bare report (schema 1, one target)", "bare array (schema 1, several)", "schema_version 1",
+     "no reports", "reports not a list", "extra key"],
+)  # fmt: skip
+def test_the_old_shapes_and_a_broken_envelope_fail(shape):
+    report = every_status_report().to_dict()
+    good = {"schema_version": 2, "reports": [report]}
+    DOCUMENT_VALIDATOR.validate(good)
+    broken = {
+        "bare report (schema 1, one target)": report,
+        "bare array (schema 1, several)": [report, report],
+        "schema_version 1": {**good, "schema_version": 1},
+        "no reports": {"schema_version": 2},
+        "reports not a list": {"schema_version": 2, "reports": report},
+        "extra key": {**good, "generated_by": "me"},
+    }[shape]
+    with pytest.raises(jsonschema.ValidationError):
+        DOCUMENT_VALIDATOR.validate(broken)
 
 
 def test_every_status_and_kind_validates():
@@ -104,7 +131,7 @@ def _mutated(doc: dict, path: str, value: object) -> dict:
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        ("schema_version", 2),
+        ("schema_version", 1),
         ("kind", "server"),
         ("target", None),
         ("generated_at", "yesterday"),
@@ -133,8 +160,8 @@ def test_a_wrong_document_fails(path, value):
     broken = _mutated(doc, path, value)
     with pytest.raises(jsonschema.ValidationError):
         VALIDATOR.validate(broken)
-    with pytest.raises(jsonschema.ValidationError):
-        VALIDATOR.validate([doc, broken])  # one bad report spoils the array
+    with pytest.raises(jsonschema.ValidationError):  # one bad report spoils the document
+        DOCUMENT_VALIDATOR.validate({"schema_version": 2, "reports": [doc, broken]})
 
 
 def test_facts_are_a_free_object():
@@ -163,8 +190,8 @@ def test_report_round_trips_through_its_dict() -> None:
         Report,
         Severity,
         Status,
-        report_from_dict,
     )
+    from audit.report_load import report_from_dict
     from audit.rules import get_rule
 
     rule = get_rule("SEED402")
@@ -189,7 +216,8 @@ def test_report_round_trips_through_its_dict() -> None:
 
 
 def test_ignored_finding_and_fingerprint_in_json_and_back():
-    from audit.model import Suppression, report_from_dict
+    from audit.model import Suppression
+    from audit.report_load import report_from_dict
 
     report = every_status_report()
     finding = report.findings()[0]

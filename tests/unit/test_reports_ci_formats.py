@@ -56,14 +56,15 @@ def test_sarif_has_rules_results_levels_and_exit_code() -> None:
     assert levels == {("SPF201", "error"), ("STS001", "note"), ("DNS001", "warning")}
     for result in run["results"]:
         assert rule_ids[result["ruleIndex"]] == result["ruleId"]
-        location = result["locations"][0]["logicalLocations"][0]
-        assert location["fullyQualifiedName"] == "domain/example.test/example.test"
+        (location,) = result["locations"][0]["logicalLocations"]  # the subject is the target
+        assert (location["name"], location["kind"]) == ("example.test", "module")
+        assert location["fullyQualifiedName"] == "domain/example.test"
         # GitHub code scanning refuses results without a repository-relative physical location
         physical = result["locations"][0]["physicalLocation"]
         assert physical["artifactLocation"]["uri"] == "dns/example.test"
     assert run["invocations"][0]["exitCode"] == 1
     assert run["invocations"][0]["executionSuccessful"] is False  # the mx check crashed
-    assert run["automationDetails"]["id"] == "domain/example.test/"
+    assert run["automationDetails"]["id"] == "audit/domain/"
 
 
 def test_junit_maps_checks_to_cases() -> None:
@@ -100,3 +101,56 @@ def test_markdown_escapes_attacker_text() -> None:
     # evidence stays verbatim inside a fence longer than any backtick run in it
     assert any("evil`|<script>" in body for _fence, body in fences)
     assert "| spf | completed | 1 |" in text
+
+
+def test_sarif_several_reports_one_run_valid_against_the_official_schema() -> None:
+    """Two targets, an ignored finding, a crashed check and a rule id this version does not
+    know: one run, rules once, notifications naming their target, schema-valid."""
+    import jsonschema
+
+    from audit.model import Rule, Severity, Suppression
+    from tests.conftest import FIXTURES
+
+    first = _report()
+    first.findings()[1].ignored = Suppression("config", "legacy relay", "2027-03-01")
+    old_rule = Rule("SPF999", "retired-elsewhere", Severity.HIGH, "from a newer audit")
+    second = Report(
+        kind="domain",
+        target="other.test",
+        outcomes=[
+            CheckOutcome(
+                "spf",
+                "other.test",
+                Status.COMPLETED,
+                findings=[
+                    Finding(get_rule("SPF201"), "_spf.other.test", "too many"),
+                    Finding(old_rule, "other.test", "unknown here"),
+                ],
+            )
+        ],
+        tool_version="0.1.0",
+    )
+    text = render("sarif", [first, second], fail_on="high")
+    schema = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text("utf-8"))
+    doc = json.loads(text)
+    jsonschema.Draft7Validator(schema).validate(doc)
+    [run] = doc["runs"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["DNS001", "SPF201", "STS001"]
+    pairs = [
+        (r["ruleId"], [loc["name"] for loc in r["locations"][0]["logicalLocations"]])
+        for r in run["results"]
+    ]
+    assert ("SPF201", ["other.test", "_spf.other.test"]) in pairs
+    assert ("SPF201", ["example.test"]) in pairs
+    unknown = next(r for r in run["results"] if r["ruleId"] == "SPF999")
+    assert "ruleIndex" not in unknown  # not described: no index into the rules
+    sts = next(r for r in run["results"] if r["ruleId"] == "STS001")
+    assert sts["suppressions"][0]["justification"] == "legacy relay (until 2027-03-01)"
+    [invocation] = run["invocations"]
+    assert invocation["executionSuccessful"] is False  # example.test's mx check crashed
+    texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
+    assert texts == [
+        "example.test: dkim: inconclusive: lookup timed out",
+        "example.test: mx: error: RuntimeError: boom",
+    ]
+    assert [t["exitCode"] for t in invocation["properties"]["targets"]] == [1, 1]

@@ -36,7 +36,8 @@ def test_failing_domain_names_rule_target_evidence_fix_and_verdict(domain_report
     lines = text.splitlines()
     assert lines[0] == "domain spf-too-many.test"
     assert lines[1].startswith("FAIL  ")
-    assert "  spf          completed    1 finding(s)" in lines
+    assert "  spf           completed    1 finding(s)" in lines
+    assert "  sending_paths completed" in lines  # the column is as wide as the longest name
     assert "  SPF201 spf-too-many-lookups  spf-too-many.test" in lines
     assert "    | spf-too-many.test: 4 lookup(s) here, 11 with descendants" in lines
     assert "    fix: Cut at least 1 lookup(s) from the policy of spf-too-many.test." in text

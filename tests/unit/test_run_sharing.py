@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from audit.batch import audit_batch
+from audit.checks import smtp_tls
 from audit.checks.common import DomainContext
 from audit.checks.domain import starttls
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver, memory_backend
@@ -131,7 +132,7 @@ def test_an_mx_address_shared_by_two_domains_is_probed_once(monkeypatch):
         calls.append((host, address, port))
         return SmtpProbe(host, address, port, status=NO_STARTTLS, stage="ehlo", reason="no")
 
-    monkeypatch.setattr(starttls, "probe_starttls", fake)
+    monkeypatch.setattr(smtp_tls, "probe_starttls", fake)
     data = {
         "one.example": [("MX", "10 mx.provider.example.")],
         "two.example": [("MX", "10 mx.provider.example.")],

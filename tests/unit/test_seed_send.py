@@ -10,6 +10,7 @@ import json
 import logging
 from email import policy
 
+import httpx
 import pytest
 
 from audit.net.dns import Resolver, memory_backend
@@ -622,10 +623,10 @@ def test_no_secret_in_reprs():
 
 
 def test_no_secret_in_results_or_logs(caplog):
-    """A whole batch through the HTTP path (transport stubbed): the key, though echoed by the
-    server, shows up in no result, no log record and no exception text."""
+    """A whole batch through the HTTP path (an httpx MockTransport in place of the network):
+    the key, though echoed by the server, shows up in no result, no log record and no
+    exception text."""
     caplog.set_level(logging.DEBUG)
-    sender = SendGridSender(api_key=SECRET, api_base="https://127.0.0.1:9")
     replies = iter(
         [
             _response(500, f"oops {SECRET}".encode()),
@@ -633,7 +634,16 @@ def test_no_secret_in_results_or_logs(caplog):
             _response(401, {"errors": [{"message": f"key {SECRET} revoked"}]}),
         ]
     )
-    sender._call = lambda addresses, request: next(replies)  # type: ignore[method-assign]
+    seen: list[tuple[str, str | None]] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        reply = next(replies)
+        return httpx.Response(reply.status, headers=reply.headers, content=reply.body)
+
+    sender = SendGridSender(
+        api_key=SECRET, api_base="https://127.0.0.1:9", transport=httpx.MockTransport(provider)
+    )
     fake = FakeTime()
     results = _run(sender, _jobs("a@x.test", "b@x.test", "c@x.test"), fake, base_delay=0.01)
     assert [(r.ok, r.skipped) for r in results] == [(True, False), (False, False), (False, True)]
@@ -642,6 +652,7 @@ def test_no_secret_in_results_or_logs(caplog):
     assert REDACTED in dumped
     assert SECRET not in caplog.text
     assert "retrying" in caplog.text  # the logs did say something
+    assert seen == [("https://127.0.0.1:9/v3/mail/send", f"Bearer {SECRET}")] * 3
 
 
 # ---------------------------------------------------------------------------- host names

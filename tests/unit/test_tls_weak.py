@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.checks.domain.starttls import weak_points
+from audit.checks.smtp_tls import weak_points
 from audit.records.certificate import describe_certificate
 from tests.infra.certs import TestCA
 

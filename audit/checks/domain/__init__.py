@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from audit.runner import Check
+from audit.checks import Check
 
 FAMILIES = (
     "spf", "dkim", "dmarc", "mx", "ptr", "starttls", "mta_sts", "tlsrpt", "dnssec", "dane", "bimi",

@@ -17,7 +17,7 @@ from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
 from audit.checks.domain.dnssec import bogus_finding, validate
-from audit.checks.domain.mx import MxHost, gather_mx
+from audit.facts.mx import MxHost, gather_mx
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dnssec import Security, Validation
 from audit.records.tlsa import USAGES, TlsaMatch, match_tlsa, tlsa_record
@@ -106,7 +106,7 @@ async def _gather(ctx: DomainContext, host: MxHost) -> HostDane:
         item.note = "certificates not probed (--no-probes or --zone-dir): TLSA not matched"
         return item
     try:
-        from audit.checks.domain.starttls import probe_mx_address
+        from audit.checks.smtp_tls import probe_mx_address
     except ImportError:  # pragma: no cover - the STARTTLS check ships beside this one
         item.note = "the STARTTLS probe is not available: TLSA not matched"
         return item

@@ -11,19 +11,12 @@ import asyncio
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.dmarc_readings import (
+from audit.facts.dmarc_policy import Discovery, discover_policy
+from audit.facts.dmarc_readings import (
     DECIDING_TEXT,
     applied_text,
     discovery_differences,
     record_differences,
-)
-from audit.facts.dmarc_policy import (  # noqa: F401  (re-exported: callers import them here)
-    Discovery,
-    Existence,
-    Lookup,
-    discover_policy,
-    tree_walk_org,
-    tree_walk_organizational_domain,
 )
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import Resolver
@@ -79,59 +72,70 @@ async def check(ctx: DomainContext) -> CheckResult:
     policy_at = found.policy_at
     if policy_at is None:
         facts["dmarc"] = None
-        return CheckResult(
-            facts=facts,
-            findings=[
-                Finding(
-                    DMARC_MISSING,
-                    domain,
-                    message=f"no DMARC record at _dmarc.{domain}"
-                    + (f" or _dmarc.{found.org_domain}" if found.org_domain != domain else ""),
-                    evidence=[lk.answer.describe() for lk in found.lookups.values()],
-                    fix=f"Publish {_minimal_record(found.org_domain)}, read the aggregate "
-                    "reports, then move to p=quarantine and p=reject.",
-                )
-            ],
-        )
-    findings: list[Finding] = []
-    raw_records = found.records_at(policy_at)
+        return CheckResult(facts=facts, findings=[_missing(found, domain)])
     record = found.record
     if record is None:
-        findings.append(
-            Finding(
-                DMARC_MULTIPLE,
-                domain,
-                message=f"{len(raw_records)} DMARC records at _dmarc.{policy_at}: receivers "
-                "apply no DMARC policy at all",
-                evidence=raw_records,
-                fix=f"Keep exactly one TXT record starting with v=DMARC1 at _dmarc.{policy_at}.",
-            )
-        )
-        # RFC 7489 6.6.3 step 5 (and RFC 9989 4.10 step 2): the set is discarded; none of
-        # the records is judged and no policy is in the facts.
-        facts["dmarc"] = {
-            "policy_domain": policy_at,
-            "record": None,
-            "records": raw_records,
-            "applies": False,
-            "effective_policy": None,
-            "readings": {
-                "rfc7489": applied_text(found, "rfc7489"),
-                "rfc9989": applied_text(found, "rfc9989"),
-            },
-        }
-        findings.extend(_rfc_differences(found, None))
+        facts["dmarc"], findings = _discarded(found, policy_at, domain)
         return CheckResult(facts=facts, findings=findings)
-    decided = record.reading()
+    facts["dmarc"] = _record_facts(found, record, policy_at)
+    findings = await _judge(ctx.resolver, found, record, policy_at, domain)
+    return CheckResult(facts=facts, findings=findings)
+
+
+def _missing(found: Discovery, domain: str) -> Finding:
+    return Finding(
+        DMARC_MISSING,
+        domain,
+        message=f"no DMARC record at _dmarc.{domain}"
+        + (f" or _dmarc.{found.org_domain}" if found.org_domain != domain else ""),
+        evidence=[lk.answer.describe() for lk in found.lookups.values()],
+        fix=f"Publish {_minimal_record(found.org_domain)}, read the aggregate "
+        "reports, then move to p=quarantine and p=reject.",
+    )
+
+
+def _discarded(
+    found: Discovery, policy_at: str, domain: str
+) -> tuple[dict[str, Any], list[Finding]]:
+    """Several records at the policy domain: the facts and findings of a discarded set."""
+    raw_records = found.records_at(policy_at)
+    findings = [
+        Finding(
+            DMARC_MULTIPLE,
+            domain,
+            message=f"{len(raw_records)} DMARC records at _dmarc.{policy_at}: receivers "
+            "apply no DMARC policy at all",
+            evidence=raw_records,
+            fix=f"Keep exactly one TXT record starting with v=DMARC1 at _dmarc.{policy_at}.",
+        )
+    ]
+    # RFC 7489 6.6.3 step 5 (and RFC 9989 4.10 step 2): the set is discarded; none of
+    # the records is judged and no policy is in the facts.
+    facts = {
+        "policy_domain": policy_at,
+        "record": None,
+        "records": raw_records,
+        "applies": False,
+        "effective_policy": None,
+        "readings": {
+            "rfc7489": applied_text(found, "rfc7489"),
+            "rfc9989": applied_text(found, "rfc9989"),
+        },
+    }
+    findings.extend(_rfc_differences(found, None))
+    return facts, findings
+
+
+def _record_facts(found: Discovery, record: DmarcRecord, policy_at: str) -> dict[str, Any]:
+    """The record that applies, as both RFCs read it."""
     effective, tag = found.policy()
-    for_subdomain = found.subdomain
-    facts["dmarc"] = {
+    return {
         "policy_domain": policy_at,
         "record": record.raw,
-        "records": raw_records,
+        "records": found.records_at(policy_at),
         "parsed": record.to_dict(),
-        "inherited": for_subdomain,
-        "applies": decided.applies,
+        "inherited": found.subdomain,
+        "applies": record.reading().applies,
         "effective_policy": effective,
         "policy_tag": tag or None,
         "deciding_reading": RFC_NAMES[DECIDING],
@@ -142,7 +146,17 @@ async def check(ctx: DomainContext) -> CheckResult:
             "rfc9989": applied_text(found, "rfc9989"),
         },
     }
-    if for_subdomain and decided.applies:
+
+
+async def _judge(
+    resolver: Resolver, found: Discovery, record: DmarcRecord, policy_at: str, domain: str
+) -> list[Finding]:
+    """The findings on the record that applies: inherited, RFC differences, syntax, policy
+    strength and reporting."""
+    findings: list[Finding] = []
+    decided = record.reading()
+    effective, tag = found.policy()
+    if found.subdomain and decided.applies:
         findings.append(
             Finding(
                 DMARC_INHERITED,
@@ -169,8 +183,8 @@ async def check(ctx: DomainContext) -> CheckResult:
         )
     if decided.applies and effective is not None:
         findings.extend(_policy_strength(record, effective, tag, policy_at, domain))
-    findings.extend(await _reporting(ctx.resolver, record, policy_at, domain, found.org_domain))
-    return CheckResult(facts=facts, findings=findings)
+    findings.extend(await _reporting(resolver, record, policy_at, domain, found.org_domain))
+    return findings
 
 
 def _fallback_text(record: DmarcRecord) -> str:

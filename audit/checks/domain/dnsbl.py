@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Status
 from audit.net.dns import DnsAnswer, DnsStatus, Resolver, normalize_name
 from audit.rules.bl import BL_LISTED, BL_QUERY_REFUSED

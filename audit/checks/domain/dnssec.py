@@ -16,7 +16,7 @@ import dns.dnssec
 import dns.name
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dnssec import Security, Validation, Validator, load_trust_anchors
 from audit.rules.dnssec import DNSSEC_BOGUS, DNSSEC_UNSIGNED
@@ -70,9 +70,10 @@ async def judge(ctx: DomainContext, judged: list[tuple[str, Validation]]) -> lis
     per place the chain breaks (a zone shared by the domain and its MX hosts is named once)."""
     domain = ctx.domain
     findings: list[Finding] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[tuple[str | None, ...]] = set()
     domain_secure = judged[0][1].secure if judged else False
     for target, v in judged:
+        key: tuple[str | None, ...]
         if v.security is Security.INDETERMINATE and v.failed is not None:
             key = ("failed", v.failed.name, v.failed.rdtype)
             if key not in seen:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import MxFacts, gather_mx
 from audit.checks.domain.not_public import not_public_finding
+from audit.facts.mx import MxFacts, gather_mx
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.https import FetchError, HttpsResult, fetch
 from audit.records.mta_sts import is_sts_record, parse_sts_record
@@ -161,7 +161,7 @@ async def mx_tls_findings(ctx: DomainContext, policy: StsPolicy, mx: MxFacts) ->
     """RFC 8461 4.2: a sender applying the policy needs STARTTLS and a certificate that is
     PKIX-valid for the MX name. Not-testable addresses say nothing (the starttls check
     reports them)."""
-    from audit.checks.domain.starttls import certificate_of, probe_mx_address
+    from audit.checks.smtp_tls import certificate_of, probe_mx_address
     from audit.net.smtp import NO_STARTTLS, TLS_FAILED
 
     hosts = list(dict.fromkeys(h.host for h in mx.hosts))

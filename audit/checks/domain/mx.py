@@ -6,13 +6,12 @@ mail whose envelope domain cannot receive mail.
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
+from audit.facts.mx import MxFacts, MxHost, gather_mx
 from audit.model import CheckResult, Finding, Status
-from audit.net.dns import DnsAnswer, Resolver, is_ip_literal
+from audit.net.dns import Resolver
 from audit.rules.mx import (
     MX_HOST_UNRESOLVABLE,
     MX_IP_LITERAL,
@@ -21,69 +20,6 @@ from audit.rules.mx import (
     MX_NULL_MIXED,
     MX_TARGET_CNAME,
 )
-
-
-@dataclass
-class MxHost:
-    preference: int
-    host: str
-    a: DnsAnswer | None = None
-    aaaa: DnsAnswer | None = None
-
-    @property
-    def addresses(self) -> list[str]:
-        return [r.address for ans in (self.a, self.aaaa) if ans for r in ans.rdata]
-
-    @property
-    def cname_chain(self) -> tuple[str, ...]:
-        for ans in (self.a, self.aaaa):
-            if ans and ans.cname_chain:
-                return ans.cname_chain
-        return ()
-
-    @property
-    def temperror(self) -> DnsAnswer | None:
-        return next((a for a in (self.a, self.aaaa) if a and a.temperror), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "preference": self.preference,
-            "host": self.host,
-            "addresses": self.addresses,
-            "cname_chain": list(self.cname_chain),
-            "a": self.a.status.value if self.a else None,
-            "aaaa": self.aaaa.status.value if self.aaaa else None,
-        }
-
-
-@dataclass
-class MxFacts:
-    domain: str
-    answer: DnsAnswer
-    hosts: list[MxHost] = field(default_factory=list)
-    null_mx: bool = False
-    ip_literals: list[str] = field(default_factory=list)
-
-
-async def gather_mx(resolver: Resolver, domain: str) -> MxFacts:
-    """The MX set and every host's A/AAAA answers, hosts resolved concurrently."""
-    answer = await resolver.query(domain, "MX")
-    facts = MxFacts(domain, answer)
-    if answer.temperror or not answer.rdata:
-        return facts
-    records = sorted(answer.rdata, key=lambda r: (r.preference, r.exchange.to_text()))
-    for rd in records:
-        host = rd.exchange.to_text().rstrip(".").lower()
-        if host == "":  # "0 ." (RFC 7505); a root target at any preference names no host
-            facts.null_mx = True
-        elif is_ip_literal(host):
-            facts.ip_literals.append(host)
-        else:
-            facts.hosts.append(MxHost(rd.preference, host))
-    resolved = await asyncio.gather(*(resolver.addresses(h.host) for h in facts.hosts))
-    for host, (a, aaaa) in zip(facts.hosts, resolved, strict=True):
-        host.a, host.aaaa = a, aaaa
-    return facts
 
 
 async def check(ctx: DomainContext) -> CheckResult:
@@ -106,48 +42,8 @@ async def check(ctx: DomainContext) -> CheckResult:
         )
     if not found.answer.rdata:
         return CheckResult(facts=facts, findings=await _missing(ctx.resolver, domain, found))
-    findings: list[Finding] = []
+    findings = _null_mx(found, domain) + _literals(found, domain)
     status = Status.COMPLETED
-    if found.null_mx:
-        only_null = not found.hosts and not found.ip_literals
-        if only_null:
-            findings.append(
-                Finding(
-                    MX_NULL,
-                    domain,
-                    message=f"{domain} publishes a null MX ({found.answer.records[0]}): it accepts "
-                    "no mail, so bounces "
-                    "and replies to it are lost and receivers may reject mail from it "
-                    "(RFC 7505 4.2)",
-                    evidence=found.answer.records,
-                    fix="If this domain sends mail, replace the null MX with the MX hosts that "
-                    "receive its bounces; if it never sends, also publish v=spf1 -all and "
-                    "a DMARC p=reject record.",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    MX_NULL_MIXED,
-                    domain,
-                    message="a null MX (0 .) stands beside other MX records; RFC 7505 3 says "
-                    "a null MX must be the only one",
-                    evidence=found.answer.records,
-                    fix="Remove the null MX record, or all the others if the domain takes no mail.",
-                )
-            )
-    for literal in found.ip_literals:
-        findings.append(
-            Finding(
-                MX_IP_LITERAL,
-                domain,
-                message=f"MX names the IP address {literal}; an MX must name a host "
-                "(RFC 5321 5.1), senders try to look it up as a name and fail",
-                evidence=found.answer.records,
-                fix=f"Give the server a name (mx.{domain} A {literal.strip('[]')}) and point "
-                f"the MX at mx.{domain}.",
-            )
-        )
     for host in found.hosts:
         if host.temperror:
             findings.append(
@@ -155,30 +51,83 @@ async def check(ctx: DomainContext) -> CheckResult:
             )
             status = Status.INCONCLUSIVE
             continue
-        if host.cname_chain:
-            findings.append(
-                Finding(
-                    MX_TARGET_CNAME,
-                    host.host,
-                    message=f"MX host {host.host} is a CNAME to {host.cname_chain[-1]}; "
-                    "RFC 5321 5.1 forbids it and some senders will not follow it",
-                    evidence=[a.describe() for a in (host.a, host.aaaa) if a],
-                    fix=f"Point the MX at {host.cname_chain[-1]} directly.",
-                )
-            )
-        if not host.addresses:
-            findings.append(
-                Finding(
-                    MX_HOST_UNRESOLVABLE,
-                    host.host,
-                    message=f"MX host {host.host} (preference {host.preference}) has no A or "
-                    f"AAAA record (A: {host.a.status.value if host.a else '?'}, "
-                    f"AAAA: {host.aaaa.status.value if host.aaaa else '?'})",
-                    evidence=[a.describe() for a in (host.a, host.aaaa) if a],
-                    fix=f"Publish an A (and AAAA) record for {host.host}, or remove this MX.",
-                )
-            )
+        findings.extend(_host_findings(host))
     return CheckResult(facts=facts, findings=findings, status=status)
+
+
+def _null_mx(found: MxFacts, domain: str) -> list[Finding]:
+    """A null MX alone (the domain takes no mail) or beside other MX records."""
+    if not found.null_mx:
+        return []
+    if not found.hosts and not found.ip_literals:
+        return [
+            Finding(
+                MX_NULL,
+                domain,
+                message=f"{domain} publishes a null MX ({found.answer.records[0]}): it accepts "
+                "no mail, so bounces "
+                "and replies to it are lost and receivers may reject mail from it "
+                "(RFC 7505 4.2)",
+                evidence=found.answer.records,
+                fix="If this domain sends mail, replace the null MX with the MX hosts that "
+                "receive its bounces; if it never sends, also publish v=spf1 -all and "
+                "a DMARC p=reject record.",
+            )
+        ]
+    return [
+        Finding(
+            MX_NULL_MIXED,
+            domain,
+            message="a null MX (0 .) stands beside other MX records; RFC 7505 3 says "
+            "a null MX must be the only one",
+            evidence=found.answer.records,
+            fix="Remove the null MX record, or all the others if the domain takes no mail.",
+        )
+    ]
+
+
+def _literals(found: MxFacts, domain: str) -> list[Finding]:
+    return [
+        Finding(
+            MX_IP_LITERAL,
+            domain,
+            message=f"MX names the IP address {literal}; an MX must name a host "
+            "(RFC 5321 5.1), senders try to look it up as a name and fail",
+            evidence=found.answer.records,
+            fix=f"Give the server a name (mx.{domain} A {literal.strip('[]')}) and point "
+            f"the MX at mx.{domain}.",
+        )
+        for literal in found.ip_literals
+    ]
+
+
+def _host_findings(host: MxHost) -> list[Finding]:
+    """One MX host whose addresses were read: a CNAME target, or no address at all."""
+    findings = []
+    if host.cname_chain:
+        findings.append(
+            Finding(
+                MX_TARGET_CNAME,
+                host.host,
+                message=f"MX host {host.host} is a CNAME to {host.cname_chain[-1]}; "
+                "RFC 5321 5.1 forbids it and some senders will not follow it",
+                evidence=[a.describe() for a in (host.a, host.aaaa) if a],
+                fix=f"Point the MX at {host.cname_chain[-1]} directly.",
+            )
+        )
+    if not host.addresses:
+        findings.append(
+            Finding(
+                MX_HOST_UNRESOLVABLE,
+                host.host,
+                message=f"MX host {host.host} (preference {host.preference}) has no A or "
+                f"AAAA record (A: {host.a.status.value if host.a else '?'}, "
+                f"AAAA: {host.aaaa.status.value if host.aaaa else '?'})",
+                evidence=[a.describe() for a in (host.a, host.aaaa) if a],
+                fix=f"Publish an A (and AAAA) record for {host.host}, or remove this MX.",
+            )
+        )
+    return findings
 
 
 async def _missing(resolver: Resolver, domain: str, found: MxFacts) -> list[Finding]:

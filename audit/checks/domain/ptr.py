@@ -7,44 +7,13 @@ the address, as likely spam; the MX hosts are often the outbound relays too.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.fcrdns import forward_confirm
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Status
-from audit.net.dns import DnsAnswer, Resolver
 from audit.rules.mx import PTR_MISSING, PTR_NOT_FCRDNS
-
-
-@dataclass
-class Fcrdns:
-    """An address's PTR answer, each PTR name's forward answers, and the names that confirm."""
-
-    address: str
-    ptr: DnsAnswer
-    forwards: dict[str, list[DnsAnswer]]
-
-    @property
-    def confirmed(self) -> list[str]:
-        return [
-            name
-            for name, answers in self.forwards.items()
-            if any(self.address == r.address for ans in answers for r in ans.rdata)
-        ]
-
-    @property
-    def pending(self) -> DnsAnswer | None:
-        """A forward lookup that failed temporarily (so 'not confirmed' is not known)."""
-        return next((a for ans in self.forwards.values() for a in ans if a.temperror), None)
-
-
-async def forward_confirm(resolver: Resolver, address: str) -> Fcrdns:
-    """PTR for the address, then A/AAAA for every PTR name, concurrently."""
-    ptr = await resolver.ptr(address)
-    names = [r.target.to_text().rstrip(".").lower() for r in ptr.rdata]
-    forwards = await asyncio.gather(*(resolver.addresses(n) for n in names))
-    return Fcrdns(address, ptr, {n: list(f) for n, f in zip(names, forwards, strict=True)})
 
 
 async def check(ctx: DomainContext) -> CheckResult:

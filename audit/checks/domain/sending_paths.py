@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.path_facts import PathFacts, Policy, gather_path, path_summary
 from audit.checks.domain.submission import check_relay
 from audit.esp.detect import detect, run_profiles
 from audit.facts.dmarc_policy import discover_policy
+from audit.facts.path_facts import PathFacts, Policy, gather_path, path_summary
 from audit.facts.paths import with_detected
 from audit.facts.prediction import DISPOSITION_TEXT, aligned
 from audit.model import CheckResult, Finding, Severity, Status
@@ -144,8 +144,9 @@ def _label(facts: PathFacts) -> str:
 
 def _return_path_record(facts: PathFacts) -> str:
     """The record the provider asks for at the return path, as far as it can be computed."""
-    spec = facts.profile.return_path if facts.profile else None
-    if spec is None:
+    profile = facts.profile
+    spec = profile.return_path if profile else None
+    if profile is None or spec is None:
         return ""
     target = " or ".join(spec.target_patterns) or "(the value your provider shows)"
     name = (
@@ -154,7 +155,7 @@ def _return_path_record(facts: PathFacts) -> str:
         else f"{spec.name_patterns[0]}.{facts.from_domain}"
     )
     return (
-        f"{name} {spec.record_type} {target} (the exact value is in {facts.profile.name}'s "
+        f"{name} {spec.record_type} {target} (the exact value is in {profile.name}'s "
         "domain authentication page)"
     )
 
@@ -177,8 +178,9 @@ def _return_path(facts: PathFacts) -> list[Finding]:
                 f'"{_spf_record_for(facts, None)}"',
             )
         )
-    if facts.return_path_ok is False:
-        spec = facts.profile.return_path  # type: ignore[union-attr]
+    if facts.return_path_ok is False and facts.profile and facts.profile.return_path:
+        # return_path_ok is only ever judged against the profile's return-path spec
+        profile, spec = facts.profile, facts.profile.return_path
         seen = ", ".join(facts.return_path_records) or "none"
         missing = not facts.return_path_records
         out.append(
@@ -192,7 +194,7 @@ def _return_path(facts: PathFacts) -> list[Finding]:
                     else f"{spec.record_type} points to {seen}, not to "
                     + " or ".join(spec.target_patterns)
                 )
-                + f" as {facts.profile.name} asks",  # type: ignore[union-attr]
+                + f" as {profile.name} asks",
                 evidence=[f"{env} {spec.record_type} -> {seen}"],
                 fix=_return_path_record(facts),
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.starttls import certificate_of, judge_probe
+from audit.checks.smtp_tls import certificate_of, judge_probe
 from audit.domains import parse_host_port
 from audit.model import Finding
 from audit.net.dns import is_ip_literal

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from audit.checks.common import DomainContext, temperror_finding
-from audit.checks.domain.mx import gather_mx
+from audit.facts.mx import gather_mx
 from audit.model import CheckResult, Finding, Status
 from audit.records.tlsrpt import is_tlsrpt_record, parse_tlsrpt
 from audit.rules.rpt import RPT_INVALID, RPT_MISSING
@@ -20,7 +22,9 @@ async def check(ctx: DomainContext) -> CheckResult:
             status=Status.INCONCLUSIVE,
         )
     records = [t for t in answer.txt if is_tlsrpt_record(t)]
-    facts = {"tlsrpt": {"name": name, "records": records, "status": answer.status.value}}
+    facts: dict[str, dict[str, Any]] = {
+        "tlsrpt": {"name": name, "records": records, "status": answer.status.value}
+    }
     if not records:
         mx = await gather_mx(ctx.resolver, domain)
         if mx.null_mx or not mx.hosts:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dkim
 
 from audit.checks.common import temperror_finding
-from audit.checks.message.context import MessageContext
 from audit.checks.message.dkim import INLINE_BYTES, key_lookups
 from audit.checks.message.verdicts import ArcVerdict
 from audit.message.dkim_dns import KeyLookups, dkim_clock, header_fields
 from audit.model import CheckResult, Finding, Status
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.rules.arc import ARC_CHAIN_INVALID
+
+if TYPE_CHECKING:
+    from audit.checks.message.context import MessageContext
 
 ARC_HEADERS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
 NO_ARC = "the message carries no ARC headers"
@@ -96,7 +98,7 @@ def validate_chain(raw: bytes, lookups: KeyLookups, now: datetime) -> ArcVerdict
 
 
 async def check(ctx: MessageContext) -> CheckResult:
-    verdict = await arc_verdict(ctx)
+    verdict = await ctx.arc_verdict()
     facts = {"arc": verdict.to_dict()}
     if verdict.temperror:
         lookups = await key_lookups(ctx)

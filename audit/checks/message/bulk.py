@@ -10,11 +10,13 @@ requirements (2025).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from audit.checks.domain.ptr import forward_confirm
 from audit.checks.message.context import MessageContext
+from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.fcrdns import forward_confirm
 from audit.model import CheckOutcome, CheckResult, Finding, Status
 from audit.rules.bulk import BULK_UNMET
 
@@ -29,8 +31,159 @@ _TLS_MARK = re.compile(r"\b(ESMTPS|ESMTPSA|UTF8SMTPS|LMTPS)\b|TLS", re.IGNORECAS
 _PLAIN_MARK = re.compile(r"\bwith\s+(E?SMTP|UTF8SMTP)\b(?!S)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the requirements are judged on: the sibling checks' verdicts and findings, and the
+    two facts only this table asks for (forward-confirmed rDNS, TLS on the edge hop)."""
+
+    spf: SpfVerdict
+    dkim: list[DkimVerdict]
+    dmarc: DmarcVerdict
+    outcomes: list[CheckOutcome]
+    fcrdns: tuple[str, str]  # (met | missed | unknown, detail)
+    tls: tuple[str, str]
+
+    @property
+    def dkim_pass(self) -> bool:
+        return any(v.passed for v in self.dkim)
+
+    @property
+    def spf_known(self) -> bool:
+        return self.spf.result not in ("temperror",) and self.spf.ip is not None
+
+    def fired(self, *rule_ids: str) -> list[str]:
+        return _fired(self.outcomes, *rule_ids)
+
+    def completed(self, check: str) -> bool:
+        return _status_of(self.outcomes, check) is Status.COMPLETED
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One sender requirement: which senders it applies to, the findings that miss it, whether
+    it is met, the evidence shown on its row, and whether the verdict is known at all."""
+
+    key: str
+    requirement: str
+    tiers: tuple[str, ...]
+    rules: tuple[str, ...]  # rule ids of the findings behind a miss
+    met: Callable[[Seen], bool]
+    detail: Callable[[Seen], str]
+    known: Callable[[Seen], bool] = lambda _seen: True
+
+    def judge(self, seen: Seen) -> Row:
+        status = "met" if self.met(seen) else ("missed" if self.known(seen) else "unknown")
+        rules = seen.fired(*self.rules) if status != "met" else []
+        return Row(self.key, self.requirement, self.tiers, status, self.detail(seen), rules)
+
+
+def _clear_of(
+    key: str,
+    requirement: str,
+    tiers: tuple[str, ...],
+    rules: tuple[str, ...],
+    *,
+    check: str,
+    met: str,
+    missed: str,
+) -> Requirement:
+    """A requirement met when none of `rules` fired, known when `check` completed."""
+    return Requirement(
+        key,
+        requirement,
+        tiers,
+        rules,
+        met=lambda s: not s.fired(*rules),
+        detail=lambda s: missed if s.fired(*rules) else met,
+        known=lambda s: s.completed(check),
+    )
+
+
+def _probed(
+    key: str, requirement: str, tiers: tuple[str, ...], probe: Callable[[Seen], tuple[str, str]]
+) -> Requirement:
+    """A requirement judged by a probe of this table's own: (met | missed | unknown, detail)."""
+    return Requirement(
+        key,
+        requirement,
+        tiers,
+        (),
+        met=lambda s: probe(s)[0] == "met",
+        detail=lambda s: probe(s)[1],
+        known=lambda s: probe(s)[0] != "unknown",
+    )
+
+
+ALL = ("gmail", "yahoo")
+BULK = ("gmail-bulk", "yahoo-bulk", "outlook-bulk")
+_UNSUB = ("UNSUB301", "UNSUB302", "UNSUB303", "UNSUB304")
+_FORMAT = ("MSG001", "MSG002", "MSG003", "MSG004", "MSG005")
+
+# The table: adding a requirement is one row.
+REQUIREMENTS = (
+    Requirement(
+        "spf-or-dkim", "SPF or DKIM passes", ALL, ("SPF301", "SPF302", "DKIM301", "DKIM302"),
+        met=lambda s: s.spf.passed or s.dkim_pass,
+        detail=lambda s: f"SPF {s.spf.result}; DKIM {'pass' if s.dkim_pass else 'no pass'}",
+        known=lambda s: s.spf_known or s.dkim_pass,
+    ),
+    Requirement(
+        "spf-pass", "SPF passes", BULK, ("SPF301", "SPF302"),
+        met=lambda s: s.spf.passed,
+        detail=lambda s: f"SPF {s.spf.result} for {s.spf.domain}",
+        known=lambda s: s.spf_known,
+    ),
+    Requirement(
+        "dkim-pass", "DKIM passes", BULK, ("DKIM301", "DKIM302", "DKIM304"),
+        met=lambda s: s.dkim_pass,
+        detail=lambda s: f"{sum(v.passed for v in s.dkim)} of {len(s.dkim)} signatures pass",
+    ),
+    Requirement(
+        "dmarc-policy", "A DMARC policy is published for the From domain (p=none is enough)",
+        BULK, ("DMARC302",),
+        met=lambda s: s.dmarc.result not in ("none",) and s.dmarc.record is not None,
+        detail=lambda s: s.dmarc.reason or s.dmarc.result,
+        known=lambda s: s.dmarc.result != "temperror",
+    ),
+    Requirement(
+        "dmarc-aligned", "The From domain aligns with SPF or DKIM (DMARC passes)",
+        BULK, ("DMARC301", "ALN301", "ALN302"),
+        met=lambda s: s.dmarc.dkim_aligned != [] or s.dmarc.spf_aligned,
+        detail=lambda s: s.dmarc.reason,
+        known=lambda s: s.dmarc.result != "temperror",
+    ),
+    _clear_of(
+        "one-click-unsubscribe",
+        "Marketing mail offers one-click unsubscribe (RFC 8058), signed by DKIM",
+        ("gmail-bulk", "yahoo-bulk"), _UNSUB, check="unsubscribe",
+        met="List-Unsubscribe with https and List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        missed="see the unsubscribe findings (transactional mail is exempt)",
+    ),
+    _clear_of(
+        "unsubscribe-link", "Marketing mail has a working unsubscribe (List-Unsubscribe)",
+        ("outlook-bulk",), ("UNSUB301",), check="unsubscribe",
+        met="List-Unsubscribe present", missed="no List-Unsubscribe header",
+    ),
+    _probed(
+        "fcrdns", "The sending IP has forward-confirmed reverse DNS", ALL, lambda s: s.fcrdns
+    ),
+    _probed("tls", "The message was sent over TLS", ("gmail",), lambda s: s.tls),
+    _clear_of(
+        "rfc5322", "The message is formatted per RFC 5322", ALL, _FORMAT, check="headers",
+        met="From, Date and Message-ID well formed", missed="see the MSG findings",
+    ),
+    _clear_of(
+        "no-impersonation", "The From header does not impersonate a mailbox provider's domain",
+        ("gmail",), ("MSG006",), check="headers",
+        met="From is not a gmail.com-style address", missed="see MSG006",
+    ),
+)  # fmt: skip
+
+
 @dataclass
 class Row:
+    """One requirement judged for this message (the table in the report)."""
+
     key: str
     requirement: str
     tiers: tuple[str, ...]
@@ -85,132 +238,30 @@ def _tls(ctx: MessageContext) -> tuple[str, str]:
 
 
 async def evaluate(ctx: MessageContext, outcomes: list[CheckOutcome]) -> CheckResult:
-    from audit.checks.message.dkim import dkim_verdicts
-    from audit.checks.message.dmarc import dmarc_verdict
-    from audit.checks.message.spf import spf_verdict
-
-    spf = await spf_verdict(ctx)
-    dkim = await dkim_verdicts(ctx)
-    dmarc = await dmarc_verdict(ctx)
-    dkim_pass = any(v.passed for v in dkim)
-    spf_known = spf.result not in ("temperror",) and spf.ip is not None
-    rows: list[Row] = []
-
-    def row(key, requirement, tiers, met, detail, rules, known=True):
-        status = "met" if met else ("missed" if known else "unknown")
-        rows.append(Row(key, requirement, tiers, status, detail, rules if status != "met" else []))
-
-    row(
-        "spf-or-dkim",
-        "SPF or DKIM passes",
-        ("gmail", "yahoo"),
-        spf.passed or dkim_pass,
-        f"SPF {spf.result}; DKIM {'pass' if dkim_pass else 'no pass'}",
-        _fired(outcomes, "SPF301", "SPF302", "DKIM301", "DKIM302"),
-        known=spf_known or dkim_pass,
-    )
-    row(
-        "spf-pass",
-        "SPF passes",
-        ("gmail-bulk", "yahoo-bulk", "outlook-bulk"),
-        spf.passed,
-        f"SPF {spf.result} for {spf.domain}",
-        _fired(outcomes, "SPF301", "SPF302"),
-        known=spf_known,
-    )
-    row(
-        "dkim-pass",
-        "DKIM passes",
-        ("gmail-bulk", "yahoo-bulk", "outlook-bulk"),
-        dkim_pass,
-        f"{sum(v.passed for v in dkim)} of {len(dkim)} signatures pass",
-        _fired(outcomes, "DKIM301", "DKIM302", "DKIM304"),
-    )
-    row(
-        "dmarc-policy",
-        "A DMARC policy is published for the From domain (p=none is enough)",
-        ("gmail-bulk", "yahoo-bulk", "outlook-bulk"),
-        dmarc.result not in ("none",) and dmarc.record is not None,
-        dmarc.reason or dmarc.result,
-        _fired(outcomes, "DMARC302"),
-        known=dmarc.result != "temperror",
-    )
-    row(
-        "dmarc-aligned",
-        "The From domain aligns with SPF or DKIM (DMARC passes)",
-        ("gmail-bulk", "yahoo-bulk", "outlook-bulk"),
-        dmarc.dkim_aligned != [] or dmarc.spf_aligned,
-        dmarc.reason,
-        _fired(outcomes, "DMARC301", "ALN301", "ALN302"),
-        known=dmarc.result != "temperror",
-    )
-    unsub_rules = _fired(outcomes, "UNSUB301", "UNSUB302", "UNSUB303", "UNSUB304")
-    unsub_known = _status_of(outcomes, "unsubscribe") is Status.COMPLETED
-    row(
-        "one-click-unsubscribe",
-        "Marketing mail offers one-click unsubscribe (RFC 8058), signed by DKIM",
-        ("gmail-bulk", "yahoo-bulk"),
-        not unsub_rules,
-        "List-Unsubscribe with https and List-Unsubscribe-Post: List-Unsubscribe=One-Click"
-        if not unsub_rules
-        else "see the unsubscribe findings (transactional mail is exempt)",
-        unsub_rules,
-        known=unsub_known,
-    )
-    unsub_link = _fired(outcomes, "UNSUB301")
-    row(
-        "unsubscribe-link",
-        "Marketing mail has a working unsubscribe (List-Unsubscribe)",
-        ("outlook-bulk",),
-        not unsub_link,
-        "List-Unsubscribe present" if not unsub_link else "no List-Unsubscribe header",
-        unsub_link,
-        known=unsub_known,
-    )
-    fcrdns, detail = await _fcrdns(ctx, ctx.envelope.ip.value)
-    row("fcrdns", "The sending IP has forward-confirmed reverse DNS", ("gmail", "yahoo"),
-        fcrdns == "met", detail, [], known=fcrdns != "unknown")  # fmt: skip
-    tls, detail = _tls(ctx)
-    row("tls", "The message was sent over TLS", ("gmail",), tls == "met", detail, [],
-        known=tls != "unknown")  # fmt: skip
-    format_rules = _fired(outcomes, "MSG001", "MSG002", "MSG003", "MSG004", "MSG005")
-    row(
-        "rfc5322",
-        "The message is formatted per RFC 5322",
-        ("gmail", "yahoo"),
-        not format_rules,
-        "From, Date and Message-ID well formed" if not format_rules else "see the MSG findings",
-        format_rules,
-        known=_status_of(outcomes, "headers") is Status.COMPLETED,
-    )
-    impersonation = _fired(outcomes, "MSG006")
-    row(
-        "no-impersonation",
-        "The From header does not impersonate a mailbox provider's domain",
-        ("gmail",),
-        not impersonation,
-        "From is not a gmail.com-style address" if not impersonation else "see MSG006",
-        impersonation,
-        known=_status_of(outcomes, "headers") is Status.COMPLETED,
-    )
-    findings = []
-    for tier, label in TIERS.items():
-        missed = [r for r in rows if tier in r.tiers and r.status == "missed"]
-        if missed:
-            findings.append(
-                Finding(
-                    BULK_UNMET,
-                    label,
-                    message=f"{label}: misses " + "; ".join(r.requirement for r in missed),
-                    evidence=[
-                        f"{r.requirement}: {r.detail}"
-                        + (f" [{', '.join(r.rules)}]" if r.rules else "")
-                        for r in missed
-                    ],
-                    fix="Fix the findings listed: " + ", ".join(
-                        sorted({rid for r in missed for rid in r.rules}) or ["see the rows"]
-                    ),
-                )
-            )
+    spf = await ctx.spf_verdict()
+    dkim = await ctx.dkim_verdicts()
+    dmarc = await ctx.dmarc_verdict()
+    fcrdns = await _fcrdns(ctx, ctx.envelope.ip.value)
+    seen = Seen(spf, dkim, dmarc, outcomes, fcrdns, _tls(ctx))
+    rows = [requirement.judge(seen) for requirement in REQUIREMENTS]
+    findings = [f for tier, label in TIERS.items() if (f := _unmet(tier, label, rows))]
     facts = {"bulk": [r.to_dict() for r in rows], "tiers": TIERS}
     return CheckResult(facts=facts, findings=findings)
+
+
+def _unmet(tier: str, label: str, rows: list[Row]) -> Finding | None:
+    """One BULK301 per kind of sender with a requirement missed, naming the findings behind."""
+    missed = [r for r in rows if tier in r.tiers and r.status == "missed"]
+    if not missed:
+        return None
+    return Finding(
+        BULK_UNMET,
+        label,
+        message=f"{label}: misses " + "; ".join(r.requirement for r in missed),
+        evidence=[
+            f"{r.requirement}: {r.detail}" + (f" [{', '.join(r.rules)}]" if r.rules else "")
+            for r in missed
+        ],
+        fix="Fix the findings listed: "
+        + ", ".join(sorted({rid for r in missed for rid in r.rules}) or ["see the rows"]),
+    )

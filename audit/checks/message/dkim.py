@@ -20,6 +20,7 @@ import binascii
 import functools
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dkim
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
@@ -27,7 +28,6 @@ from dkim.crypto import HASH_ALGORITHMS
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from audit.checks.common import temperror_finding
-from audit.checks.message.context import MessageContext
 from audit.checks.message.verdicts import DkimVerdict
 from audit.message.addresses import from_domains
 from audit.message.dkim_dns import (
@@ -50,6 +50,9 @@ from audit.rules.dkim_message import (
     DKIM_SIGNATURE_MISSING,
     DKIM_WEAK_KEY_IN_SIGNATURE,
 )
+
+if TYPE_CHECKING:
+    from audit.checks.message.context import MessageContext
 
 MAX_SIGNATURES = 20  # verified per message; more is abuse, not mail
 CLOCK_SLOP = 36000  # seconds of t= in the future tolerated (dkimpy's 10 hours of clock drift)
@@ -99,8 +102,9 @@ async def _verify(ctx: MessageContext) -> list[DkimVerdict]:
 
 def verify_signatures(raw: bytes, lookups: KeyLookups, now: datetime) -> list[DkimVerdict]:
     """Verify every DKIM-Signature of `raw` with keys from `lookups`, at time `now`."""
+    parsed: dkim.DKIM | None
     try:
-        parsed: dkim.DKIM | None = dkim.DKIM(raw, minkey=1024)
+        parsed = dkim.DKIM(raw, minkey=1024)
         headers = [(bytes(n), bytes(v)) for n, v in parsed.headers]
         parse_error = None
     except Exception as exc:  # noqa: BLE001 - dkimpy's parser raises on junk; judge, never crash
@@ -172,25 +176,8 @@ def _verify_one(
         v.reason = f"the DKIM-Signature tag list does not parse (at {str(detail).strip()!r})"
         return v
 
-    v.domain = (_text(tags, "d") or "").lower() or None
-    v.selector = _text(tags, "s") or None
-    v.algorithm = (_text(tags, "a") or "").lower() or None
-    v.canonicalization = (_text(tags, "c") or "").lower() or None
-    v.identity = _text(tags, "i")
-    raw_h = tags.get(b"h")
-    if raw_h is not None:
-        v.signed_headers = [
-            h.decode("utf-8", errors="replace").lower()
-            for h in re.split(rb"\s*:\s*", raw_h.strip())
-            if h
-        ]
-    v.body_length = _number(_text(tags, "l"))
-    v.timestamp = _number(_text(tags, "t"))
-    v.expiration = _number(_text(tags, "x"))
-    v.from_signed = "from" in v.signed_headers
-    v.from_oversigned = v.signed_headers.count("from") > from_count
     now_ts = int(now.timestamp())
-    v.expired = v.expiration is not None and v.expiration < now_ts
+    _read_tags(v, tags, from_count, now_ts)
 
     tag_error = _tag_error(tags, v, now_ts)
     key_error, key_temperror = _check_key(v, lookups)
@@ -214,7 +201,45 @@ def _verify_one(
                 if crypto_ok
                 else " (and the signature does not verify either)"
             )
-    elif body_hash_error is not None:
+    else:
+        _decide(v, body_hash_error, key_temperror, key_error, crypto_ok, crypto_error)
+    return v
+
+
+def _read_tags(v: DkimVerdict, tags: dict[bytes, bytes], from_count: int, now_ts: int) -> None:
+    """The signature's tags into the verdict, as written (judged later)."""
+    v.domain = (_text(tags, "d") or "").lower() or None
+    v.selector = _text(tags, "s") or None
+    v.algorithm = (_text(tags, "a") or "").lower() or None
+    v.canonicalization = (_text(tags, "c") or "").lower() or None
+    v.identity = _text(tags, "i")
+    raw_h = tags.get(b"h")
+    if raw_h is not None:
+        v.signed_headers = [
+            h.decode("utf-8", errors="replace").lower()
+            for h in re.split(rb"\s*:\s*", raw_h.strip())
+            if h
+        ]
+    v.body_length = _number(_text(tags, "l"))
+    v.timestamp = _number(_text(tags, "t"))
+    v.expiration = _number(_text(tags, "x"))
+    v.from_signed = "from" in v.signed_headers
+    v.from_oversigned = v.signed_headers.count("from") > from_count
+    v.expired = v.expiration is not None and v.expiration < now_ts
+
+
+def _decide(
+    v: DkimVerdict,
+    body_hash_error: str | None,
+    key_temperror: str | None,
+    key_error: str | None,
+    crypto_ok: bool | None,
+    crypto_error: str | None,
+) -> None:
+    """The result of a signature whose header section and tags are usable: the first problem
+    in the order body-hash error, key temperror, key error, body changed, signature error;
+    else pass, or fail because a signed header changed."""
+    if body_hash_error is not None:
         v.result, v.reason = "permerror", body_hash_error
     elif key_temperror is not None:
         v.result, v.reason = "temperror", key_temperror
@@ -238,7 +263,6 @@ def _verify_one(
             f"{SIGNATURE_BAD}: the body is intact, so a signed header "
             f"({', '.join(dict.fromkeys(v.signed_headers))}) was changed or added after signing"
         )
-    return v
 
 
 def _usable_tags(tags: dict[bytes, bytes], v: DkimVerdict) -> bool:
@@ -381,7 +405,7 @@ def signature_target(v: DkimVerdict) -> str:
 
 
 async def check(ctx: MessageContext) -> CheckResult:
-    verdicts = await dkim_verdicts(ctx)
+    verdicts = await ctx.dkim_verdicts()
     lookups = await key_lookups(ctx)
     facts = {"dkim": [v.to_dict() for v in verdicts]}
     domains = from_domains(ctx.message)

@@ -6,18 +6,17 @@ SPF's identifier is the MAIL FROM domain (the HELO domain when MAIL FROM is empt
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audit.checks.domain.dmarc_readings import (
+from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
+from audit.facts.dmarc_policy import discover_policy
+from audit.facts.dmarc_readings import (
     DECIDING_TEXT,
     alignment_differences,
     applied_text,
     discovery_differences,
     record_differences,
 )
-from audit.checks.message.context import MessageContext
-from audit.checks.message.verdicts import DkimVerdict, DmarcVerdict, SpfVerdict
-from audit.facts.dmarc_policy import discover_policy
 from audit.facts.prediction import (
     DISPOSITION_TEXT,
     DkimOutcome,
@@ -31,15 +30,15 @@ from audit.rules.alignment import ALN_DKIM_NOT_ALIGNED, ALN_SPF_NOT_ALIGNED
 from audit.rules.dmarc import DMARC_FAIL, DMARC_NO_POLICY
 from audit.rules.dns import DNS_TEMPERROR
 
+if TYPE_CHECKING:
+    from audit.checks.message.context import MessageContext
+
 
 async def dmarc_verdict(ctx: MessageContext) -> DmarcVerdict:
     return await ctx.shared("dmarc", lambda: _evaluate(ctx))
 
 
 async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
-    from audit.checks.message.dkim import dkim_verdicts
-    from audit.checks.message.spf import spf_verdict
-
     domains = from_domains(ctx.message)
     if len(domains) != 1:
         reason = "no From domain to evaluate" if not domains else f"several From domains: {domains}"
@@ -57,8 +56,8 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
             reason=found.temperror.describe(),
         )
     policy_at = found.policy_at
-    dkim = await dkim_verdicts(ctx)
-    spf = await spf_verdict(ctx)
+    dkim = await ctx.dkim_verdicts()
+    spf = await ctx.spf_verdict()
     record = found.record
     predicted = predict_dmarc(
         from_domain,
@@ -102,10 +101,7 @@ async def _evaluate(ctx: MessageContext) -> DmarcVerdict:
 
 
 async def check(ctx: MessageContext) -> CheckResult:
-    from audit.checks.message.dkim import dkim_verdicts
-    from audit.checks.message.spf import spf_verdict
-
-    verdict = await dmarc_verdict(ctx)
+    verdict = await ctx.dmarc_verdict()
     facts: dict[str, Any] = {"dmarc": verdict.to_dict()}
     if verdict.from_domain is None:
         # No single From domain: MSG002 says so; there is no domain to judge DMARC for.
@@ -166,7 +162,7 @@ async def check(ctx: MessageContext) -> CheckResult:
             )
         )
     if verdict.from_domain:
-        findings.extend(_alignment(await dkim_verdicts(ctx), await spf_verdict(ctx), verdict))
+        findings.extend(_alignment(await ctx.dkim_verdicts(), await ctx.spf_verdict(), verdict))
     return CheckResult(facts=facts, findings=findings)
 
 

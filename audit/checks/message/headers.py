@@ -9,6 +9,7 @@ that are not), so junk input gives a finding, never a traceback.
 
 from __future__ import annotations
 
+import email.policy
 import functools
 import re
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,10 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from audit.checks.message.context import MessageContext
+from audit.message.mime import MAX_MIME_DEPTH
 from audit.model import CheckResult, Finding, Severity
 from audit.psl import organizational_domain
 from audit.rules.msg import (
@@ -194,7 +198,7 @@ def _structure(raw: bytes) -> tuple[dict[str, Any], list[tuple[Severity, str, st
 # ----------------------------------------------------------------------------- MSG002
 
 
-def parse_mailboxes(value: str) -> tuple[list[dict[str, str]], list[str]]:
+def parse_mailboxes(value: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The mailboxes of an address header and the parser's complaints (RFC 5322 3.4)."""
     mailboxes, problems = _parse_mailboxes(value)
     return [{"name": n, "address": a} for n, a in mailboxes], list(problems)
@@ -203,8 +207,6 @@ def parse_mailboxes(value: str) -> tuple[list[dict[str, str]], list[str]]:
 # The stdlib's header parser is slow and a run sees the same From header again and again.
 @functools.lru_cache(maxsize=1024)
 def _parse_mailboxes(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    import email.policy
-
     try:
         parsed = email.policy.default.header_factory("From", value)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser has raised on odd input before
@@ -227,8 +229,6 @@ def _parse_mailboxes(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str
 @functools.lru_cache(maxsize=1024)  # syntax only: a pure function of the text
 def address_problem(address: str) -> str | None:
     """Why an addr-spec is not valid (syntax only, email-validator), or None."""
-    from email_validator import EmailNotValidError, validate_email
-
     try:
         validate_email(
             address,
@@ -250,7 +250,7 @@ def _from_findings(ctx: MessageContext, facts: dict[str, Any]) -> tuple[list[Fin
     evidence = [f"From: {v}" for v in froms] + [f"Sender: {v}" for v in senders]
     problems: list[str] = []
     severity = Severity.HIGH
-    mailboxes: list[dict[str, str]] = []
+    mailboxes: list[dict[str, Any]] = []  # parsed, then each marked valid or not
     if not froms:
         problems.append("the message has no From header (RFC 5322 3.6 requires exactly one)")
     elif len(froms) > 1:
@@ -483,9 +483,7 @@ _D_TAG = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.IGNORECASE)
 async def _signing_domains(ctx: MessageContext) -> tuple[list[tuple[str, str]], str]:
     """(d=, result) of every DKIM signature: verified if the DKIM family is available."""
     try:
-        from audit.checks.message.dkim import dkim_verdicts
-
-        verdicts = await dkim_verdicts(ctx)
+        verdicts = await ctx.dkim_verdicts()
         return [(v.domain or "", v.result) for v in verdicts], "verified"
     except Exception:  # noqa: BLE001 - fall back to reading d= from the headers
         found = []
@@ -529,8 +527,6 @@ async def _impersonation(
 
 
 def _mime_depth_findings(ctx: MessageContext) -> list[Finding]:
-    from audit.message.mime import MAX_MIME_DEPTH
-
     if ctx.mime_depth <= MAX_MIME_DEPTH:
         return []
     return [
@@ -562,7 +558,7 @@ async def check(ctx: MessageContext) -> CheckResult:
     structure, problems, fatal = _structure(ctx.raw)
     counts = header_counts(ctx.message)
     first = {
-        name: (header_texts(ctx.message, name) or [None])[0]
+        name: next(iter(header_texts(ctx.message, name)), None)
         for name in ("From", "To", "Subject", "Date", "Message-ID")
     }
     facts: dict[str, Any] = {

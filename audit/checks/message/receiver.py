@@ -40,7 +40,7 @@ def _norm(result: str | None) -> str:
 
 
 def _in_domain(name: str | None, domain: str) -> bool:
-    return bool(name) and (name == domain or name.endswith("." + domain))
+    return name is not None and (name == domain or name.endswith("." + domain))
 
 
 def trusted_indexes(
@@ -92,12 +92,10 @@ def above_the_edge(
 
 
 async def _ours(ctx: MessageContext) -> dict[str, Any]:
-    """Our verdicts through the shared getters; a missing or failing getter is 'unavailable'."""
+    """Our verdicts through the shared getters; a failing family is 'unavailable', not absent."""
     ours: dict[str, Any] = {}
     try:
-        from audit.checks.message.spf import spf_verdict
-
-        spf = await spf_verdict(ctx)
+        spf = await ctx.spf_verdict()
         ours["spf"] = {
             "result": spf.result if spf.ip else "unknown",
             "domain": spf.domain,
@@ -108,16 +106,12 @@ async def _ours(ctx: MessageContext) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - another family's failure must not stop this one
         ours["spf"] = {"result": UNAVAILABLE, "reason": f"{type(exc).__name__}: {exc}"}
     try:
-        from audit.checks.message.dkim import dkim_verdicts
-
-        ours["dkim"] = list(await dkim_verdicts(ctx))
+        ours["dkim"] = list(await ctx.dkim_verdicts())
     except Exception as exc:  # noqa: BLE001
         ours["dkim"] = UNAVAILABLE
         ours["dkim_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        from audit.checks.message.dmarc import dmarc_verdict
-
-        dmarc = await dmarc_verdict(ctx)
+        dmarc = await ctx.dmarc_verdict()
         ours["dmarc"] = {
             "result": dmarc.result,
             "from_domain": dmarc.from_domain,
@@ -126,10 +120,8 @@ async def _ours(ctx: MessageContext) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         ours["dmarc"] = {"result": UNAVAILABLE, "reason": f"{type(exc).__name__}: {exc}"}
     try:
-        from audit.checks.message.arc import arc_verdict
-
-        arc = await arc_verdict(ctx)
-        undecided = arc.cv == "fail" and getattr(arc, "temperror", False)
+        arc = await ctx.arc_verdict()
+        undecided = arc.cv == "fail" and arc.temperror
         ours["arc"] = {"result": "temperror" if undecided else arc.cv, "reason": arc.reason}
     except Exception as exc:  # noqa: BLE001
         ours["arc"] = {"result": UNAVAILABLE, "reason": f"{type(exc).__name__}: {exc}"}

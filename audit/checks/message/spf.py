@@ -3,11 +3,16 @@ against the HELO identity when MAIL FROM is the null reverse-path (2.3)."""
 
 from __future__ import annotations
 
-from audit.checks.message.context import MessageContext
+from typing import TYPE_CHECKING
+
 from audit.checks.message.verdicts import SpfVerdict
 from audit.message.addresses import domain_of
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.rules.spf_message import SPF_ERROR, SPF_NOT_PASS
+from audit.spf import render_trace, spf_query
+
+if TYPE_CHECKING:
+    from audit.checks.message.context import MessageContext
 
 _NOT_PASS_SEVERITY = {
     "fail": Severity.HIGH,
@@ -22,8 +27,6 @@ async def spf_verdict(ctx: MessageContext) -> SpfVerdict:
 
 
 async def _evaluate(ctx: MessageContext) -> SpfVerdict:
-    from audit.spf import render_trace, spf_query
-
     env = ctx.envelope
     ip, helo, sender = env.ip.value, env.helo.value, env.mail_from.value
     identity = "mailfrom" if sender else "helo"
@@ -63,7 +66,7 @@ async def _evaluate(ctx: MessageContext) -> SpfVerdict:
 
 
 async def check(ctx: MessageContext) -> CheckResult:
-    verdict = await spf_verdict(ctx)
+    verdict = await ctx.spf_verdict()
     facts = {
         "spf": verdict.to_dict(),
         "sources": {

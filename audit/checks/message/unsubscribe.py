@@ -9,6 +9,7 @@ Transactional mail is exempt from these rules; the findings say so.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -64,9 +65,7 @@ def parse_list_unsubscribe(value: str) -> tuple[list[dict[str, Any]], list[str]]
 async def _dkim_coverage(ctx: MessageContext) -> tuple[str, list[str], list[str], str | None]:
     """(signed | unsigned | unknown, d= of passing covering signatures, evidence, error)."""
     try:
-        from audit.checks.message.dkim import dkim_verdicts
-
-        verdicts = await dkim_verdicts(ctx)
+        verdicts = await ctx.dkim_verdicts()
     except Exception as exc:  # noqa: BLE001 - no DKIM verdicts: this part is undecided
         return "unknown", [], [], f"DKIM verdicts unavailable: {type(exc).__name__}: {exc}"
     evidence = []
@@ -107,6 +106,79 @@ def _unsigned_message(evidence: list[str]) -> str:
     return "no passing DKIM signature lists both headers in h="
 
 
+@dataclass
+class _Offer:
+    """What the List-Unsubscribe headers offer: the URIs by kind and the one-click POST."""
+
+    posts: list[str]
+    uris: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def https(self) -> list[dict[str, Any]]:
+        return [u for u in self.uris if u["scheme"] == "https" and u.get("host")]
+
+    @property
+    def web(self) -> list[dict[str, Any]]:
+        return [u for u in self.uris if u["scheme"] in ("http", "https")]
+
+    @property
+    def mailto(self) -> list[dict[str, Any]]:
+        return [u for u in self.uris if u["scheme"] == "mailto"]
+
+    @property
+    def post_ok(self) -> bool:
+        return len(self.posts) == 1 and self.posts[0].strip() == ONE_CLICK_VALUE
+
+
+def _offer_findings(name: str, offer: _Offer, evidence: list[str]) -> list[Finding]:
+    """Only mailto (UNSUB302), or no working one-click (UNSUB303) and why."""
+    post_fix = f"`List-Unsubscribe-Post: {ONE_CLICK_VALUE}`"
+    if offer.mailto and not offer.web:
+        return [
+            Finding(
+                UNSUB_MAILTO_ONLY,
+                name,
+                message="List-Unsubscribe offers only mailto: Gmail and Yahoo require "
+                "one-click unsubscribe (an https URI plus List-Unsubscribe-Post) from bulk "
+                f"senders; {_EXEMPT}",
+                evidence=evidence,
+                fix="Add an https endpoint that unsubscribes on a POST without further steps: "
+                "`List-Unsubscribe: <https://example.com/unsub?u=TOKEN>, "
+                f"<{offer.mailto[0]['uri']}>` and {post_fix}.",
+            )
+        ]
+    if offer.https and offer.post_ok:
+        return []
+    return [
+        Finding(
+            UNSUB_ONE_CLICK_MISSING,
+            name,
+            message="no one-click unsubscribe (RFC 8058): " + "; ".join(_one_click_gaps(offer)),
+            evidence=evidence,
+            fix="Send `List-Unsubscribe: <https://example.com/unsub?u=TOKEN>` (the URL must "
+            f"unsubscribe on a POST without further steps) and exactly {post_fix}.",
+        )
+    ]
+
+
+def _one_click_gaps(offer: _Offer) -> list[str]:
+    reasons = list(offer.problems)
+    posts = offer.posts
+    if not offer.https:
+        reasons.append(
+            "List-Unsubscribe has no https URI (RFC 8058 one-click needs HTTPS)"
+            + (" - http is not enough" if offer.web else "")
+        )
+    if not posts:
+        reasons.append("there is no List-Unsubscribe-Post header")
+    elif len(posts) > 1:
+        reasons.append(f"List-Unsubscribe-Post appears {len(posts)} times")
+    elif not offer.post_ok:
+        reasons.append(f"List-Unsubscribe-Post is {posts[0]!r}, not {ONE_CLICK_VALUE!r}")
+    return reasons
+
+
 async def check(ctx: MessageContext) -> CheckResult:
     values = header_texts(ctx.message, "List-Unsubscribe")
     posts = header_texts(ctx.message, "List-Unsubscribe-Post")
@@ -119,80 +191,34 @@ async def check(ctx: MessageContext) -> CheckResult:
         "signed_by": [],
     }
     if not values:
-        return CheckResult(
-            facts={"unsubscribe": facts},
-            findings=[
-                Finding(
-                    UNSUB_MISSING,
-                    ctx.name,
-                    message=f"no List-Unsubscribe header: {_EXEMPT}",
-                    evidence=["(no List-Unsubscribe header)"],
-                    fix="Add `List-Unsubscribe: <https://example.com/unsub?u=TOKEN>, "
-                    "<mailto:unsub@example.com?subject=unsubscribe>` and "
-                    f"`List-Unsubscribe-Post: {ONE_CLICK_VALUE}`, both covered by your DKIM "
-                    "signature (most sending services have a setting for it).",
-                )
-            ],
+        missing = Finding(
+            UNSUB_MISSING,
+            ctx.name,
+            message=f"no List-Unsubscribe header: {_EXEMPT}",
+            evidence=["(no List-Unsubscribe header)"],
+            fix="Add `List-Unsubscribe: <https://example.com/unsub?u=TOKEN>, "
+            "<mailto:unsub@example.com?subject=unsubscribe>` and "
+            f"`List-Unsubscribe-Post: {ONE_CLICK_VALUE}`, both covered by your DKIM "
+            "signature (most sending services have a setting for it).",
         )
-    uris: list[dict[str, Any]] = []
-    problems: list[str] = []
+        return CheckResult(facts={"unsubscribe": facts}, findings=[missing])
+    offer = _Offer(posts)
     for value in values:
         found, issues = parse_list_unsubscribe(value)
-        uris += found
-        problems += issues
-    https = [u for u in uris if u["scheme"] == "https" and u.get("host")]
-    web = [u for u in uris if u["scheme"] in ("http", "https")]
-    mailto = [u for u in uris if u["scheme"] == "mailto"]
-    post_ok = len(posts) == 1 and posts[0].strip() == ONE_CLICK_VALUE
+        offer.uris += found
+        offer.problems += issues
     facts.update(
-        uris=uris,
-        https=[u["uri"] for u in https],
-        mailto=[u["uri"] for u in mailto],
-        problems=list(problems),
-        one_click=bool(https) and post_ok,
+        uris=offer.uris,
+        https=[u["uri"] for u in offer.https],
+        mailto=[u["uri"] for u in offer.mailto],
+        problems=list(offer.problems),
+        one_click=bool(offer.https) and offer.post_ok,
     )
     evidence = [f"List-Unsubscribe: {v}" for v in values] + [
         f"List-Unsubscribe-Post: {v}" for v in posts
     ]
-    findings: list[Finding] = []
-    post_fix = f"`List-Unsubscribe-Post: {ONE_CLICK_VALUE}`"
-    if mailto and not web:
-        findings.append(
-            Finding(
-                UNSUB_MAILTO_ONLY,
-                ctx.name,
-                message="List-Unsubscribe offers only mailto: Gmail and Yahoo require "
-                "one-click unsubscribe (an https URI plus List-Unsubscribe-Post) from bulk "
-                f"senders; {_EXEMPT}",
-                evidence=evidence,
-                fix="Add an https endpoint that unsubscribes on a POST without further steps: "
-                f"`List-Unsubscribe: <https://example.com/unsub?u=TOKEN>, <{mailto[0]['uri']}>` "
-                f"and {post_fix}.",
-            )
-        )
-    elif not (https and post_ok):
-        reasons = list(problems)
-        if not https:
-            reasons.append(
-                "List-Unsubscribe has no https URI (RFC 8058 one-click needs HTTPS)"
-                + (" - http is not enough" if web else "")
-            )
-        if not posts:
-            reasons.append("there is no List-Unsubscribe-Post header")
-        elif len(posts) > 1:
-            reasons.append(f"List-Unsubscribe-Post appears {len(posts)} times")
-        elif not post_ok:
-            reasons.append(f"List-Unsubscribe-Post is {posts[0]!r}, not {ONE_CLICK_VALUE!r}")
-        findings.append(
-            Finding(
-                UNSUB_ONE_CLICK_MISSING,
-                ctx.name,
-                message="no one-click unsubscribe (RFC 8058): " + "; ".join(reasons),
-                evidence=evidence,
-                fix="Send `List-Unsubscribe: <https://example.com/unsub?u=TOKEN>` (the URL must "
-                f"unsubscribe on a POST without further steps) and exactly {post_fix}.",
-            )
-        )
+    findings = _offer_findings(ctx.name, offer, evidence)
+    https = offer.https
     status, error = Status.COMPLETED, None
     if posts and https:
         signed, signers, dkim_evidence, error = await _dkim_coverage(ctx)

@@ -1,11 +1,12 @@
 """The verdicts message checks share: computed once per message (MessageContext.shared), read
 by DMARC, alignment, "via", unsubscribe and the bulk-sender table.
 
-Each getter lives in the module of its family and is the only way to get that verdict:
-  audit.checks.message.dkim.dkim_verdicts(ctx) -> list[DkimVerdict]
-  audit.checks.message.spf.spf_verdict(ctx)    -> SpfVerdict
-  audit.checks.message.dmarc.dmarc_verdict(ctx) -> DmarcVerdict
-  audit.checks.message.arc.arc_verdict(ctx)    -> ArcVerdict
+A check asks the context, which asks its VerdictProviders (audit.checks.message.providers;
+the real getter of each family by default):
+  await ctx.dkim_verdicts() -> list[DkimVerdict]   (real: audit.checks.message.dkim)
+  await ctx.spf_verdict()   -> SpfVerdict          (real: audit.checks.message.spf)
+  await ctx.dmarc_verdict() -> DmarcVerdict        (real: audit.checks.message.dmarc)
+  await ctx.arc_verdict()   -> ArcVerdict          (real: audit.checks.message.arc)
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class DmarcVerdict:
     aspf: str = "r"
     reason: str = ""
     rfc9989_note: str | None = None  # where RFC 7489 and RFC 9989 receivers differ, in words
-    # both readings and which decides (audit.checks.domain.dmarc_readings, as DMARC005 says)
+    # both readings and which decides (audit.facts.dmarc_readings, as DMARC005 says)
     readings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,15 +13,12 @@ from audit.rules.via import VIA_SHOWN
 
 
 async def predict(ctx: MessageContext) -> dict[str, Any]:
-    from audit.checks.message.dkim import dkim_verdicts
-    from audit.checks.message.spf import spf_verdict
-
     domains = from_domains(ctx.message)
-    spf = await spf_verdict(ctx)
+    spf = await ctx.spf_verdict()
     shown = gmail_display(
         domains[0] if len(domains) == 1 else None,
         SpfOutcome(spf.result, spf.domain),
-        [DkimOutcome(v.result, v.domain) for v in await dkim_verdicts(ctx)],
+        [DkimOutcome(v.result, v.domain) for v in await ctx.dkim_verdicts()],
     )
     return shown.to_dict()
 

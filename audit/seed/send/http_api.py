@@ -13,9 +13,10 @@ Statuses: 2xx sent; 401/403 the key was refused (stop the run); 429 and 5xx (and
 retryable, honouring Retry-After; any other 4xx is permanent for that message. An API host that
 cannot be reached (connection refused, connect timeout) is `unreachable`; a timeout or a dropped
 connection after the whole request went out is `maybe_sent` (the provider may have accepted it
-and its answer got lost), never retried. Each request runs
-with stdlib http.client in a worker thread, with the sender's timeout, connecting to addresses
-our Resolver found while TLS verifies the API host name (--ca-file or the system store).
+and its answer got lost), never retried. Each request goes out with httpx (audit/net/
+http_client.py), connecting to the addresses our Resolver found while TLS verifies the API host
+name (--ca-file or the system store); connect, write and read are each bounded by the sender's
+timeout, the whole call by a few of them, and the response body by MAX_RESPONSE_BYTES.
 """
 
 from __future__ import annotations
@@ -31,16 +32,25 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
+import httpx
+
 from audit.net.dns import Resolver
+from audit.net.http_client import (
+    NoConnection,
+    PinnedBackend,
+    PinnedTransport,
+    cause_of,
+    os_error,
+    read_bounded,
+)
 
 from .base import Scrubber, SendError
-from .net import ConnectError, HostResolver, connect, describe_os_error, tls_context
+from .net import ConnectError, HostResolver, describe_os_error, tls_context
 
 log = logging.getLogger("audit.seed.send")
 
@@ -146,7 +156,7 @@ def split_message(message: bytes, fallback_from: str) -> MessageParts:
         Attachment(
             part.get_filename() or "attachment",
             part.get_content_type(),
-            part.get_payload(decode=True) or b"",
+            payload if isinstance(payload := part.get_payload(decode=True), bytes) else b"",
         )
         for part in msg.iter_attachments()
     ]
@@ -162,7 +172,7 @@ def split_message(message: bytes, fallback_from: str) -> MessageParts:
     )
 
 
-def _content(part: EmailMessage | None) -> str | None:
+def _content(part: MIMEPart | None) -> str | None:
     """A body part as text with plain newlines (the JSON APIs re-encode it anyway)."""
     if part is None:
         return None
@@ -207,6 +217,9 @@ class HttpApiSender:
     ca_file: str | None = None
     timeout: float = 30.0
     resolver: Resolver | None = field(default=None, repr=False)
+    # where requests go instead of the network (tests: an httpx.MockTransport); None: the API
+    # host at the addresses our resolver found
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -246,7 +259,7 @@ class HttpApiSender:
         request = self.build(mail_from, rcpt, message)
         addresses = await self._hosts.addresses(self._host)
         log.debug("%s: %s %s for %s", self.label, request.method, request.path, rcpt)
-        response = await asyncio.to_thread(self._call, addresses, request)
+        response = await self._call(addresses, request)
         return self.interpret(response)
 
     def interpret(self, response: HttpResponse) -> str | None:
@@ -274,50 +287,80 @@ class HttpApiSender:
             retry_after=retry_after if retryable else None,
         )
 
-    def _call(self, addresses: list[str], request: HttpRequest) -> HttpResponse:
-        if self._https:
-            conn: HTTPConnection = HTTPSConnection(
-                self._host, self._port, timeout=self.timeout, context=tls_context(self.ca_file)
-            )
-        else:
-            conn = HTTPConnection(self._host, self._port, timeout=self.timeout)
-        port = self._port
-
-        def open_socket(address, timeout=None, source_address=None):  # noqa: ARG001
-            return connect(addresses, port, self.timeout, source_address)
-
-        conn._create_connection = open_socket  # type: ignore[attr-defined]  # our DNS, not getaddrinfo
+    async def _call(self, addresses: list[str], request: HttpRequest) -> HttpResponse:
+        backend = PinnedBackend(addresses, guard=False)  # the user named this host, not DNS data
+        transport = self.transport or PinnedTransport(backend, tls_context(self.ca_file))
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        scheme = "https" if self._https else "http"
+        url = f"{scheme}://{host}:{self._port}{self._prefix}{request.path}"
         headers = {"User-Agent": USER_AGENT, **request.headers}
+        sent = False  # the whole request went out: from then on the provider may have it
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            nonlocal sent
+            if event == "http11.send_request_body.complete":
+                sent = True
+
+        client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
         try:
-            try:
-                conn.request(request.method, self._prefix + request.path, request.body, headers)
-            except ConnectError as exc:
-                text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
-                raise SendError(text, permanent=False, unreachable=True) from None
-            except OSError as exc:  # TLS handshake, or the request did not get out whole
-                text = f"{self.label}: {self._scrub(describe_os_error(exc))}"
-                stop = isinstance(exc, ssl.SSLCertVerificationError)
-                raise SendError(text, permanent=stop, stop_run=stop) from None
-            # The whole request is out: from here on the provider may have accepted it.
-            try:
-                raw = conn.getresponse()
-            except (OSError, HTTPException) as exc:
+            async with (
+                client,
+                asyncio.timeout(self.timeout * (len(addresses) + 2)),
+                client.stream(
+                    request.method,
+                    url,
+                    content=request.body,
+                    headers=headers,
+                    extensions={"trace": trace},
+                ) as raw,
+            ):
+                sent = True
+                try:
+                    body, _ = await read_bounded(raw, MAX_RESPONSE_BYTES)
+                except (httpx.HTTPError, OSError) as exc:  # the status is the verdict
+                    log.debug("%s: reading the response body failed: %s", self.label, exc)
+                    body = b""
+                return HttpResponse(
+                    raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, body
+                )
+        except NoConnection as exc:
+            last = exc.attempts.last_error or TimeoutError("timed out")
+            text = f"{self.label}: {self._scrub(describe_os_error(ConnectError(last)))}"
+            raise SendError(text, permanent=False, unreachable=True) from None
+        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+            if sent:
                 raise self._lost_after_request(exc) from None
-            try:
-                body = raw.read(MAX_RESPONSE_BYTES)
-            except (OSError, HTTPException) as exc:  # the status is the verdict; body is detail
-                log.debug("%s: reading the response body failed: %s", self.label, exc)
-                body = b""
-            return HttpResponse(raw.status, {k.lower(): v for k, v in raw.getheaders()}, body)
-        finally:
-            conn.close()
+            raise self._not_sent(exc) from None
+
+    def _not_sent(self, exc: BaseException) -> SendError:
+        """The TLS handshake failed or the request did not get out whole: nothing was handed
+        over. An untrusted certificate stops the run (every seed would meet it)."""
+        verify = cause_of(exc, ssl.SSLCertVerificationError)
+        cause = verify or cause_of(exc, ssl.SSLError) or os_error(exc)
+        if cause is None and isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+            cause = TimeoutError("timed out")
+        why = describe_os_error(cause) if cause is not None else type(exc).__name__
+        stop = verify is not None
+        return SendError(f"{self.label}: {self._scrub(why)}", permanent=stop, stop_run=stop)
 
     def _lost_after_request(self, exc: BaseException) -> SendError:
         """No (readable) response after the whole request went out: it may have been accepted."""
-        if isinstance(exc, TimeoutError):
+        cause = os_error(exc)
+        if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
             why = f"no response within {self.timeout:g} s after the request was sent"
-        elif isinstance(exc, OSError):
-            why = f"the connection failed after the request was sent ({describe_os_error(exc)})"
+        elif cause is not None or isinstance(exc, httpx.ReadError):
+            reason = describe_os_error(cause) if cause is not None else "read failed"
+            why = f"the connection failed after the request was sent ({reason})"
+        elif isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in str(exc):
+            why = (
+                "the connection failed after the request was sent (the server closed it "
+                "without an answer)"
+            )
         else:
             why = f"bad HTTP response after the request was sent ({type(exc).__name__})"
         why = self._scrub(why)

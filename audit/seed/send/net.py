@@ -1,9 +1,10 @@
 """Connecting the senders: names through our Resolver, TLS trust from --ca-file.
 
-smtplib and http.client would look host names up with the OS resolver (getaddrinfo); the house
-rule is one road to DNS. So the async side resolves the relay or API host through
-`audit.net.dns.Resolver` first, and the blocking side connects to those addresses while TLS
-still verifies the certificate against the host *name* (SNI and hostname check use the name).
+smtplib would look host names up with the OS resolver (getaddrinfo); the house rule is one
+road to DNS. So the async side resolves the relay or API host through `audit.net.dns.Resolver`
+first, and the connection goes to those addresses (smtplib: `connect` below, in a thread; the
+HTTP APIs: audit/net/http_client.PinnedBackend) while TLS still verifies the certificate
+against the host *name* (SNI and hostname check use the name).
 """
 
 from __future__ import annotations

@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from audit.net.dns import Resolver
 
 from .base import Sender
-from .http_api import MailgunSender, PostmarkSender, SendGridSender
+from .http_api import HttpApiSender, MailgunSender, PostmarkSender, SendGridSender
 from .smtp import PASSWORD_ENV, SMTPS_PORT, SUBMISSION_PORT, SmtpSender
 
 SECRET_ENV_VARS = (
@@ -104,7 +105,15 @@ def redact_via(via: str) -> str:
     return _safe(via.strip())
 
 
-def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
+def _smtp(
+    via: str,
+    scheme: str,
+    ca_file: str | None,
+    timeout: float,
+    env: Mapping[str, str],
+    resolver: Resolver | None,
+    helo: str | None,
+) -> SmtpSender:
     parts = urlsplit(via)
     if not via.lower().startswith(f"{scheme}://"):
         raise _fail(via, f"write {scheme}://[user@]host[:port]")
@@ -140,8 +149,19 @@ def _smtp(via, scheme, ca_file, timeout, env, resolver, helo) -> SmtpSender:
     )
 
 
-def _api(via, scheme, rest, ca_file, timeout, env, resolver):
-    cls = {"sendgrid": SendGridSender, "postmark": PostmarkSender, "mailgun": MailgunSender}[scheme]
+def _api(
+    via: str,
+    scheme: str,
+    rest: str,
+    ca_file: str | None,
+    timeout: float,
+    env: Mapping[str, str],
+    resolver: Resolver | None,
+) -> HttpApiSender:
+    apis: dict[str, type[HttpApiSender]] = {
+        "sendgrid": SendGridSender, "postmark": PostmarkSender, "mailgun": MailgunSender
+    }
+    cls = apis[scheme]
     api_base = None
     path = ""
     query = ""
@@ -169,7 +189,7 @@ def _api(via, scheme, rest, ca_file, timeout, env, resolver):
     key = env.get(cls.env_var) or ""
     if not key:
         raise _fail(via, f"set ${cls.env_var} to the {scheme} API key")
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}  # the provider subclass's own fields (domain, message_stream)
     if scheme == "mailgun":
         if not path or "/" in path:
             raise _fail(

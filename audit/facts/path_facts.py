@@ -254,9 +254,8 @@ async def _dkim_key(
         state.state, state.detail = "revoked", "empty p=: the key is revoked"
     elif state.cname_ok is False:
         state.state = "elsewhere"
-        state.detail = f"the CNAME points to {answer.cname_chain[0]}, not {profile.name}'s " + (
-            " or ".join(profile.dkim_cname_patterns) if profile else ""
-        )
+        owner = f"{profile.name}'s " + " or ".join(profile.dkim_cname_patterns) if profile else ""
+        state.detail = f"the CNAME points to {answer.cname_chain[0]}, not {owner}"
     else:
         state.state = "ok"
         state.detail = f"{key.key_type} {key.key_bits or ''}".strip()

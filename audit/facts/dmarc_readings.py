@@ -15,7 +15,7 @@ from audit.psl import organizational_domain
 from audit.records.dmarc import P_ORDER_ERROR, DmarcRecord, Reading, parse_dmarc
 
 if TYPE_CHECKING:
-    from audit.checks.domain.dmarc import Discovery
+    from audit.facts.dmarc_policy import Discovery
 
 DECIDING_TEXT = (
     "RFC 9989's reading of the record (RFC 9989 obsoletes RFC 7489 and RFC 9091); which record "

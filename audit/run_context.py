@@ -1,0 +1,29 @@
+"""What code below the checks reads of a domain run, as a Protocol: ESP detection and the shared
+SPF tree take the run's context without importing audit.checks (which sits above them).
+audit.checks.common.DomainContext is the implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from audit.net.dns import Resolver
+
+T = TypeVar("T")
+
+
+class RunContext(Protocol):
+    """The audited domain, the run's one resolver, the user's selectors and profiles, and the
+    per-run memo (`once`) that lets concurrent checks share one expensive fact."""
+
+    @property
+    def domain(self) -> str: ...
+    @property
+    def resolver(self) -> Resolver: ...
+    @property
+    def dkim_selectors(self) -> list[str]: ...
+    @property
+    def esp_profiles_dir(self) -> str | None: ...
+
+    async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T: ...
