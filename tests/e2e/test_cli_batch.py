@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import ZONES
+from tests.infra.tty import stderr_on_a_terminal
 from tests.json_output import reports_of
 from tests.unit.test_report_schema import DOCUMENT_VALIDATOR
 
@@ -137,28 +138,11 @@ def test_missing_list_file_is_one_line():
 
 
 def test_progress_on_a_terminal_stderr_and_none_otherwise(tmp_path):
-    import os
-    import pty
-
     listing = tmp_path / "domains.txt"
     listing.write_text("clean.test\nspf-too-many.test\ndmarc-none.test\n")
     args = [sys.executable, "-m", "audit", "domain", "--from-file", str(listing), "--zone-dir",
             str(ZONES), "--format", "jsonl", "-o", str(tmp_path / "o.jsonl")]  # fmt: skip
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stderr=slave, stdout=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=120)
-    os.close(master)
-    shown = b"".join(chunks).decode(errors="replace")
+    _, shown = stderr_on_a_terminal(args)
     assert "3/3" in shown and "1 failing" in shown
     quiet = audit(*args[3:])
     assert quiet.stderr == ""

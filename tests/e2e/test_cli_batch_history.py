@@ -13,7 +13,9 @@ from tests.e2e.test_cli_message_jobs import _mbox
 def _runs(target: str, history) -> list[dict]:
     proc = audit("history", target, "--history", str(history), "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    document = json.loads(proc.stdout)
+    assert document["schema_version"] == 2
+    return document["runs"]
 
 
 def test_a_streamed_domain_batch_is_one_recorded_run(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import socket
 import subprocess
 import sys
@@ -11,6 +9,7 @@ from pathlib import Path
 
 from audit.cli_progress import LiveChecks
 from audit.model import CheckOutcome, Status
+from tests.infra.tty import stderr_on_a_terminal
 
 ZONES = Path(__file__).resolve().parents[2] / "fixtures" / "zones"
 
@@ -22,32 +21,14 @@ def _silent_dns_server() -> socket.socket:
     return sock
 
 
-def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stderr=slave, stdout=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    code = proc.wait(timeout=120)
-    os.close(master)
-    return code, b"".join(chunks).decode(errors="replace")
-
-
 def test_a_slow_single_domain_names_the_checks_it_waits_on():
     server = _silent_dns_server()
     port = server.getsockname()[1]
     args = [sys.executable, "-m", "audit", "domain", "example.test", "--dns-server",
             f"127.0.0.1:{port}", "--timeout", "1", "--format", "json"]  # fmt: skip
     try:
-        code, shown = _stderr_on_a_terminal(args)
-        quiet_code, quiet_shown = _stderr_on_a_terminal(args[:3] + ["-q"] + args[3:])
+        code, shown = stderr_on_a_terminal(args)
+        quiet_code, quiet_shown = stderr_on_a_terminal(args[:3] + ["-q"] + args[3:])
         piped = subprocess.run(args, capture_output=True, text=True, timeout=120)
     finally:
         server.close()
@@ -61,7 +42,7 @@ def test_a_slow_single_domain_names_the_checks_it_waits_on():
 def test_several_targets_each_get_a_line_as_they_finish():
     args = [sys.executable, "-m", "audit", "domain", "clean.test", "dmarc-none.test",
             "--zone-dir", str(ZONES), "--format", "json"]  # fmt: skip
-    _, shown = _stderr_on_a_terminal(args)
+    _, shown = stderr_on_a_terminal(args)
     assert "audited clean.test" in shown and "audited dmarc-none.test" in shown
 
 
