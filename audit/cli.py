@@ -308,8 +308,9 @@ def _parse_ip(text: str | None) -> str | None:
 @click.option("--now", "now_text", metavar="TIME", help="Evaluate as of TIME (ISO 8601 or Unix).")
 @max_size_option("Largest message accepted, in MiB.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes (DKIM verification is CPU bound: one per core); reports keep "
-              "the input order, or stream as each finishes with --format jsonl.")  # fmt: skip
+              help="Worker processes (DKIM verification is CPU bound: one per core); reports "
+              "keep the input order (--format jsonl: each once those before it are "
+              "written).")  # fmt: skip
 @report_options
 @history_options
 def message(
@@ -332,7 +333,7 @@ def message(
     """Audit sent messages (FILES: .eml, .mbox, or - for stdin) as a receiver would."""
     from audit.domains import normalize_domain
     from audit.message.load import MessageInputError, load_messages
-    from audit.message_audit import EnvelopeOptions, audit_messages
+    from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
 
     now = _parse_now(now_text)
     if mail_from is not None:
@@ -360,6 +361,7 @@ def message(
                          check_timeout=limit)  # fmt: skip
     from audit.cli_progress import LiveChecks
 
+    relax_gc()
     with LiveChecks(len(messages)) as live:
         reports = asyncio.run(
             audit_messages(

@@ -258,8 +258,8 @@ def run_message_jobs(
     fail_on: str,
     **options: Any,
 ) -> None:
-    """`audit message --jobs N`: JSONL streams as each chunk ends; other formats render the
-    reports in input order at the end."""
+    """`audit message --jobs N`: JSONL streams in input order as chunks end; other formats
+    render the reports in input order at the end."""
     from audit.cli_common import _render_and_exit
     from audit.message_jobs import audit_messages_parallel
 

@@ -64,16 +64,27 @@ def cap_facts(facts: Any, limit: int | None = None) -> Any:
     """`facts` with every list cut to `limit` entries, at any depth; a dict holding a cut list
     under `key` says how many entries were left out under `key_skipped`. Typed values pass
     through whole (they are capped by facts_json when serialised)."""
-    limit = MAX_FACT_ITEMS if limit is None else limit
+    return _cap(facts, MAX_FACT_ITEMS if limit is None else limit)
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _cap(facts: Any, limit: int) -> Any:
+    # Every check's facts of every audit pass through here: scalars, most of the leaves, are
+    # kept without a call each.
     if isinstance(facts, dict):
         out: dict[Any, Any] = {}
         for key, value in facts.items():
-            out[key] = cap_facts(value, limit)
-            if isinstance(value, list | tuple) and len(value) > limit:
-                out[f"{key}_skipped"] = len(value) - limit
+            if isinstance(value, _CONTAINERS):
+                out[key] = _cap(value, limit)
+                if not isinstance(value, dict) and len(value) > limit:
+                    out[f"{key}_skipped"] = len(value) - limit
+            else:
+                out[key] = value
         return out
     if isinstance(facts, list | tuple):
-        return [cap_facts(item, limit) for item in facts[:limit]]
+        return [_cap(i, limit) if isinstance(i, _CONTAINERS) else i for i in facts[:limit]]
     return facts
 
 

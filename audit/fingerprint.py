@@ -12,6 +12,7 @@ then no longer covers it, which is the point.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Protocol
@@ -61,6 +62,8 @@ _VOLATILE = [
 ]
 
 
+# A run repeats the same evidence lines (one sender, many messages): each is normalized once.
+@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """`text` with dates, times and durations replaced by `#` and whitespace collapsed."""
     for pattern in _VOLATILE:

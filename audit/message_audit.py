@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,21 +98,48 @@ async def audit_message(
     )
 
 
+IN_FLIGHT = 8  # messages audited at once per process: one's DNS wait is another's CPU time
+GC_YOUNG = 20_000  # allocations between young-generation collections (Python's default: 700)
+
+
+def relax_gc() -> None:
+    """For a process that audits many messages: what is loaded by now (modules, rule tables)
+    lives as long as the process, so the collector stops scanning it (gc.freeze; before a fork
+    it also keeps those pages shared), and each audit's short-lived objects are collected in
+    larger, rarer batches (bench/scale.py's mbox audited twice in one process: 2.4 s of
+    collection before, 0.26 s after)."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+
+
 async def audit_messages(
     messages: Sequence[RawMessage],
     backend: Backend,
     *,
     on_done: Callable[[Report], None] | None = None,
+    in_flight: int = IN_FLIGHT,
     **options: Any,
 ) -> list[Report]:
-    """One after another, over one DNS cache: messages from one sender ask the same questions
-    (each report still logs every answer it used)."""
+    """In input order, a few at a time over one DNS cache: messages from one sender ask the
+    same questions (each report still logs every answer it used), and while one message waits
+    for an answer the others use the CPU."""
     from audit.net.dns_limits import shared_backend
 
     backend = shared_backend(backend)
-    reports = []
-    for message in messages:
-        reports.append(await audit_message(message, backend, **options))
-        if on_done is not None:
-            on_done(reports[-1])
+    gate = asyncio.Semaphore(max(1, in_flight))
+
+    async def one(message: RawMessage) -> Report:
+        async with gate:
+            return await audit_message(message, backend, **options)
+
+    tasks = [asyncio.ensure_future(one(m)) for m in messages]
+    reports: list[Report] = []
+    try:
+        for task in tasks:  # `on_done` in input order, each as soon as those before it are
+            reports.append(await task)
+            if on_done is not None:
+                on_done(reports[-1])
+    finally:
+        for task in tasks:
+            task.cancel()  # only after a failure: a finished task ignores it
     return reports

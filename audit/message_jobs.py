@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from audit.message.load import RawMessage
-from audit.message_audit import EnvelopeOptions, audit_message
+from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
 from audit.model import Report, Severity
 from audit.net.dns import build_backend
 from audit.net.dns_limits import shared_backend
@@ -42,19 +44,34 @@ def _audit_chunk(
     """Reports as dicts; with `fail_on`, as (exit code, JSONL line): the parent writes lines
     without parsing them again (it shares the cores with the workers)."""
     loop, backend = _worker["loop"], _worker["backend"]
+    reports = loop.run_until_complete(audit_messages(messages, backend, **options))
+    if fail_on is None:
+        return [report.to_dict() for report in reports]
+    return [
+        (
+            report.exit_code(fail_on),
+            json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n",
+        )
+        for report in reports
+    ]
 
-    async def run() -> list[Any]:
-        out: list[Any] = []
-        for message in messages:
-            report = await audit_message(message, backend, **options)
-            if fail_on is None:
-                out.append(report.to_dict())
-            else:
-                line = json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n"
-                out.append((report.exit_code(fail_on), line))
-        return out
 
-    return loop.run_until_complete(run())
+def _preload() -> None:
+    """Import what every worker needs before the workers fork, so each starts ready instead of
+    importing the check modules (and dkimpy, the rule docs' tables) again on its own."""
+    import audit.checks.message.bulk  # noqa: F401 - imported for its side: loaded once
+    from audit.checks.message import message_checks
+
+    message_checks()
+    relax_gc()
+
+
+def _context() -> BaseContext | None:
+    """fork where the platform has it (the parent's imports are shared, nothing re-imported);
+    elsewhere the platform's default."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def _chunks(messages: Sequence[RawMessage], jobs: int) -> Iterator[Sequence[RawMessage]]:
@@ -77,19 +94,22 @@ def audit_messages_parallel(
     on_line: Callable[[int, str], None] | None = None,
     fail_on: Severity = Severity.HIGH,
 ) -> list[Report]:
-    """Audit `messages` in `jobs` processes. With `on_line`, each report's exit code and JSONL
-    line are handed on as its chunk ends (any order) and nothing is kept; without, reports come
-    back in input order."""
+    """Audit `messages` in `jobs` processes, in input order. With `on_line`, each report's exit
+    code and JSONL line are handed on as soon as the reports before it are (nothing is kept);
+    without, the reports are returned."""
     envelope = envelope or EnvelopeOptions()
     options = {"envelope": envelope, "now": now, "check_timeout": check_timeout}
     start_args = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
     lines = fail_on if on_line is not None else None
-    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=start_args) as pool:
+    _preload()
+    with ProcessPoolExecutor(
+        jobs, mp_context=_context(), initializer=_start_worker, initargs=start_args
+    ) as pool:
         futures = [
             pool.submit(_audit_chunk, chunk, options, lines) for chunk in _chunks(messages, jobs)
         ]
         if on_line is not None:
-            for future in as_completed(futures):
+            for future in futures:  # input order: a chunk waits only for the ones before it
                 for code, line in future.result():
                     on_line(code, line)
             return []

@@ -44,7 +44,8 @@ async def _contained(name: str, target: str, check: Check, ctx: C, timeout: floa
     """One check, timed and contained: a timeout is inconclusive, an exception is an error."""
     start = time.perf_counter()
     try:
-        result = await asyncio.wait_for(check(ctx), timeout)
+        async with asyncio.timeout(timeout):  # in this task: no task and waiter per check
+            result = await check(ctx)
     except TimeoutError:
         return CheckOutcome(
             name,

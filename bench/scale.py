@@ -105,6 +105,9 @@ def write_zones(directory: Path, count: int, public_key: str) -> None:
     (directory / "100.51.198.in-addr.arpa.zone").write_text("".join(reverse))
 
 
+MESSAGE_SENDERS = 500  # write_messages signs as 20 of the first 500 domains
+
+
 def write_messages(path: Path, count: int, private_key: bytes) -> None:
     """An mbox of `count` DKIM-signed messages from 20 of the domains, sent from the
     provider's network (SPF passes)."""
@@ -255,6 +258,8 @@ def main() -> None:
     parser.add_argument("--checkdmarc", default="100,1000",
                         help="domains for checkdmarc sequential,16-thread (0 skips)")  # fmt: skip
     parser.add_argument("--messages", type=int, default=1000, help="signed messages (0 skips)")
+    parser.add_argument("--messages-only", action="store_true",
+                        help="only the message part: no domain runs, no checkdmarc")  # fmt: skip
     parser.add_argument("--baseline-tree", type=Path, default=None,
                         help="another source tree whose audit runs the same commands")  # fmt: skip
     parser.add_argument("--flood", type=int, default=4000, help="queries to time the server")
@@ -276,6 +281,8 @@ def main() -> None:
         return checkdmarc_worker(args)
     if args.worker == "authheaders":
         return authheaders_worker(args)
+    if args.messages_only:  # zones for the messages' senders (d00002..d00477), nothing else
+        args.sizes, args.runs, args.checkdmarc = str(MESSAGE_SENDERS), None, "0,0"
 
     from tests.infra.netutil import free_port
     from tests.infra.servers import KnotServer
@@ -312,7 +319,7 @@ def main() -> None:
             if args.runs
             else [(str(n), c) for n in sizes for c in args.concurrency.split(",")]
         )
-        for size, conc in plan:
+        for size, conc in [] if args.messages_only else plan:
             n = int(size)
             listing = work / f"list-{n}.txt"
             listing.write_text("\n".join(domain_name(i) for i in range(1, n + 1)) + "\n")

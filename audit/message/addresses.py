@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from email.message import Message
 from email.utils import getaddresses
 
@@ -24,9 +25,14 @@ def domain_of(address: str | None) -> str | None:
 def from_addresses(message: Message) -> list[str]:
     """Every mailbox in every From header (RFC 5322 3.6.2 allows a list)."""
     try:
-        return [addr for _, addr in getaddresses(header_values(message, "From")) if addr]
+        return list(_addresses(tuple(header_values(message, "From"))))
     except Exception:  # noqa: BLE001 - malformed headers are judged elsewhere, not raised
         return []
+
+
+@functools.lru_cache(maxsize=1024)  # several checks ask, and a run sees the same From often
+def _addresses(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(addr for _, addr in getaddresses(values) if addr)
 
 
 def from_domains(message: Message) -> list[str]:

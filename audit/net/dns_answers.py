@@ -10,6 +10,7 @@ the run-wide cache and rate bounds in `dns_cache` / `dns_limits`); `Resolver` in
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,7 +66,12 @@ class DnsAnswer:
 
     @property
     def records(self) -> list[str]:
-        return [r.to_text() for r in self.rdata]
+        return list(self._texts)
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        # once per answer: a run-wide cache hands the same answer to every audit's query log
+        return tuple(r.to_text() for r in self.rdata)
 
     @property
     def txt(self) -> list[str]:

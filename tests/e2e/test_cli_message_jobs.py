@@ -28,8 +28,10 @@ def _essence(report: dict) -> tuple:
     return (
         report["target"],
         report["summary"]["counts"],
-        [(o["check"], o["status"], sorted((f["rule_id"], f["target"]) for f in o["findings"]))
-         for o in report["outcomes"]],  # fmt: skip
+        [
+            (o["check"], o["status"], sorted((f["rule_id"], f["target"]) for f in o["findings"]))
+            for o in report["outcomes"]
+        ],  # fmt: skip
         sorted((q["name"], q["type"], q["status"], tuple(q["answers"])) for q in report["queries"]),
     )
 
@@ -75,3 +77,75 @@ def test_a_maildir_is_read_message_by_message(tmp_path):
         str(maildir / "cur" / "2.b:2,S"),
     ]
     assert reports[0]["summary"]["counts"]["high"] == 0
+
+
+VOLATILE = ("duration_ms", "elapsed_ms", "generated_at")
+
+
+def _timeless(value):
+    """A report with its clock readings left out and its DNS log as a set (answers arrive in
+    any order when several messages ask at once)."""
+    if isinstance(value, dict):
+        out = {k: _timeless(v) for k, v in value.items() if k not in VOLATILE}
+        if "queries" in out and "outcomes" in out:
+            out["queries"] = sorted(out["queries"], key=lambda q: json.dumps(q, sort_keys=True))
+        return out
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+def _mixed_mbox(tmp_path):
+    """Messages that take every road through the checks: passing, body and header changed
+    after signing, unsigned, sent from an IP outside SPF, an ARC header to validate, a body
+    over the size verified inline, and a bare minimum message."""
+    good = signed_message()
+    kinds = [
+        good,
+        good.replace(b"Hello there.", b"Hello THERE."),
+        good.replace(b"Subject: Hello", b"Subject: Changed"),
+        good[good.index(b"Return-Path") :],  # the DKIM-Signature header cut off
+        good.replace(b"[192.0.2.20]", b"[203.0.113.5]"),
+        b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=msg-dkim.test; s=s2048; b=AAAA\r\n" + good,
+        signed_message(b"A long letter.\r\n" * 12_000),
+        b"From: a@b.test\r\n\r\nx\r\n",
+    ]
+    box = tmp_path / "mixed.mbox"
+    box.write_bytes(b"".join(FROM_LINE + raw + b"\n" for _ in range(3) for raw in kinds))
+    return box, len(kinds) * 3
+
+
+def test_jobs_give_identical_reports_for_a_mixed_mbox(tmp_path):
+    box, count = _mixed_mbox(tmp_path)
+    common = ("message", str(box), "--zone-dir", str(ZONES))
+    one = audit(*common, "--format", "json")
+    two = audit(*common, "--format", "json", "--jobs", "2")
+    lines = audit(*common, "--format", "jsonl", "--jobs", "2")
+    assert one.returncode == two.returncode == lines.returncode == 1, two.stderr.decode()
+    single = reports_of(one.stdout)
+    assert [r["target"] for r in single] == [f"{box}#{i}" for i in range(1, count + 1)]
+    assert _timeless(reports_of(two.stdout)) == _timeless(single)
+    streamed = [json.loads(line) for line in lines.stdout.decode().splitlines()]
+    assert _timeless(streamed) == _timeless(single)  # JSONL keeps the input order too
+    results = {
+        r["target"]: (
+            [
+                v["result"]
+                for o in r["outcomes"]
+                if o["check"] == "dkim"
+                for v in o["facts"]["dkim"]
+            ],
+            next(o["facts"]["arc"]["cv"] for o in r["outcomes"] if o["check"] == "arc"),
+        )
+        for r in single[:8]
+    }
+    assert list(results.values()) == [
+        (["pass"], "none"),
+        (["fail"], "none"),
+        (["fail"], "none"),
+        ([], "none"),
+        (["pass"], "none"),
+        (["pass"], "fail"),
+        (["pass"], "none"),
+        ([], "none"),
+    ]

@@ -115,3 +115,13 @@ def test_garbage_never_raises(raw):
     verdict, result, _ = run(raw, {})
     assert verdict.cv in ("none", "fail")
     assert {rid for rid, _ in pairs(result)} <= {"ARC301"}
+
+
+def test_only_a_header_section_naming_arc_goes_to_dkimpy():
+    from audit.checks.message.arc import may_carry_arc
+
+    assert may_carry_arc(b"From: a@b.test\r\nARC-Seal: i=1; cv=none\r\n\r\nbody")
+    assert may_carry_arc(b"From: a@b.test\nArc-Message-Signature: i=1\n\nbody")
+    assert may_carry_arc(b"From: a@b.test\r\nArc-Seal: i=1")  # no body at all
+    assert not may_carry_arc(b"From: a@b.test\r\n\r\nARC-Seal: i=1 is in the body")
+    assert not may_carry_arc(b"From: a@b.test\n\nARC-Seal: i=1\r\n\r\nstill the body")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import dkim
 
 from audit.checks.common import temperror_finding
-from audit.checks.message.dkim import key_lookups
+from audit.checks.message.dkim import INLINE_BYTES, key_lookups
 from audit.checks.message.verdicts import ArcVerdict
 from audit.message.dkim_dns import KeyLookups, dkim_clock, header_fields
 from audit.model import CheckResult, Finding, Status
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from audit.checks.message.context import MessageContext
 
 ARC_HEADERS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
+NO_ARC = "the message carries no ARC headers"
 
 
 async def arc_verdict(ctx: MessageContext) -> ArcVerdict:
@@ -35,8 +36,19 @@ async def arc_verdict(ctx: MessageContext) -> ArcVerdict:
 
 
 async def _evaluate(ctx: MessageContext) -> ArcVerdict:
+    if not may_carry_arc(ctx.raw):
+        return ArcVerdict("none", NO_ARC)
     lookups = await key_lookups(ctx)
+    if len(ctx.raw) <= INLINE_BYTES:
+        return validate_chain(ctx.raw, lookups, ctx.now)
     return await asyncio.to_thread(validate_chain, ctx.raw, lookups, ctx.now)
+
+
+def may_carry_arc(raw: bytes) -> bool:
+    """False when no header name can be an ARC one (no "arc-" in the header section at all):
+    most mail, which then skips dkimpy's parse of the whole message."""
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+    return b"arc-" in raw[:end].lower()
 
 
 def _text(value: Any) -> Any:
@@ -64,7 +76,7 @@ def validate_chain(raw: bytes, lookups: KeyLookups, now: datetime) -> ArcVerdict
     except Exception as exc:  # noqa: BLE001 - dkimpy's parser raises on junk
         if any(name.lower() in ARC_HEADERS for name, _ in header_fields(raw)):
             return ArcVerdict("fail", f"the header section does not parse ({exc})"[:300])
-        return ArcVerdict("none", "the message carries no ARC headers")
+        return ArcVerdict("none", NO_ARC)
     try:
         with dkim_clock(now):
             cv, results, reason = arc.verify(dnsfunc=dnsfunc)
@@ -73,7 +85,7 @@ def validate_chain(raw: bytes, lookups: KeyLookups, now: datetime) -> ArcVerdict
     instances = sorted((_instance(r) for r in results), key=lambda r: r["i"] or 0)
     reason = _text(reason) or ""
     if cv == dkim.CV_None:
-        return ArcVerdict("none", "the message carries no ARC headers", instances)
+        return ArcVerdict("none", NO_ARC, instances)
     if cv == dkim.CV_Pass:
         return ArcVerdict("pass", f"all {len(instances)} ARC sets validate", instances)
     if cv is None:  # a seal recorded cv=fail: the chain ended there (RFC 8617 5.2 step 3)

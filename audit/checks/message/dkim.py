@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,7 +40,7 @@ from audit.message.dkim_dns import (
 )
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsStatus
-from audit.records.dkim_key import parse_dkim_key
+from audit.records.dkim_key import DkimKey, parse_dkim_key
 from audit.rules.dkim_message import (
     DKIM_FROM_NOT_OVERSIGNED,
     DKIM_FROM_NOT_SIGNED,
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
 MAX_SIGNATURES = 20  # verified per message; more is abuse, not mail
 CLOCK_SLOP = 36000  # seconds of t= in the future tolerated (dkimpy's 10 hours of clock drift)
 REQUIRED_TAGS = ("v", "a", "b", "bh", "d", "h", "s")
+# Up to this size a message is verified on the event loop: hashing it takes less time than
+# handing it to a thread and back (the RSA step holds the GIL either way).
+INLINE_BYTES = 128 * 1024
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256", "rsa-sha1")
 
 # Reason openings the check turns into findings and fixes.
@@ -87,6 +91,8 @@ async def dkim_verdicts(ctx: MessageContext) -> list[DkimVerdict]:
 
 async def _verify(ctx: MessageContext) -> list[DkimVerdict]:
     lookups = await key_lookups(ctx)
+    if len(ctx.raw) <= INLINE_BYTES:
+        return verify_signatures(ctx.raw, lookups, ctx.now)
     # Hashing a large body is CPU work: keep it off the event loop the other checks share.
     return await asyncio.to_thread(verify_signatures, ctx.raw, lookups, ctx.now)
 
@@ -321,7 +327,7 @@ def _check_key(v: DkimVerdict, lookups: KeyLookups) -> tuple[str | None, str | N
     record = key_record(answer) if answer.status is DnsStatus.NOERROR else None
     if record is None:
         return f"{NO_KEY} {v.selector}._domainkey.{v.domain} ({answer.status.value})", None
-    key = parse_dkim_key(record.decode("utf-8", errors="replace"))
+    key = _parsed_key(record)
     if key.revoked:
         return f"{KEY_REVOKED}: {name} publishes an empty p= (RFC 6376 3.6.1)", None
     if key.errors:
@@ -342,6 +348,11 @@ def _check_key(v: DkimVerdict, lookups: KeyLookups) -> tuple[str | None, str | N
     if v.key_type == "rsa" and v.key_bits is not None and v.key_bits < 1024:
         return f"{KEY_TOO_SHORT}: {v.key_bits} bits at {name} (RFC 8301 requires 1024+)", None
     return None, None
+
+
+@functools.lru_cache(maxsize=256)  # one sender's messages share a key: parse it once (read-only)
+def _parsed_key(record: bytes) -> DkimKey:
+    return parse_dkim_key(record.decode("utf-8", errors="replace"))
 
 
 def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> str | None:

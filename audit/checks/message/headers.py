@@ -10,6 +10,7 @@ that are not), so junk input gives a finding, never a traceback.
 from __future__ import annotations
 
 import email.policy
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
@@ -199,10 +200,17 @@ def _structure(raw: bytes) -> tuple[dict[str, Any], list[tuple[Severity, str, st
 
 def parse_mailboxes(value: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The mailboxes of an address header and the parser's complaints (RFC 5322 3.4)."""
+    mailboxes, problems = _parse_mailboxes(value)
+    return [{"name": n, "address": a} for n, a in mailboxes], list(problems)
+
+
+# The stdlib's header parser is slow and a run sees the same From header again and again.
+@functools.lru_cache(maxsize=1024)
+def _parse_mailboxes(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     try:
         parsed = email.policy.default.header_factory("From", value)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser has raised on odd input before
-        return [], [f"unparseable ({type(exc).__name__})"]
+        return (), (f"unparseable ({type(exc).__name__})",)
     problems = [
         decode_lenient(str(d))
         for d in parsed.defects
@@ -210,14 +218,15 @@ def parse_mailboxes(value: str) -> tuple[list[dict[str, Any]], list[str]]:
     ]
     if any(g.display_name is not None for g in parsed.groups):
         problems.append("group syntax (name: addresses;) is not allowed in From")
-    mailboxes = [
-        {"name": decode_lenient(a.display_name), "address": decode_lenient(a.addr_spec)}
+    mailboxes = tuple(
+        (decode_lenient(a.display_name), decode_lenient(a.addr_spec))
         for a in parsed.addresses
         if a.addr_spec not in ("", "<>")
-    ]
-    return mailboxes, problems
+    )
+    return mailboxes, tuple(problems)
 
 
+@functools.lru_cache(maxsize=1024)  # syntax only: a pure function of the text
 def address_problem(address: str) -> str | None:
     """Why an addr-spec is not valid (syntax only, email-validator), or None."""
     try:

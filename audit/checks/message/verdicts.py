@@ -11,8 +11,25 @@ the real getter of each family by default):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def plain(value: Any) -> Any:
+    """What `dataclasses.asdict` gives (lists, tuples and dicts copied, dataclasses as dicts),
+    without its deep copy of every string and number: every message's report goes through it."""
+    if type(value) in _SCALARS:
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return type(value)(plain(item) for item in value)
+    if isinstance(value, dict):
+        return type(value)((plain(k), plain(v)) for k, v in value.items())
+    return copy.deepcopy(value)
 
 
 @dataclass
@@ -47,7 +64,7 @@ class DkimVerdict:
         return header_name.lower() in self.signed_headers
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 @dataclass
@@ -69,7 +86,7 @@ class SpfVerdict:
         return self.result == "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 @dataclass
@@ -92,7 +109,7 @@ class DmarcVerdict:
     readings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 @dataclass
@@ -105,4 +122,4 @@ class ArcVerdict:
     temperror: bool = False  # a key lookup timed out/SERVFAILed: cv=fail may be that, not forgery
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
