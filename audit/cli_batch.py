@@ -21,7 +21,7 @@ import click
 
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
-from audit.cli_common import StreamedRun
+from audit.cli_common import StreamedRun, progress_wanted
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 
 EXIT_INTERRUPTED = 130
@@ -105,9 +105,7 @@ class Progress:
 
     def __init__(self, total: int) -> None:
         self.bar = None
-        root = click.get_current_context(silent=True)
-        quiet = bool(root and (root.find_root().obj or {}).get("quiet"))
-        if quiet or not sys.stderr.isatty() or total == 0:
+        if not progress_wanted() or total == 0:
             return
         from rich.console import Console
         from rich.progress import (

@@ -120,6 +120,14 @@ def output_width(to_terminal: bool) -> int:
     return DEFAULT_WIDTH
 
 
+def progress_wanted() -> bool:
+    """Progress lines and bars go to stderr only when it is a terminal and -q was not given
+    (-q: only errors on stderr)."""
+    root = click.get_current_context(silent=True)
+    quiet = bool(root and (root.find_root().obj or {}).get("quiet"))
+    return sys.stderr.isatty() and not quiet
+
+
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
     from reports import render
 

@@ -23,6 +23,7 @@ from audit.cli_common import (
     dns_options,
     history_options,
     output_width,
+    progress_wanted,
     record_run,
     report_options,
 )
@@ -116,7 +117,7 @@ def _run(config: ProjectConfig, settings: Settings, zone_dir: Path | None, no_pr
         # the flag, else the file's allow_private_addresses key
         allow_private_addresses=allow_private or bool(config.allow_private_addresses),
     )
-    progress = sys.stderr.isatty()
+    progress = progress_wanted()
 
     def done(report: Report) -> None:
         if progress:

@@ -8,25 +8,18 @@ stdout and logs stay clean.
 
 from __future__ import annotations
 
-import sys
 import time
 from types import TracebackType
 
-import click
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from audit.cli_common import progress_wanted
 from audit.model import CheckOutcome, Report
 
 REFRESH_EVERY_S = 0.25
 MAX_NAMED = 4  # checks named on the line; the rest are counted
-
-
-def quiet_requested() -> bool:
-    """-q on the root command: only errors on stderr."""
-    root = click.get_current_context(silent=True)
-    return bool(root and (root.find_root().obj or {}).get("quiet"))
 
 
 class LiveChecks:
@@ -34,7 +27,7 @@ class LiveChecks:
 
     def __init__(self, targets: int, *, enabled: bool | None = None) -> None:
         if enabled is None:
-            enabled = sys.stderr.isatty() and not quiet_requested()
+            enabled = progress_wanted()
         self.targets = targets
         self.running: dict[tuple[str, str], float] = {}
         self.finished = 0

@@ -25,6 +25,7 @@ from audit.cli_common import (
     _render_and_exit,
     dns_options,
     max_size_option,
+    progress_wanted,
     report_options,
 )
 from audit.model import Report, Severity
@@ -282,7 +283,7 @@ def wait_command(
     with _open(state, create=False) as store:
         key = _token(store, token)
         deadline = time.monotonic() + timeout
-        if sys.stderr.isatty():
+        if progress_wanted():
             click.echo(f"waiting up to {timeout:g}s for mail to {token} ...", err=True)
         while True:
             info, reports = _done_reports(store, key)
