@@ -189,7 +189,7 @@ def run_domain_batch(
 ) -> None:
     """Audit `names` as a stream and exit: 1 a domain failed, 3 inconclusive, 2 bad input
     lines were skipped (after the run), 130 interrupted."""
-    from audit.cli_common import BadInput, _emit, output_width
+    from audit.cli_common import BadInput, _emit, text_style
     from reports.batch import BatchSummary, render_batch
 
     if fmt not in STREAMED + SUMMARIZED:
@@ -233,9 +233,8 @@ def run_domain_batch(
         if sink is not None:
             sink.close()
     if sink is None:
-        to_terminal = output is None and sys.stdout.isatty()
-        color = to_terminal and fmt == "terminal"
-        _emit(render_batch(fmt, summary, color=color, width=output_width(to_terminal)), output)
+        color, width = text_style(fmt, output)
+        _emit(render_batch(fmt, summary, color=color, width=width), output)
     code = EXIT_INTERRUPTED if summary.interrupted else 2 if bad else _gate(summary.verdicts)
     history.finish(code)
     if summary.interrupted:

@@ -120,6 +120,13 @@ def output_width(to_terminal: bool) -> int:
     return DEFAULT_WIDTH
 
 
+def text_style(fmt: str, output: Path | None) -> tuple[bool, int]:
+    """(color, width) for a rendering: color only for terminal text going to a terminal's
+    stdout; the width from COLUMNS or that terminal (output_width)."""
+    to_terminal = output is None and sys.stdout.isatty()
+    return to_terminal and fmt == "terminal", output_width(to_terminal)
+
+
 def progress_wanted() -> bool:
     """Progress lines and bars go to stderr only when it is a terminal and -q was not given
     (-q: only errors on stderr)."""
@@ -131,9 +138,7 @@ def progress_wanted() -> bool:
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
     from reports import render
 
-    to_terminal = output is None and sys.stdout.isatty()
-    color = to_terminal and fmt == "terminal"
-    width = output_width(to_terminal)
+    color, width = text_style(fmt, output)
     _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
     code = combined_exit_code(reports, Severity.parse(fail_on))
     record_run(reports, code, fail_on)  # when the command takes --history; never fails the run

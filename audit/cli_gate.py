@@ -22,10 +22,10 @@ from audit.cli_common import (
     _emit,
     dns_options,
     history_options,
-    output_width,
     progress_wanted,
     record_run,
     report_options,
+    text_style,
 )
 from audit.cli_history import emit_drift, since_drift
 from audit.config import STDOUT, ConfigError, ProjectConfig, load_config
@@ -217,12 +217,10 @@ def render_outputs(reports: list[Report], settings: Settings) -> None:
     from reports import render
 
     for fmt, where in settings.outputs:
-        to_terminal = where is None and sys.stdout.isatty()
-        color = to_terminal and fmt == "terminal"
+        color, width = text_style(fmt, where)
         if where is not None:
             where.parent.mkdir(parents=True, exist_ok=True)
-        text = render(fmt, reports, color=color, width=output_width(to_terminal),
-                      fail_on=settings.fail_on)  # fmt: skip
+        text = render(fmt, reports, color=color, width=width, fail_on=settings.fail_on)
         _emit(text, where)
 
 
