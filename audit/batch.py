@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from audit import __version__
 from audit.domains import normalize_domain
@@ -164,3 +164,21 @@ async def audit_batch(
         return await audit_domain(name, shared, run=run, **options)
 
     return await stream_audits(names, one, on_done, concurrency)
+
+
+def audit_share(
+    names: Sequence[str],
+    dns: tuple[tuple[str, ...], str | None, float],
+    on_done: Callable[[Report], None],
+    *,
+    concurrency: int,
+    **options: Any,
+) -> None:
+    """A share of a list audited in an event loop of its own over its own resolver (built
+    from the CLI's DNS settings): the unit of work of a worker process or a Dask task."""
+    from audit.net.dns import build_backend
+
+    async def run() -> None:
+        await audit_batch(names, build_backend(*dns), on_done, concurrency=concurrency, **options)
+
+    asyncio.run(run())

@@ -45,17 +45,12 @@ def _worker(
 ) -> None:
     """In a worker process: audit `names`, each report's JSON dict sent as it ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the run stops
-    from audit.batch import audit_batch
-    from audit.net.dns import build_backend
+    from audit.batch import audit_share
 
     def send(report: Report) -> None:
         conn.send_bytes(json.dumps(report.to_dict(), ensure_ascii=False, default=str).encode())
 
-    async def run() -> None:
-        backend = build_backend(*dns)
-        await audit_batch(names, backend, send, concurrency=concurrency, **options)
-
-    asyncio.run(run())
+    audit_share(names, dns, send, concurrency=concurrency, **options)
     conn.send_bytes(DONE)
     conn.close()
 

@@ -12,7 +12,6 @@ zone directory (`--zone-dir`, at the same path on every worker).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,20 +32,11 @@ def audit_chunk(
     concurrency: int,
 ) -> list[dict[str, Any]]:
     """Runs on a worker: one chunk through the batch engine, reports as dicts."""
-    from audit.batch import audit_batch
-    from audit.net.dns import build_backend
+    from audit.batch import audit_share
 
-    dns_servers, zone_dir, timeout = dns
     reports: list[dict[str, Any]] = []
-
-    async def run() -> None:
-        backend = build_backend(dns_servers, zone_dir, timeout)
-        await audit_batch(
-            names, backend, lambda r: reports.append(r.to_dict()), concurrency=concurrency,
-            **options,
-        )  # fmt: skip
-
-    asyncio.run(run())
+    audit_share(names, dns, lambda r: reports.append(r.to_dict()), concurrency=concurrency,
+                **options)  # fmt: skip
     return reports
 
 
