@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from audit.batch import crashed_report
+from audit.json_document import jsonl_line
 from audit.model import Report
 from audit.report_load import report_from_dict
 
@@ -48,7 +49,7 @@ def _worker(
     from audit.batch import audit_share
 
     def send(report: Report) -> None:
-        conn.send_bytes(json.dumps(report.to_dict(), ensure_ascii=False, default=str).encode())
+        conn.send_bytes(jsonl_line(report).encode())
 
     audit_share(names, dns, send, concurrency=concurrency, **options)
     conn.send_bytes(DONE)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from audit.model import SCHEMA_VERSION
+from audit.model import SCHEMA_VERSION, Report
 
 
 def json_document(name: str, items: Iterable[Any], **extra: Any) -> dict[str, Any]:
@@ -25,6 +25,12 @@ def json_document(name: str, items: Iterable[Any], **extra: Any) -> dict[str, An
 def dumps(document: Any) -> str:
     """Indented, UTF-8 kept as is (names and headers read as written), newline-terminated."""
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def jsonl_line(report: Report) -> str:
+    """One report as one JSON Lines line (compact; no newline inside: JSON escapes them),
+    newline-terminated: what `--format jsonl` writes and what worker processes send."""
+    return json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n"
 
 
 def report_dicts(data: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ command's DNS options. Reports travel back as their JSON dicts (the schema is th
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from audit.json_document import jsonl_line
 from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
 from audit.model import Report, Severity
@@ -47,13 +47,7 @@ def _audit_chunk(
     reports = loop.run_until_complete(audit_messages(messages, backend, **options))
     if fail_on is None:
         return [report.to_dict() for report in reports]
-    return [
-        (
-            report.exit_code(fail_on),
-            json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n",
-        )
-        for report in reports
-    ]
+    return [(report.exit_code(fail_on), jsonl_line(report)) for report in reports]
 
 
 def _preload() -> None:

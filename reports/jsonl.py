@@ -7,14 +7,10 @@ flushed one at a time by batch runs; an interrupted run leaves only whole lines.
 
 from __future__ import annotations
 
-import json
-
+from audit.json_document import jsonl_line
 from audit.model import Report
 
-
-def jsonl_line(report: Report) -> str:
-    """One report as one line (no newline inside: JSON escapes them), newline-terminated."""
-    return json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n"
+__all__ = ["jsonl_line", "render_jsonl"]
 
 
 def render_jsonl(reports: list[Report]) -> str:
