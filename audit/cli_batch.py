@@ -22,6 +22,7 @@ import click
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
 from audit.cli_common import StreamedRun, progress_wanted
+from audit.history import IndexRows
 from audit.json_document import jsonl_line
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 from audit.runner import relax_gc
@@ -279,10 +280,10 @@ def run_message_jobs(
     codes: set[int] = set()
     history = StreamedRun(fail_on)
 
-    def on_line(code: int, line: str) -> None:
+    def on_line(code: int, line: str, rows: IndexRows) -> None:
         sink.write_line(line)
         codes.add(code)
-        history.add_line(line)
+        history.add_indexed(line, rows)
 
     try:
         audit_messages_parallel(
