@@ -49,24 +49,8 @@ def to_json(value: Any) -> Any:
     return value
 
 
-_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
-
-
 def facts_json(facts: Any) -> Any:
-    """A check's facts as they go into the report: typed values serialised and capped.
-
-    Every report's facts pass through here, mostly plain dicts, lists and scalars: those
-    exact types are walked without asking whether each value is a dataclass."""
-    kind = type(facts)
-    if kind is dict:
-        return {
-            key: item if type(item) in _SCALAR_TYPES else facts_json(item)
-            for key, item in facts.items()
-        }
-    if kind is list or kind is tuple:
-        return [item if type(item) in _SCALAR_TYPES else facts_json(item) for item in facts]
-    if kind in _SCALAR_TYPES:
-        return facts
+    """A check's facts as they go into the report: typed values serialised and capped."""
     if dataclasses.is_dataclass(facts) and not isinstance(facts, type):
         return cap_facts(to_json(facts))
     if isinstance(facts, dict):
