@@ -22,7 +22,6 @@ import click
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
 from audit.cli_common import StreamedRun, progress_wanted
-from audit.history import IndexRows
 from audit.json_document import jsonl_line
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 from audit.runner import relax_gc
@@ -266,6 +265,7 @@ def run_message_jobs(
     """`audit message --jobs N`: JSONL streams in input order as chunks end; other formats
     render the reports in input order at the end."""
     from audit.cli_common import _render_and_exit
+    from audit.history import IndexRows
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
