@@ -333,7 +333,8 @@ def message(
     """Audit sent messages (FILES: .eml, .mbox, or - for stdin) as a receiver would."""
     from audit.domains import normalize_domain
     from audit.message.load import MessageInputError, load_messages
-    from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
+    from audit.message_audit import EnvelopeOptions, audit_messages
+    from audit.runner import relax_gc
 
     now = _parse_now(now_text)
     if mail_from is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -101,17 +100,6 @@ async def audit_message(
 
 IN_FLIGHT = 32  # messages audited at once per process: one's DNS wait is another's CPU time
 IN_FLIGHT_BYTES = 32 * 1024 * 1024  # and at most this much raw message (a larger one: alone)
-GC_YOUNG = 20_000  # allocations between young-generation collections (Python's default: 700)
-
-
-def relax_gc() -> None:
-    """For a process that audits many messages: what is loaded by now (modules, rule tables)
-    lives as long as the process, so the collector stops scanning it (gc.freeze; before a fork
-    it also keeps those pages shared), and each audit's short-lived objects are collected in
-    larger, rarer batches (bench/scale.py's mbox audited twice in one process: 2.4 s of
-    collection before, 0.26 s after)."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
 class _Room:

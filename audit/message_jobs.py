@@ -21,11 +21,12 @@ from typing import Any
 from audit.history import IndexRows, index_rows
 from audit.json_document import jsonl_line
 from audit.message.load import RawMessage
-from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
+from audit.message_audit import EnvelopeOptions, audit_messages
 from audit.model import Report, Severity
 from audit.net.dns import build_backend
 from audit.net.dns_limits import shared_backend
 from audit.report_load import report_from_dict
+from audit.runner import relax_gc
 
 MAX_CHUNK = 25
 
