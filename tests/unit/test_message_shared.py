@@ -17,14 +17,21 @@ def _context(zone_data):
     return make_context(RawMessage("m.eml", RAW), Resolver(StaticBackend(zone_data)))
 
 
-def test_computed_once_for_concurrent_and_later_callers(zone_data):
-    ctx = _context(zone_data)
-    runs = []
+def _counted(runs: list[int], seconds: float, value):
+    """A computation that notes each run in `runs` and takes `seconds`."""
 
     async def compute():
         runs.append(1)
-        await asyncio.sleep(0.01)
-        return ["verdict"]
+        await asyncio.sleep(seconds)
+        return value
+
+    return compute
+
+
+def test_computed_once_for_concurrent_and_later_callers(zone_data):
+    ctx = _context(zone_data)
+    runs: list[int] = []
+    compute = _counted(runs, 0.01, ["verdict"])
 
     async def scenario():
         together = await asyncio.gather(*(ctx.shared("k", compute) for _ in range(3)))
@@ -39,12 +46,8 @@ def test_computed_once_for_concurrent_and_later_callers(zone_data):
 
 def test_a_first_caller_timing_out_hands_the_work_to_the_waiters(zone_data):
     ctx = _context(zone_data)
-    runs = []
-
-    async def compute():
-        runs.append(1)
-        await asyncio.sleep(0.05)
-        return "done"
+    runs: list[int] = []
+    compute = _counted(runs, 0.05, "done")
 
     async def impatient():
         async with asyncio.timeout(0.01):  # a check's time limit
