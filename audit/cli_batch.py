@@ -268,6 +268,7 @@ def run_message_jobs(
     """`audit message --jobs N`: JSONL streams in input order as chunks end; other formats
     render the reports in input order at the end."""
     from audit.cli_common import _render_and_exit
+    from audit.history import IndexRows
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
@@ -282,10 +283,10 @@ def run_message_jobs(
     codes: set[int] = set()
     history = StreamedRun(fail_on)
 
-    def on_line(code: int, line: str) -> None:
+    def on_line(code: int, line: str, rows: IndexRows) -> None:
         sink.write_line(line)
         codes.add(code)
-        history.add_line(line)
+        history.add_indexed(line, rows)
 
     try:
         audit_messages_parallel(

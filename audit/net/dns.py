@@ -19,6 +19,7 @@ import asyncio
 import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import dns.reversename
 
@@ -46,7 +47,7 @@ from audit.net.dns_zonefile import (
     load_zone_dir,
     memory_backend,
 )
-from audit.net.once import OnceCache
+from audit.net.once import AskOnce
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -87,17 +88,37 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+A = TypeVar("A", DnsAnswer, DnssecAnswer)
+
+
+class _Answers(AskOnce[tuple[str, str], A]):
+    """(name, type) -> the answer, kept for the Resolver's life; in-flight questions merged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: dict[tuple[str, str], A] = {}
+
+    def kept(self, key: tuple[str, str]) -> A | None:
+        return self.answers.get(key)
+
+    def keep(self, key: tuple[str, str], value: A) -> None:
+        self.answers[key] = value
+
+
 class Resolver:
-    """Cache + in-flight merging + query log in front of a Backend. One per run."""
+    """Cache + in-flight merging + query log in front of a Backend. One per audit."""
 
     def __init__(self, backend: Backend):
         self.backend = backend
-        self._cache: OnceCache[tuple[str, str], DnsAnswer] = OnceCache()
+        self._cache: _Answers[DnsAnswer] = _Answers()
         self.log: list[QueryRecord] = []
-        self._dnssec_cache: OnceCache[tuple[str, str], DnssecAnswer] = OnceCache()
+        self._dnssec_cache: _Answers[DnssecAnswer] = _Answers()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         key = (normalize_name(name), rdtype.upper())
+        answer = self._cache.answers.get(key)  # most questions of an audit are repeats
+        if answer is not None:
+            return answer
         return await self._cache.get(key, lambda: self._ask(*key))
 
     async def _ask(self, name: str, rdtype: str) -> DnsAnswer:

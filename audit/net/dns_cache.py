@@ -15,6 +15,7 @@ its checks used, cached or not); they all sit on one `CachingBackend`, so a prov
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import cast
@@ -27,13 +28,13 @@ from audit.net.dns_answers import (
     dnssec_lookup,
     normalize_name,
 )
-from audit.net.once import OnceCache
+from audit.net.once import AskOnce
 
 FAILURE_TTL = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
 
 
-class SharedCache(OnceCache[tuple[str, str, str], DnsAnswer | DnssecAnswer]):
+class SharedCache(AskOnce[tuple[str, str, str], DnsAnswer | DnssecAnswer]):
     """(kind, name, type) -> answer, kept for the answer's TTL (a failure: FAILURE_TTL);
     in-flight questions merged; LRU-bounded."""
 
@@ -42,7 +43,39 @@ class SharedCache(OnceCache[tuple[str, str, str], DnsAnswer | DnssecAnswer]):
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(max_entries=max_entries, lifetime=_lifetime, clock=clock)
+        super().__init__()
+        self.max_entries = max_entries
+        self.clock = clock
+        self._kept: OrderedDict[tuple[str, str, str], tuple[float, DnsAnswer | DnssecAnswer]] = (
+            OrderedDict()
+        )
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def kept(self, key: tuple[str, str, str]) -> DnsAnswer | DnssecAnswer | None:
+        entry = self._kept.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        if entry[0] <= self.clock():
+            del self._kept[key]
+            self.misses += 1
+            return None
+        self._kept.move_to_end(key)
+        self.hits += 1
+        return entry[1]
+
+    def keep(self, key: tuple[str, str, str], value: DnsAnswer | DnssecAnswer) -> None:
+        lifetime = _lifetime(value)
+        if lifetime <= 0:
+            self._kept.pop(key, None)
+            return
+        self._kept[key] = (self.clock() + lifetime, value)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.max_entries:
+            self._kept.popitem(last=False)
 
 
 def _lifetime(answer: DnsAnswer | DnssecAnswer) -> float:
@@ -68,7 +101,7 @@ class CachingBackend:
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         key = ("", normalize_name(name), rdtype.upper())
-        return cast(DnsAnswer, await self.cache.get(key, lambda: self.inner.lookup(*key[1:])))
+        return cast(DnsAnswer, await self.cache.get(key, lambda: self.inner.lookup(key[1], key[2])))
 
     async def _lookup_dnssec(self, ask: DnssecLookup, name: str, rdtype: str) -> DnssecAnswer:
         key = ("DO", normalize_name(name), rdtype.upper())

@@ -83,3 +83,94 @@ class OnceCache(Generic[K, V]):
             del self._entries[key]
         else:
             self._entries[key] = (self.clock() + lifetime, future)
+
+
+class AskOnce(Generic[K, V]):
+    """key -> value computed once, the lean way for the DNS road (tens of thousands of
+    questions a run, where `OnceCache`'s task and shield per question were most of the cost).
+
+    The first caller of a key runs `make()` itself, in its own task; callers that come while it
+    runs each wait on a future of their own (a cancelled waiter cancels only its own). When the
+    first caller is cancelled (its check's time limit) while others wait, the work starts again
+    in a task for them; with nobody waiting it is simply dropped. An exception reaches every
+    caller and is not kept. What is kept, and for how long, subclasses decide (`kept`/`keep`);
+    here nothing is: only work in flight is shared.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[K, list[asyncio.Future[V]]] = {}
+        self._handed: set[asyncio.Future[None]] = set()  # hand-over tasks, kept referenced
+
+    def kept(self, key: K) -> V | None:
+        """A finished value still valid for `key` (None: ask)."""
+        return None
+
+    def keep(self, key: K, value: V) -> None:
+        """Remember a finished value (called before the waiters get it)."""
+
+    async def get(self, key: K, make: Callable[[], Awaitable[V]]) -> V:
+        value = self.kept(key)
+        if value is not None:
+            return value
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+            waiting.append(future)
+            return await future
+        waiting = self._waiting[key] = []
+        try:
+            value = await make()
+        except asyncio.CancelledError:
+            self._hand_over(key, waiting, make)
+            raise
+        except BaseException as exc:
+            self._finish(key, waiting, None, exc)
+            raise
+        self._finish(key, waiting, value)
+        return value
+
+    def _hand_over(
+        self, key: K, waiting: list[asyncio.Future[V]], make: Callable[[], Awaitable[V]]
+    ) -> None:
+        """The first caller gave up: the others (if any still wait) get the work as a task."""
+        if all(f.done() for f in waiting):
+            if self._waiting.get(key) is waiting:
+                del self._waiting[key]
+            return
+
+        async def finish() -> None:
+            try:
+                value = await make()
+            except asyncio.CancelledError:
+                self._finish(key, waiting, None, cancelled=True)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiters
+                self._finish(key, waiting, None, exc)
+                return
+            self._finish(key, waiting, value)
+
+        task = asyncio.ensure_future(finish())
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    def _finish(
+        self,
+        key: K,
+        waiting: list[asyncio.Future[V]],
+        value: V | None,
+        error: BaseException | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        if self._waiting.get(key) is waiting:
+            del self._waiting[key]
+        if error is None and not cancelled:
+            self.keep(key, value)  # type: ignore[arg-type]
+        for future in waiting:
+            if future.done():
+                continue
+            if cancelled:
+                future.cancel()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)  # type: ignore[arg-type]

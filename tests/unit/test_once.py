@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from audit.net.once import OnceCache
+from audit.net.once import AskOnce, OnceCache
 
 
 class Counter:
@@ -124,3 +124,98 @@ def test_cancel_stops_the_work_still_running():
         return done, await cache.get("done", counter.make("done"))
 
     assert asyncio.run(scenario()) == ("value of done", "value of done")
+
+
+# ------------------------------------------------------------------ AskOnce (the DNS road)
+
+
+class Kept(AskOnce[str, object]):
+    """Keeps every value (as the Resolver does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, object] = {}
+
+    def kept(self, key: str) -> object | None:
+        return self.values.get(key)
+
+    def keep(self, key: str, value: object) -> None:
+        self.values[key] = value
+
+
+def test_ask_once_merges_callers_in_flight_and_keeps_what_the_subclass_keeps():
+    cache = Kept()
+    counter = Counter()
+
+    async def scenario():
+        first = await asyncio.gather(
+            *(cache.get("k", counter.make("k", delay=0.01)) for _ in range(5))
+        )
+        later = await cache.get("k", counter.make("k"))
+        return first, later
+
+    first, later = asyncio.run(scenario())
+    assert first == ["value of k"] * 5 and later == "value of k"
+    assert counter.calls == ["k"] and cache.values == {"k": "value of k"}
+
+
+def test_ask_once_without_keeping_shares_only_work_in_flight():
+    cache: AskOnce[str, object] = AskOnce()
+    counter = Counter()
+
+    async def scenario():
+        await asyncio.gather(cache.get("k", counter.make("k", delay=0.01)),
+                             cache.get("k", counter.make("k")))  # fmt: skip
+        await cache.get("k", counter.make("k"))
+
+    asyncio.run(scenario())
+    assert counter.calls == ["k", "k"]
+
+
+def test_ask_once_a_failure_reaches_every_caller_and_is_not_kept():
+    cache = Kept()
+    counter = Counter()
+
+    async def scenario():
+        failed = await asyncio.gather(
+            *(cache.get("k", counter.make("k", delay=0.01, fail=True)) for _ in range(3)),
+            return_exceptions=True,
+        )
+        return failed, await cache.get("k", counter.make("k"))
+
+    failed, later = asyncio.run(scenario())
+    assert [type(f) for f in failed] == [ConnectionResetError] * 3
+    assert later == "value of k" and counter.calls == ["k", "k"]
+
+
+def test_ask_once_a_cancelled_first_caller_hands_the_work_to_those_still_waiting():
+    cache = Kept()
+    counter = Counter()
+
+    async def scenario():
+        first = asyncio.ensure_future(cache.get("k", counter.make("k", delay=0.02)))
+        second = asyncio.ensure_future(cache.get("k", counter.make("k", delay=0.02)))
+        third = asyncio.ensure_future(cache.get("k", counter.make("k", delay=0.02)))
+        await asyncio.sleep(0.005)
+        first.cancel()
+        third.cancel()  # a waiter giving up cancels only itself
+        return await second, first.cancelled(), third.cancelled()
+
+    assert asyncio.run(scenario()) == ("value of k", True, True)
+    assert counter.calls == ["k", "k"]  # asked again for the one still waiting
+    assert cache.values == {"k": "value of k"}
+
+
+def test_ask_once_a_cancelled_first_caller_alone_drops_the_work():
+    cache = Kept()
+    counter = Counter()
+
+    async def scenario():
+        first = asyncio.ensure_future(cache.get("k", counter.make("k", delay=0.02)))
+        await asyncio.sleep(0.005)
+        first.cancel()
+        await asyncio.sleep(0.03)
+        return await cache.get("k", counter.make("k"))
+
+    assert asyncio.run(scenario()) == "value of k"
+    assert counter.calls == ["k", "k"]

@@ -180,3 +180,30 @@ def test_new_domains_wait_while_the_dns_queue_is_full():
     asyncio.run(scenario())
     assert limited.sent == 400
     assert peak <= 2  # the queue (10 questions a domain) is full after one or two domains
+
+
+def test_slots_hand_a_released_slot_to_the_longest_waiter_and_skip_the_cancelled():
+    from audit.net.dns_limits import Slots
+
+    async def scenario():
+        slots = Slots(1)
+        order: list[str] = []
+        await slots.acquire()
+
+        async def wait(name: str) -> None:
+            await slots.acquire()
+            order.append(name)
+
+        tasks = {n: asyncio.ensure_future(wait(n)) for n in ("a", "b", "c")}
+        await asyncio.sleep(0)
+        tasks["a"].cancel()  # gives up before its turn: its turn goes to b
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.sleep(0)
+        slots.release()  # b is done with it: c
+        await asyncio.sleep(0)
+        slots.release()
+        return order, slots.free
+
+    order, free = asyncio.run(scenario())
+    assert order == ["b", "c"] and free == 1  # no slot lost to the cancelled waiter
