@@ -361,10 +361,11 @@ def message(
         run_message_jobs(messages, jobs, dns, fmt, output, fail_on, envelope=envelope, now=now,
                          check_timeout=limit)  # fmt: skip
     from audit.cli_progress import LiveChecks
+    from audit.event_loop import run as run_loop
 
     relax_gc()
     with LiveChecks(len(messages)) as live:
-        reports = asyncio.run(
+        reports = run_loop(
             audit_messages(
                 messages, backend, envelope=envelope, now=now,
                 check_timeout=max(timeout * 10, 10.0), observer=live, on_done=live.target_done,

@@ -18,6 +18,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from audit.event_loop import loop_factory
 from audit.history import IndexRows, index_rows
 from audit.json_document import jsonl_line
 from audit.message.load import RawMessage
@@ -34,7 +35,8 @@ _worker: dict[str, Any] = {}  # per process: the event loop and the shared backe
 
 
 def _start_worker(dns_servers: tuple[str, ...], zone_dir: str | None, timeout: float) -> None:
-    loop = asyncio.new_event_loop()
+    factory = loop_factory()  # uvloop's where installed, as for the domain workers
+    loop = factory() if factory is not None else asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     _worker["loop"] = loop
     _worker["backend"] = shared_backend(build_backend(dns_servers, zone_dir, timeout))
