@@ -71,7 +71,7 @@ class DnsAnswer:
     @functools.cached_property
     def _texts(self) -> tuple[str, ...]:
         # once per answer: a run-wide cache hands the same answer to every audit's query log
-        return tuple(r.to_text() for r in self.rdata)
+        return tuple(_text(r) for r in self.rdata)
 
     @property
     def txt(self) -> list[str]:
@@ -99,6 +99,18 @@ class DnsAnswer:
         if not self.rdata and self.error and self.temperror:
             detail += f" ({self.error})"
         return f"{self.name} {self.rdtype} -> {detail}"
+
+
+_PLAIN = frozenset(range(0x20, 0x7F)) - frozenset(b'"\\')  # printed as is in a TXT string
+
+
+def _text(rdata: Any) -> str:
+    """`rdata.to_text()`; a TXT record of plain characters (a DKIM key, an SPF or DMARC record)
+    directly, as dnspython escapes one character at a time."""
+    strings = getattr(rdata, "strings", None)
+    if strings is not None and all(_PLAIN.issuperset(s) for s in strings):
+        return " ".join(f'"{s.decode()}"' for s in strings)
+    return str(rdata.to_text())
 
 
 def refused(status: DnsStatus, error: str | None) -> bool:
@@ -140,7 +152,7 @@ class DnssecAnswer:
         """A server REFUSED the question (see `DnsAnswer.refused`)."""
         return refused(self.status, self.error)
 
-    @property
+    @functools.cached_property
     def qname(self) -> dns.name.Name:
         return dns.name.from_text(self.name + ".")
 

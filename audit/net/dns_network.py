@@ -20,6 +20,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.nameserver
+import dns.rcode
 import dns.rdata
 import dns.rdatatype
 import dns.resolver
@@ -127,8 +128,10 @@ class NetworkBackend:
         status: DnsStatus
         rdata: list[dns.rdata.Rdata]
         error: str | None
+        wired = self._wire is not None and self._resolver is self._base
+        ask = self._ask_wire if wired else self._ask
         while True:
-            step = await self._ask(current, rdtype)
+            step = await ask(current, rdtype)
             chain.extend(step.chain)
             ttls += [step.ttl] if step.ttl is not None else []
             if len(chain) > MAX_CNAME_CHAIN:
@@ -146,8 +149,6 @@ class NetworkBackend:
 
     async def _ask(self, name: str, rdtype: str) -> _Step:
         """One question to the servers, its outcome as a status (never an exception)."""
-        if self._wire is not None and self._resolver is self._base:
-            return await self._ask_wire(name, rdtype)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -218,6 +219,20 @@ class NetworkBackend:
             elapsed = (time.perf_counter() - start) * 1000
             return DnssecAnswer(name, rdtype, status, answer, authority, elapsed, error)
 
+        if self._do_resolver is None and self._wire is not None:
+            try:
+                message = await self._wire.ask_dnssec(name, rdtype)
+            except WireTimeout as exc:
+                return done(DnsStatus.TIMEOUT, error=str(exc))
+            except WireFailure as exc:
+                return done(DnsStatus.SERVFAIL, error=str(exc))
+            except (dns.exception.DNSException, ValueError) as exc:
+                return done(DnsStatus.NXDOMAIN, error=str(exc))  # a name that cannot exist
+            except OSError as exc:
+                return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+            if message.rcode() == dns.rcode.NXDOMAIN:
+                return done(DnsStatus.NXDOMAIN, message)
+            return done(_found(message, rdtype), message)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -234,10 +249,7 @@ class NetworkBackend:
             return done(DnsStatus.SERVFAIL, error=_server_failure(exc, qname, rdtype).error)
         except (dns.exception.DNSException, OSError) as exc:
             return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
-        response = answer.response
-        wanted = dns.rdatatype.from_text(rdtype)
-        found = any(r.rdtype == wanted for r in response.answer)
-        return done(DnsStatus.NOERROR if found else DnsStatus.NODATA, response)
+        return done(_found(answer.response, rdtype), answer.response)
 
     def _dnssec_resolver(self) -> Transport:
         """A sibling of the plain resolver (same servers and timeouts) that sets DO and CD."""
@@ -292,6 +304,13 @@ class _Step:
     error: str | None = None
     incomplete: bool = False  # NODATA at the end of a chain the server may not have finished
     ttl: int | None = None
+
+
+def _found(response: dns.message.Message, rdtype: str) -> DnsStatus:
+    """NOERROR when the answer section holds records of the type asked, else NODATA."""
+    wanted = dns.rdatatype.from_text(rdtype)
+    found = any(r.rdtype == wanted for r in response.answer)
+    return DnsStatus.NOERROR if found else DnsStatus.NODATA
 
 
 def _negative_ttl(response: dns.message.Message | None) -> int | None:

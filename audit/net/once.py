@@ -174,3 +174,36 @@ class AskOnce(Generic[K, V]):
                 future.set_exception(error)
             else:
                 future.set_result(value)  # type: ignore[arg-type]
+
+
+class Memo(AskOnce[K, V]):
+    """`AskOnce` keeping every result for its life, and every failure too (a later caller
+    gets the same exception, as with `OnceCache`): derived facts of one audit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[K, V] = {}
+        self.failures: dict[K, BaseException] = {}
+
+    def kept(self, key: K) -> V | None:
+        failure = self.failures.get(key)
+        if failure is not None:
+            raise failure
+        return self.values.get(key)
+
+    def keep(self, key: K, value: V) -> None:
+        self.values[key] = value
+
+    def _finish(
+        self,
+        key: K,
+        waiting: list[asyncio.Future[V]],
+        value: V | None,
+        error: BaseException | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        if error is not None and not isinstance(error, Exception):
+            pass  # KeyboardInterrupt and the like are not results
+        elif error is not None:
+            self.failures[key] = error
+        super()._finish(key, waiting, value, error, cancelled)

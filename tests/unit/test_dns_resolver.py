@@ -11,6 +11,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -670,3 +671,15 @@ def test_a_failure_shows_its_reason_in_the_evidence() -> None:
     answer = DnsAnswer("x.test", "TXT", DnsStatus.SERVFAIL, error="REFUSED")
     assert answer.describe() == "x.test TXT -> SERVFAIL (REFUSED)"
     assert DnsAnswer("x.test", "TXT", DnsStatus.NXDOMAIN).describe() == "x.test TXT -> NXDOMAIN"
+
+
+def test_record_texts_are_dnspythons_also_on_the_fast_path():
+    """TXT records of plain characters are written directly; anything to escape (quotes,
+    backslashes, control or non-ASCII octets) still goes through dnspython: the same text."""
+    texts = ['"v=spf1 -all"', '"a" "b c"', r'"x\"y"', r'"a\\b"', '"\\200abc"', '""',
+             '"tab\\009x"', '"v=DKIM1; k=rsa; p=MIIB" "IjAN"']  # fmt: skip
+    rdata = [dns.rdata.from_text("IN", "TXT", t) for t in texts]
+    rdata.append(dns.rdata.from_text("IN", "MX", "10 mx.example.test."))
+    answer = DnsAnswer("example.test", "TXT", DnsStatus.NOERROR, tuple(rdata))
+    assert answer.records == [r.to_text() for r in rdata]
+    assert answer.records[2] == r'"x\"y"' and answer.records[4] == '"\\200abc"'
