@@ -683,3 +683,23 @@ def test_record_texts_are_dnspythons_also_on_the_fast_path():
     answer = DnsAnswer("example.test", "TXT", DnsStatus.NOERROR, tuple(rdata))
     assert answer.records == [r.to_text() for r in rdata]
     assert answer.records[2] == r'"x\"y"' and answer.records[4] == '"\\200abc"'
+
+
+def test_the_mx_facts_are_gathered_once_per_audit_however_many_checks_ask(backend):
+    from audit.facts.mx import gather_mx
+
+    counting = Counting(backend)
+    resolver = Resolver(counting)
+
+    async def run():
+        names = ("example.test", "Example.Test.", "example.test")
+        return await asyncio.gather(*(gather_mx(resolver, d) for d in names))
+
+    first, second, third = asyncio.run(run())
+    assert first is second is third  # one MxFacts, shared read-only
+    assert [h.host for h in first.hosts] == ["mx.example.test"]
+    assert first.hosts[0].addresses == ["192.0.2.1"]
+    assert counting.calls.count(("example.test", "MX")) == 1
+    assert counting.calls.count(("mx.example.test", "A")) == 1
+    other = asyncio.run(gather_mx(Resolver(counting), "example.test"))  # another audit: its own
+    assert other is not first and counting.calls.count(("example.test", "MX")) == 2
