@@ -147,7 +147,7 @@ class Resolver:
                 answer.name,
                 answer.rdtype,
                 answer.status.value,
-                tuple(answer.records),
+                answer.record_texts,  # the answer's own tuple: shared, not copied per audit
                 answer.elapsed_ms,
                 answer.error,
             )

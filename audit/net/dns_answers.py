@@ -68,6 +68,11 @@ class DnsAnswer:
     def records(self) -> list[str]:
         return list(self._texts)
 
+    @property
+    def record_texts(self) -> tuple[str, ...]:
+        """`records` as the answer's own tuple (computed once, shared by every query log)."""
+        return self._texts
+
     @functools.cached_property
     def _texts(self) -> tuple[str, ...]:
         # once per answer: a run-wide cache hands the same answer to every audit's query log
@@ -203,6 +208,16 @@ class DnssecAnswer:
     @property
     def records(self) -> list[str]:
         """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof."""
+        return list(self._texts)
+
+    @property
+    def record_texts(self) -> tuple[str, ...]:
+        """`records` as the answer's own tuple (computed once, shared by every query log)."""
+        return self._texts
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        # once per answer: the run-wide cache hands it to every audit's query log
         out: list[str] = []
         asked = dns.rdatatype.from_text(self.rdtype)
         for rrset in self.answer:
@@ -214,7 +229,7 @@ class DnssecAnswer:
             if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
                 kind = dns.rdatatype.to_text(rrset.rdtype)
                 out.extend(f"{rrset.name.to_text()} {kind} {rd.to_text()}" for rd in rrset)
-        return out
+        return tuple(out)
 
     def describe(self) -> str:
         """One line for evidence: `example.com DNSKEY (DO) -> TIMEOUT`."""

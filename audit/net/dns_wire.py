@@ -38,7 +38,7 @@ import secrets
 import socket
 import struct
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -391,7 +391,7 @@ class UdpWire:
         self._last = (weakref.ref(loop), mux)
         return mux
 
-    async def ask(self, name: str, rdtype: str) -> Reply:
+    def ask(self, name: str, rdtype: str) -> Awaitable[Reply]:
         """The answer to (name, type, IN); raises WireTimeout or WireFailure, or ValueError
         (from dnspython) for a name that cannot be put on the wire."""
         qname = encode_name(name)
@@ -400,15 +400,15 @@ class UdpWire:
         qkey = _key(_read_name(qname, 0)[0])
         end = 12 + len(tail)
         packet = struct.pack("!HHHHHH", 0, RD, 1, 0, 0, 0) + tail
-        return await self._ask(tail, packet, lambda data: parse_reply(data, end, qkey, qtype))
+        return self._ask(tail, packet, lambda data: parse_reply(data, end, qkey, qtype))
 
-    async def ask_dnssec(self, name: str, rdtype: str) -> dns.message.Message:
+    def ask_dnssec(self, name: str, rdtype: str) -> Awaitable[dns.message.Message]:
         """The whole answer to (name, type, IN) asked with the DO and CD bits (RRSIGs and
         NSEC/NSEC3 proofs included), parsed by dnspython; raises as `ask` does."""
         qname = encode_name(name)
         tail = qname + struct.pack("!HH", _type_code(rdtype), IN)
         packet = struct.pack("!HHHHHH", 0, RD | CD, 1, 0, 0, 1) + tail + OPT_DO
-        return await self._ask(tail, packet, _parse_message)
+        return self._ask(tail, packet, _parse_message)
 
     async def _ask(self, tail: bytes, packet: bytes, parse: Callable[[bytes], R]) -> R:
         """`packet` (whose question is `tail`) to the servers with dnspython's retry rules, and
