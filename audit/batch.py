@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from audit import __version__
 from audit.domains import normalize_domain
+from audit.json_document import jsonl_text
 from audit.model import CheckOutcome, Report, Status
 from audit.net.dns import Backend
 from audit.net.dns_limits import (
@@ -25,6 +26,7 @@ from audit.net.dns_limits import (
     shared_backend,
 )
 from audit.net.run_memo import DEFAULT_MAX_PROBES, RunMemo
+from audit.report_load import report_from_dict
 
 DEFAULT_CONCURRENCY = 50  # domains in flight: a laptop on a home resolver copes with this
 
@@ -109,6 +111,30 @@ def crashed_report(domain: str, exc: BaseException) -> Report:
     """A domain whose audit itself failed still gets its line: an error, not a gap."""
     outcome = CheckOutcome("audit", domain, Status.ERROR, error=f"{type(exc).__name__}: {exc}")
     return Report(kind="domain", target=domain, outcomes=[outcome], tool_version=__version__)
+
+
+def report_message(report: Report) -> bytes:
+    """A finished report as a worker process (or a cluster task) hands it back: its digest
+    (the report's JSON without facts and queries: what the summary, the exit code and the
+    run history read), a newline, then its JSON Lines line exactly as it is written. The
+    receiving process writes the line as it is and parses only the small digest."""
+    data = report.to_dict()
+    digest = {
+        **data,
+        "summary": None,
+        "outcomes": [{**outcome, "facts": {}} for outcome in data["outcomes"]],
+        "queries": [],
+    }
+    return (json.dumps(digest) + "\n" + jsonl_text(data)).encode()
+
+
+def report_from_message(message: bytes) -> Report:
+    """The digest of a report_message: statuses, errors and findings (fingerprints as the
+    worker computed them), no facts nor queries; `rendered` holds the whole JSON Lines line."""
+    digest, line = message.decode().split("\n", 1)
+    report = report_from_dict(json.loads(digest))
+    report.rendered = line
+    return report
 
 
 async def stream_audits(

@@ -4,16 +4,16 @@ One Python process audits on one core (the event loop, answer parsing and report
 it), so a list is split across N worker processes, each running the same streaming engine
 (`audit.batch.audit_batch`) on every N-th name with its own event loop, DNS cache and probe memo.
 The run's bounds are split among them (concurrency, queries in flight, queries a second, probe
-slots), so the totals stay what the user asked. Each worker sends every report back as it ends
-(its JSON dict, one message on a pipe); the parent alone writes the output and the progress bar,
-so the stream, --resume and Ctrl-C behave as with one process. A worker that dies leaves no gap:
-each name it did not report gets an error report.
+slots), so the totals stay what the user asked. Each worker sends every report back as it ends:
+one message on a pipe, its digest and its JSON Lines line (audit.batch.report_message). The
+parent parses only the digest and writes the line as it is; it alone writes the output, the
+history and the progress bar, so the stream, --resume and Ctrl-C behave as with one process. A
+worker that dies leaves no gap: each name it did not report gets an error report.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import os
 import signal
@@ -21,10 +21,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from audit.batch import crashed_report
-from audit.json_document import jsonl_line
+from audit.batch import crashed_report, report_from_message
 from audit.model import Report
-from audit.report_load import report_from_dict
 
 AUTO_CONCURRENCY = 200  # from this --concurrency on, a list uses two processes by default
 DIVIDED = ("max_in_flight", "max_probes")  # per-run bounds split among the workers
@@ -44,12 +42,15 @@ def _worker(
     concurrency: int,
     conn: Connection,
 ) -> None:
-    """In a worker process: audit `names`, each report's JSON dict sent as it ends."""
+    """In a worker process: audit `names`, each report sent as it ends (report_message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the run stops
-    from audit.batch import audit_share
+    from audit.batch import audit_share, report_message
+    from audit.runner import relax_gc
+
+    relax_gc()
 
     def send(report: Report) -> None:
-        conn.send_bytes(jsonl_line(report).encode())
+        conn.send_bytes(report_message(report))
 
     audit_share(names, dns, send, concurrency=concurrency, **options)
     conn.send_bytes(DONE)
@@ -108,7 +109,7 @@ async def audit_in_processes(
             if data == DONE:
                 finished = True
                 break
-            report = report_from_dict(json.loads(data))
+            report = report_from_message(data)
             pending.pop(report.target, None)
             on_done(report)
             count += 1

@@ -22,7 +22,9 @@ import click
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
 from audit.cli_common import StreamedRun, progress_wanted
+from audit.json_document import jsonl_line
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
+from audit.runner import relax_gc
 
 EXIT_INTERRUPTED = 130
 STREAMED = ("jsonl", "json")
@@ -57,13 +59,15 @@ class Sink:
         if fmt == "json":  # the envelope of every JSON output, its list streamed element-wise
             stream.write(f'{{\n"schema_version": {SCHEMA_VERSION},\n"reports": [')
 
-    def write(self, report: Report) -> None:
+    def write(self, report: Report, line: str | None = None) -> None:
+        """Write `report`; `line` is its JSON Lines text when the caller has it already (then
+        the report is not serialised again: a worker's digest has no facts to serialise)."""
+        line = line if line is not None else report.rendered
         if self.fmt == "jsonl":
-            from reports.jsonl import jsonl_line
-
-            self.write_line(jsonl_line(report))
+            self.write_line(line if line is not None else jsonl_line(report))
             return
-        body = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+        data = json.loads(line) if line is not None else report.to_dict()
+        body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
         self.write_line(("," if self.count else "") + "\n" + body)
 
     def write_line(self, text: str) -> None:
@@ -212,12 +216,15 @@ def run_domain_batch(
 
     def on_done(report: Report) -> None:
         code = summary.add(report)
+        # serialised once for the output and the history (a worker's report comes rendered)
+        line = jsonl_line(report) if fmt == "jsonl" or history.run is not None else None
         if sink is not None:
-            sink.write(report)
-        history.add(report)
+            sink.write(report, line)
+        history.add(report, line.rstrip("\n") if line is not None else None)
         progress.advance(code)
 
     run = runner or _process_runner(jobs, concurrency, len(names), dns) or audit_batch
+    relax_gc()  # this process audits the list, or reads what its workers send
     from audit.dask_run import DaskUnavailable
 
     try:
@@ -258,6 +265,7 @@ def run_message_jobs(
     """`audit message --jobs N`: JSONL streams in input order as chunks end; other formats
     render the reports in input order at the end."""
     from audit.cli_common import _render_and_exit
+    from audit.history import IndexRows
     from audit.message_jobs import audit_messages_parallel
 
     dns_servers, zone_dir, timeout = dns
@@ -272,10 +280,10 @@ def run_message_jobs(
     codes: set[int] = set()
     history = StreamedRun(fail_on)
 
-    def on_line(code: int, line: str) -> None:
+    def on_line(code: int, line: str, rows: IndexRows) -> None:
         sink.write_line(line)
         codes.add(code)
-        history.add_line(line)
+        history.add_indexed(line, rows)
 
     try:
         audit_messages_parallel(

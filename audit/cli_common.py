@@ -6,7 +6,6 @@ audit.cli (no import cycle)."""
 from __future__ import annotations
 
 import functools
-import json
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -16,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from audit.model import Report, Severity, combined_exit_code
-from audit.report_load import report_from_dict
 
 if TYPE_CHECKING:
-    from audit.history import RunBuffer
+    from audit.history import IndexRows, RunBuffer
     from audit.net.dns import Backend
 
 EXIT_BAD_INPUT = 2
@@ -283,13 +281,13 @@ class StreamedRun:
         except Exception as exc:  # noqa: BLE001 - history must never fail a run
             self._give_up(exc)
 
-    def add_line(self, line: str) -> None:
-        """One report as its JSON line (`--jobs` workers send lines): parsed back only when
-        the run is recorded."""
+    def add_indexed(self, line: str, rows: IndexRows) -> None:
+        """One report as its JSON line and its history index rows (`--jobs` workers send
+        both: the parent never parses a line back)."""
         if self.run is None:
             return
         try:
-            self.run.add(report_from_dict(json.loads(line)), line.rstrip("\n"))
+            self.run.add_indexed(line.rstrip("\n"), rows)
         except Exception as exc:  # noqa: BLE001 - history must never fail a run
             self._give_up(exc)
 

@@ -31,16 +31,42 @@ INLINE: Mapping[str, bool] = {"inline": True}
 T = TypeVar("T")
 
 
+# Every report serialises thousands of values: the plain types are told apart by their exact
+# type (one set lookup), before the general tests that also take their subclasses.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_PLANS: dict[type, tuple[tuple[str, bool, bool], ...]] = {}  # class -> (field, inline, omit)
+
+
+def _plan(kind: type) -> tuple[tuple[str, bool, bool], ...] | None:
+    """A dataclass's fields as to_json walks them (read from dataclasses.fields once per
+    class); None for a class that is no dataclass."""
+    plan = _PLANS.get(kind)
+    if plan is None and dataclasses.is_dataclass(kind):
+        plan = _PLANS[kind] = tuple(
+            (f.name, bool(f.metadata.get("inline")), bool(f.metadata.get("omit_none")))
+            for f in dataclasses.fields(kind)
+        )
+    return plan
+
+
 def to_json(value: Any) -> Any:
     """`value` as JSON data: dataclasses become dicts of their fields, tuples become lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _LEAVES else to_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _LEAVES else to_json(item) for item in value]
+    plan = _plan(kind)
+    if plan is not None:  # a dataclass instance (a dataclass class itself has type `type`)
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
-            if f.metadata.get("inline"):
+        for name, inline, omit_none in plan:
+            item = getattr(value, name)
+            if inline:
                 out.update(to_json(item) if item is not None else {})
-            elif item is not None or not f.metadata.get("omit_none"):
-                out[f.name] = to_json(item)
+            elif item is not None or not omit_none:
+                out[name] = to_json(item)
         return out
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
@@ -51,7 +77,14 @@ def to_json(value: Any) -> Any:
 
 def facts_json(facts: Any) -> Any:
     """A check's facts as they go into the report: typed values serialised and capped."""
-    if dataclasses.is_dataclass(facts) and not isinstance(facts, type):
+    kind = type(facts)
+    if kind in _LEAVES:
+        return facts
+    if kind is dict:
+        return {k: v if type(v) in _LEAVES else facts_json(v) for k, v in facts.items()}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _LEAVES else facts_json(item) for item in facts]
+    if _plan(kind) is not None:
         return cap_facts(to_json(facts))
     if isinstance(facts, dict):
         return {key: facts_json(item) for key, item in facts.items()}

@@ -97,28 +97,19 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
-class RunBuffer:
-    """A run's reports gathered as they finish, for HistoryStore.save: it keeps the compressed
-    JSON and the index rows, not the Report objects, so a streamed batch of 10,000 domains is
-    recorded without holding its reports in memory."""
+TargetRow = tuple[str, str, int, int]  # kind, target, findings, exit code
+FindingRow = tuple[str, str, str, str, str, int]  # target, fingerprint, rule, ..., ignored
+IndexRows = tuple[TargetRow, list[FindingRow]]
 
-    def __init__(self, fail_on: Severity = Severity.HIGH) -> None:
-        self.fail_on = fail_on
-        self.targets: list[tuple[str, str, int, int]] = []
-        self.findings: list[tuple[str, str, str, str, str, int]] = []
-        self._zip = zlib.compressobj()
-        self._chunks = [self._zip.compress(b"[")]
 
-    def add(self, report: Report, as_json: str | None = None) -> None:
-        """One report; `as_json` is its JSON text when the caller already has it."""
-        text = as_json if as_json is not None else json.dumps(report.to_dict())
-        separator = "," if self.targets else ""
-        self._chunks.append(self._zip.compress((separator + text).encode("utf-8")))
-        findings = report.findings()
-        self.targets.append(
-            (report.kind, report.target, len(findings), report.exit_code(self.fail_on))
-        )
-        self.findings.extend(
+def index_rows(report: Report, fail_on: Severity) -> IndexRows:
+    """What the history indexes about a report (its target row and one row per finding):
+    worker processes compute it beside the report's JSON line, so the parent records a run
+    without parsing its lines back into reports."""
+    findings = report.findings()
+    return (
+        (report.kind, report.target, len(findings), report.exit_code(fail_on)),
+        [
             (
                 report.target,
                 f.fingerprint(report.target),
@@ -128,7 +119,33 @@ class RunBuffer:
                 int(f.ignored is not None),
             )
             for f in findings
-        )
+        ],
+    )
+
+
+class RunBuffer:
+    """A run's reports gathered as they finish, for HistoryStore.save: it keeps the compressed
+    JSON and the index rows, not the Report objects, so a streamed batch of 10,000 domains is
+    recorded without holding its reports in memory."""
+
+    def __init__(self, fail_on: Severity = Severity.HIGH) -> None:
+        self.fail_on = fail_on
+        self.targets: list[TargetRow] = []
+        self.findings: list[FindingRow] = []
+        self._zip = zlib.compressobj()
+        self._chunks = [self._zip.compress(b"[")]
+
+    def add(self, report: Report, as_json: str | None = None) -> None:
+        """One report; `as_json` is its JSON text when the caller already has it."""
+        text = as_json if as_json is not None else json.dumps(report.to_dict())
+        self.add_indexed(text, index_rows(report, self.fail_on))
+
+    def add_indexed(self, text: str, rows: IndexRows) -> None:
+        """One report as its JSON text and its index_rows (computed at this run's fail_on)."""
+        separator = "," if self.targets else ""
+        self._chunks.append(self._zip.compress((separator + text).encode("utf-8")))
+        self.targets.append(rows[0])
+        self.findings.extend(rows[1])
 
     def blob(self) -> bytes:
         tail = self._zip.copy()  # blob() may be called again; the buffer stays open

@@ -29,8 +29,16 @@ def dumps(document: Any) -> str:
 
 def jsonl_line(report: Report) -> str:
     """One report as one JSON Lines line (compact; no newline inside: JSON escapes them),
-    newline-terminated: what `--format jsonl` writes and what worker processes send."""
-    return json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n"
+    newline-terminated: what `--format jsonl` writes and what worker processes send. A digest
+    (Report.rendered: a worker's report) is its line as the worker rendered it."""
+    if report.rendered is not None:
+        return report.rendered
+    return jsonl_text(report.to_dict())
+
+
+def jsonl_text(data: dict[str, Any]) -> str:
+    """A report's dict (Report.to_dict) as its JSON Lines line: for a caller that needs both."""
+    return json.dumps(data, ensure_ascii=False, default=str) + "\n"
 
 
 def report_dicts(data: Any) -> list[dict[str, Any]]:

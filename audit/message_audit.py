@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,7 +99,8 @@ async def audit_message(
     )
 
 
-IN_FLIGHT = 8  # messages audited at once per process: one's DNS wait is another's CPU time
+IN_FLIGHT = 32  # messages audited at once per process: one's DNS wait is another's CPU time
+IN_FLIGHT_BYTES = 32 * 1024 * 1024  # and at most this much raw message (a larger one: alone)
 GC_YOUNG = 20_000  # allocations between young-generation collections (Python's default: 700)
 
 
@@ -112,34 +114,72 @@ def relax_gc() -> None:
     gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
+class _Room:
+    """How many messages, and how many bytes of them, are being audited; the one producer
+    waits here until the next message fits (an oversized one waits until it is alone)."""
+
+    def __init__(self, count: int, budget: int) -> None:
+        self.count, self.budget = max(1, count), budget
+        self.messages = self.bytes = 0
+        self._freed = asyncio.Event()
+
+    async def enter(self, size: int) -> None:
+        while self.messages and (self.messages >= self.count or self.bytes + size > self.budget):
+            self._freed.clear()
+            await self._freed.wait()
+        self.messages += 1
+        self.bytes += size
+
+    def leaver(self, size: int) -> Callable[[object], None]:
+        """A done-callback for the task auditing a message of `size` bytes."""
+
+        def leave(_: object) -> None:
+            self.messages -= 1
+            self.bytes -= size
+            self._freed.set()
+
+        return leave
+
+
 async def audit_messages(
     messages: Sequence[RawMessage],
     backend: Backend,
     *,
     on_done: Callable[[Report], None] | None = None,
     in_flight: int = IN_FLIGHT,
+    in_flight_bytes: int = IN_FLIGHT_BYTES,
     **options: Any,
 ) -> list[Report]:
-    """In input order, a few at a time over one DNS cache: messages from one sender ask the
+    """In input order, several at a time over one DNS cache: messages from one sender ask the
     same questions (each report still logs every answer it used), and while one message waits
-    for an answer the others use the CPU."""
+    for an answer the others use the CPU. Messages start in input order as room frees up (at
+    most `in_flight` of them and `in_flight_bytes` of raw message at once), and `on_done` hears
+    of each in input order as soon as those before it are done."""
     from audit.net.dns_limits import shared_backend
 
     backend = shared_backend(backend)
-    gate = asyncio.Semaphore(max(1, in_flight))
-
-    async def one(message: RawMessage) -> Report:
-        async with gate:
-            return await audit_message(message, backend, **options)
-
-    tasks = [asyncio.ensure_future(one(m)) for m in messages]
+    room = _Room(in_flight, in_flight_bytes)
+    started: deque[asyncio.Future[Report]] = deque()
     reports: list[Report] = []
+
+    def hand_on(report: Report) -> None:
+        reports.append(report)
+        if on_done is not None:
+            on_done(report)
+
     try:
-        for task in tasks:  # `on_done` in input order, each as soon as those before it are
-            reports.append(await task)
-            if on_done is not None:
-                on_done(reports[-1])
+        for message in messages:
+            size = len(message.raw)
+            await room.enter(size)
+            task = asyncio.ensure_future(audit_message(message, backend, **options))
+            task.add_done_callback(room.leaver(size))
+            started.append(task)
+            while started and started[0].done():
+                hand_on(started.popleft().result())
+        while started:
+            hand_on(await started[0])
+            started.popleft()
     finally:
-        for task in tasks:
-            task.cancel()  # only after a failure: a finished task ignores it
+        for running in started:
+            running.cancel()  # only after a failure: a finished task ignores it
     return reports

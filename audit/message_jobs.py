@@ -18,6 +18,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from audit.history import IndexRows, index_rows
 from audit.json_document import jsonl_line
 from audit.message.load import RawMessage
 from audit.message_audit import EnvelopeOptions, audit_messages, relax_gc
@@ -41,13 +42,18 @@ def _start_worker(dns_servers: tuple[str, ...], zone_dir: str | None, timeout: f
 def _audit_chunk(
     messages: Sequence[RawMessage], options: dict[str, Any], fail_on: Severity | None
 ) -> list[Any]:
-    """Reports as dicts; with `fail_on`, as (exit code, JSONL line): the parent writes lines
-    without parsing them again (it shares the cores with the workers)."""
+    """Reports as dicts; with `fail_on`, as (exit code, JSONL line, history index rows): the
+    parent writes and records lines without parsing them again (it shares the cores with the
+    workers)."""
     loop, backend = _worker["loop"], _worker["backend"]
     reports = loop.run_until_complete(audit_messages(messages, backend, **options))
     if fail_on is None:
         return [report.to_dict() for report in reports]
-    return [(report.exit_code(fail_on), jsonl_line(report)) for report in reports]
+    out = []
+    for report in reports:
+        rows = index_rows(report, fail_on)
+        out.append((rows[0][3], jsonl_line(report), rows))
+    return out
 
 
 def _preload() -> None:
@@ -85,12 +91,12 @@ def audit_messages_parallel(
     envelope: EnvelopeOptions | None = None,
     now: datetime | None = None,
     check_timeout: float = 30.0,
-    on_line: Callable[[int, str], None] | None = None,
+    on_line: Callable[[int, str, IndexRows], None] | None = None,
     fail_on: Severity = Severity.HIGH,
 ) -> list[Report]:
     """Audit `messages` in `jobs` processes, in input order. With `on_line`, each report's exit
-    code and JSONL line are handed on as soon as the reports before it are (nothing is kept);
-    without, the reports are returned."""
+    code, JSONL line and history index rows are handed on as soon as the reports before it are
+    (nothing is kept); without, the reports are returned."""
     envelope = envelope or EnvelopeOptions()
     options = {"envelope": envelope, "now": now, "check_timeout": check_timeout}
     start_args = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
@@ -104,7 +110,7 @@ def audit_messages_parallel(
         ]
         if on_line is not None:
             for future in futures:  # input order: a chunk waits only for the ones before it
-                for code, line in future.result():
-                    on_line(code, line)
+                for code, line, rows in future.result():
+                    on_line(code, line, rows)
             return []
         return [report_from_dict(d) for future in futures for d in future.result()]

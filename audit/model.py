@@ -218,6 +218,10 @@ class Report:
     # The records that clear the findings (audit.fix.plan.FixPlan), attached for the HTML report's
     # "Fix it" section; not part of the JSON (audit fix --format json has it).
     fix_plan: Any = field(default=None, repr=False, compare=False)
+    # This report's JSON Lines text when the object is only its digest: rebuilt from what a
+    # worker process sent (audit.batch.report_from_message), with its findings and statuses but
+    # without its facts and queries. Writers use this text as it is; not part of the JSON.
+    rendered: str | None = field(default=None, repr=False, compare=False)
 
     def findings(self) -> list[Finding]:
         return [f for o in self.outcomes for f in o.findings]

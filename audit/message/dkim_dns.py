@@ -51,22 +51,44 @@ def header_fields(raw: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def signature_keys(raw: bytes) -> list[str]:
-    """Every key name the message's signatures point at, in header order, without repeats."""
+    """Every key name the message's signatures point at, in header order, without repeats.
+
+    A header's value is read as written (dkimpy's DKIM verification) and relaxed-canonicalised
+    (its ARC validation). Relaxed canonicalisation only removes line breaks and shortens runs
+    of spaces and tabs, so where s= and d= as written hold none, it names the same key or none
+    and is skipped."""
     names: dict[str, None] = {}
     for name, value in header_fields(raw):
         if name.lower() not in SIGNATURE_HEADERS:
             continue
-        for candidate in (value, Relaxed.canonicalize_headers([(name, value)])[0][1]):
+        written = _selector_domain(value)
+        candidates = [written]
+        if written is None or _FOLDING.search(written[0]) or _FOLDING.search(written[1]):
+            relaxed = Relaxed.canonicalize_headers([(name, value)])[0][1]
+            candidates.append(_selector_domain(relaxed))
+        for candidate in candidates:
+            if candidate is None:
+                continue
             try:
-                tags = parse_tag_value(candidate)
-                selector = tags[b"s"].decode("ascii")
-                domain = tags[b"d"].decode("ascii")
-            except (InvalidTagValueList, KeyError, UnicodeDecodeError, ValueError):
+                selector, domain = candidate[0].decode("ascii"), candidate[1].decode("ascii")
+            except UnicodeDecodeError:
                 continue
             names[key_name(selector, domain)] = None  # an impossible name answers NXDOMAIN
         if len(names) >= MAX_KEY_LOOKUPS:
             break
     return list(names)[:MAX_KEY_LOOKUPS]
+
+
+_FOLDING = re.compile(rb"[ \t\r\n]")  # what relaxed canonicalisation changes
+
+
+def _selector_domain(value: bytes) -> tuple[bytes, bytes] | None:
+    """(s=, d=) of a signature header's tag list, or None when it does not parse."""
+    try:
+        tags = parse_tag_value(value)
+        return tags[b"s"], tags[b"d"]
+    except (InvalidTagValueList, KeyError):
+        return None
 
 
 def _txt_bytes(answer: DnsAnswer) -> list[bytes]:

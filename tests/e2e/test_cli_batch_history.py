@@ -4,6 +4,8 @@ single run: each target indexed with its findings, the whole reports loadable fo
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 
 from tests.conftest import ZONES
 from tests.e2e.test_cli_batch import audit
@@ -60,3 +62,29 @@ def test_message_jobs_streaming_jsonl_is_recorded(tmp_path):
     assert tampered[0]["id"] == intact[0]["id"] and tampered[0]["command"] == "message"
     assert tampered[0]["exit_code"] == 1 and intact[0]["exit_code"] == 0  # DKIM302 on #2 only
     assert tampered[0]["findings"] > intact[0]["findings"]
+
+
+def _index(history) -> tuple[list[tuple], list[tuple]]:
+    """The history's index rows of its one run, without the run id."""
+    with closing(sqlite3.connect(history)) as db:
+        targets = sorted(row[1:] for row in db.execute("SELECT * FROM run_targets"))
+        findings = sorted(row[1:] for row in db.execute("SELECT * FROM run_findings"))
+    return targets, findings
+
+
+def test_message_jobs_record_the_index_one_process_records(tmp_path):
+    """The workers send each report's index rows beside its line: the parent records them
+    without parsing the line back, and they are the rows a single process records."""
+    box = _mbox(tmp_path, count=6)
+    runs = {}
+    for jobs in ("1", "2"):
+        history = tmp_path / f"h{jobs}.sqlite3"
+        proc = audit("message", str(box), "--zone-dir", str(ZONES), "--format", "jsonl",
+                     "--jobs", jobs, "--history", str(history))  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        runs[jobs] = _index(history)
+    targets, findings = runs["2"]
+    assert runs["1"] == (targets, findings)
+    assert [(t[1], t[3]) for t in targets] == [(f"{box}#{i}", int(i % 3 == 2)) for i in range(1, 7)]
+    assert (f"{box}#2", "DKIM302") in {(f[0], f[2]) for f in findings}
+    assert (f"{box}#1", "DKIM302") not in {(f[0], f[2]) for f in findings}

@@ -19,6 +19,7 @@ from audit.checks.common import temperror_finding
 from audit.checks.message.dkim import INLINE_BYTES, key_lookups
 from audit.checks.message.verdicts import ArcVerdict
 from audit.message.dkim_dns import KeyLookups, dkim_clock, header_fields
+from audit.message.dkim_verify import Arc
 from audit.model import CheckResult, Finding, Status
 from audit.net.dns import DnsAnswer, DnsStatus
 from audit.rules.arc import ARC_CHAIN_INVALID
@@ -72,7 +73,7 @@ def validate_chain(raw: bytes, lookups: KeyLookups, now: datetime) -> ArcVerdict
     """Validate the ARC chain of `raw` with keys from `lookups`, at time `now`."""
     dnsfunc = lookups.dnsfunc()
     try:
-        arc = dkim.ARC(raw, minkey=1024)
+        arc = Arc(raw, minkey=1024)
     except Exception as exc:  # noqa: BLE001 - dkimpy's parser raises on junk
         if any(name.lower() in ARC_HEADERS for name, _ in header_fields(raw)):
             return ArcVerdict("fail", f"the header section does not parse ({exc})"[:300])

@@ -38,6 +38,7 @@ from audit.message.dkim_dns import (
     key_record,
     prefetch_keys,
 )
+from audit.message.dkim_verify import Dkim
 from audit.model import CheckResult, Finding, Severity, Status
 from audit.net.dns import DnsStatus
 from audit.records.dkim_key import DkimKey, parse_dkim_key
@@ -102,9 +103,9 @@ async def _verify(ctx: MessageContext) -> list[DkimVerdict]:
 
 def verify_signatures(raw: bytes, lookups: KeyLookups, now: datetime) -> list[DkimVerdict]:
     """Verify every DKIM-Signature of `raw` with keys from `lookups`, at time `now`."""
-    parsed: dkim.DKIM | None
+    parsed: Dkim | None
     try:
-        parsed = dkim.DKIM(raw, minkey=1024)
+        parsed = Dkim(raw, minkey=1024)
         headers = [(bytes(n), bytes(v)) for n, v in parsed.headers]
         parse_error = None
     except Exception as exc:  # noqa: BLE001 - dkimpy's parser raises on junk; judge, never crash
@@ -160,7 +161,7 @@ def _when(timestamp: int) -> str:
 def _verify_one(
     index: int,
     value: bytes,
-    parsed: dkim.DKIM | None,
+    parsed: Dkim | None,
     parse_error: str | None,
     from_count: int,
     lookups: KeyLookups,
@@ -355,7 +356,7 @@ def _parsed_key(record: bytes) -> DkimKey:
     return parse_dkim_key(record.decode("utf-8", errors="replace"))
 
 
-def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> str | None:
+def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: Dkim) -> str | None:
     """Recompute the body hash (RFC 6376 3.7) so "body changed" is told from "header changed"."""
     try:
         policy = CanonicalizationPolicy.from_c_value(
@@ -364,7 +365,7 @@ def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> s
         given = base64.b64decode(re.sub(rb"\s+", b"", tags[b"bh"]), validate=True)
     except (InvalidCanonicalizationPolicyError, binascii.Error, ValueError):
         return "bh= is not valid base64"
-    body = policy.canonicalize_body(parsed.body)
+    body = parsed.canonical_body(policy)
     if v.body_length is not None and v.body_length > len(body):
         # RFC 6376 3.5: l= "MUST NOT be larger than the actual number of octets in the
         # canonicalized message body". Such a signature does not describe this body: it is
@@ -373,15 +374,13 @@ def _body_hash(v: DkimVerdict, tags: dict[bytes, bytes], parsed: dkim.DKIM) -> s
             f"{LENGTH_OVER_BODY}: l={v.body_length} but the canonicalized body has "
             f"{len(body)} octets (RFC 6376 3.5)"
         )
-    if v.body_length is not None:
-        body = body[: v.body_length]
     hasher = HASH_ALGORITHMS[(v.algorithm or "").encode()]
-    v.body_hash_ok = hasher(body).digest() == given
+    v.body_hash_ok = parsed.body_digest(policy, v.body_length, hasher) == given
     return None
 
 
 def _crypto(
-    parsed: dkim.DKIM, index: int, lookups: KeyLookups, now: datetime
+    parsed: Dkim, index: int, lookups: KeyLookups, now: datetime
 ) -> tuple[bool | None, str | None]:
     """dkimpy's verdict on the header signature: (verifies, or an error that stopped it)."""
     dnsfunc = lookups.dnsfunc()
