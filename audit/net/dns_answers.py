@@ -36,8 +36,25 @@ class DnsStatus(enum.Enum):
         return self in (DnsStatus.SERVFAIL, DnsStatus.TIMEOUT)
 
 
+class _Logged:
+    """An answer's record texts for query logs and evidence, computed once per answer."""
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def records(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def record_texts(self) -> tuple[str, ...]:
+        """`records` as the answer's own tuple (shared by every query log, not copied)."""
+        return self._texts
+
+
 @dataclass(frozen=True)
-class DnsAnswer:
+class DnsAnswer(_Logged):
     """The answer to one (name, type) question, after following CNAMEs.
 
     `rdata` are dnspython rdata objects for typed access (MX preference, A address);
@@ -63,15 +80,6 @@ class DnsAnswer:
     def exists(self) -> bool:
         """The name exists (possibly without data of this type)."""
         return self.status in (DnsStatus.NOERROR, DnsStatus.NODATA)
-
-    @property
-    def records(self) -> list[str]:
-        return list(self._texts)
-
-    @property
-    def record_texts(self) -> tuple[str, ...]:
-        """`records` as the answer's own tuple (computed once, shared by every query log)."""
-        return self._texts
 
     @functools.cached_property
     def _texts(self) -> tuple[str, ...]:
@@ -129,7 +137,7 @@ def normalize_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class DnssecAnswer:
+class DnssecAnswer(_Logged):
     """The answer to one (name, type) question asked with the DO bit (and CD, so a validating
     resolver hands over even data it finds bogus): the response's answer and authority sections
     as rrsets, RRSIGs included (an RRSIG rrset's `covers` is the type it signs).
@@ -205,19 +213,10 @@ class DnssecAnswer:
         kinds = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
         return [r for r in self.authority if r.rdtype in kinds]
 
-    @property
-    def records(self) -> list[str]:
-        """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof."""
-        return list(self._texts)
-
-    @property
-    def record_texts(self) -> tuple[str, ...]:
-        """`records` as the answer's own tuple (computed once, shared by every query log)."""
-        return self._texts
-
     @functools.cached_property
     def _texts(self) -> tuple[str, ...]:
-        # once per answer: the run-wide cache hands it to every audit's query log
+        """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof (once per answer:
+        the run-wide cache hands it to every audit's query log)."""
         out: list[str] = []
         asked = dns.rdatatype.from_text(self.rdtype)
         for rrset in self.answer:

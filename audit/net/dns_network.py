@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -35,6 +35,7 @@ from audit.net.dns_answers import (
 from audit.net.dns_wire import UdpWire, WireFailure, WireTimeout
 
 DEFAULT_TIMEOUT = 5.0
+R = TypeVar("R")
 
 
 class Transport(Protocol):
@@ -182,16 +183,9 @@ class NetworkBackend:
     async def _ask_wire(self, name: str, rdtype: str) -> _Step:
         """`_ask` over the lean UDP wire (the default when no other transport is set)."""
         assert self._wire is not None
-        try:
-            reply = await self._wire.ask(name, rdtype)
-        except WireTimeout as exc:
-            return _Step(DnsStatus.TIMEOUT, error=str(exc))
-        except WireFailure as exc:
-            return _Step(DnsStatus.SERVFAIL, error=str(exc))
-        except (dns.exception.DNSException, ValueError) as exc:
-            return _Step(DnsStatus.NXDOMAIN, error=str(exc))  # a name that cannot exist
-        except OSError as exc:
-            return _Step(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+        reply, failed, error = await _over_wire(self._wire.ask, name, rdtype)
+        if reply is None:
+            return _Step(failed, error=error)
         if reply.nxdomain:
             return _Step(DnsStatus.NXDOMAIN, chain=reply.chain, ttl=reply.negative_ttl)
         if not reply.rdata:
@@ -220,16 +214,9 @@ class NetworkBackend:
             return DnssecAnswer(name, rdtype, status, answer, authority, elapsed, error)
 
         if self._do_resolver is None and self._wire is not None:
-            try:
-                message = await self._wire.ask_dnssec(name, rdtype)
-            except WireTimeout as exc:
-                return done(DnsStatus.TIMEOUT, error=str(exc))
-            except WireFailure as exc:
-                return done(DnsStatus.SERVFAIL, error=str(exc))
-            except (dns.exception.DNSException, ValueError) as exc:
-                return done(DnsStatus.NXDOMAIN, error=str(exc))  # a name that cannot exist
-            except OSError as exc:
-                return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+            message, failed, error = await _over_wire(self._wire.ask_dnssec, name, rdtype)
+            if message is None:
+                return done(failed, error=error)
             if message.rcode() == dns.rcode.NXDOMAIN:
                 return done(DnsStatus.NXDOMAIN, message)
             return done(_found(message, rdtype), message)
@@ -304,6 +291,22 @@ class _Step:
     error: str | None = None
     incomplete: bool = False  # NODATA at the end of a chain the server may not have finished
     ttl: int | None = None
+
+
+async def _over_wire(
+    ask: Callable[[str, str], Awaitable[R]], name: str, rdtype: str
+) -> tuple[R | None, DnsStatus, str | None]:
+    """A question over the wire: its result, or None with the status its failure reads as."""
+    try:
+        return await ask(name, rdtype), DnsStatus.NOERROR, None
+    except WireTimeout as exc:
+        return None, DnsStatus.TIMEOUT, str(exc)
+    except WireFailure as exc:
+        return None, DnsStatus.SERVFAIL, str(exc)
+    except (dns.exception.DNSException, ValueError) as exc:
+        return None, DnsStatus.NXDOMAIN, str(exc)  # a name that cannot exist
+    except OSError as exc:
+        return None, DnsStatus.SERVFAIL, f"{type(exc).__name__}: {exc}"
 
 
 def _found(response: dns.message.Message, rdtype: str) -> DnsStatus:

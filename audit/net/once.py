@@ -108,6 +108,9 @@ class AskOnce(Generic[K, V]):
     def keep(self, key: K, value: V) -> None:
         """Remember a finished value (called before the waiters get it)."""
 
+    def keep_failure(self, key: K, error: BaseException) -> None:
+        """Remember a failure (called before the waiters get it); here it is not kept."""
+
     async def get(self, key: K, make: Callable[[], Awaitable[V]]) -> V:
         value = self.kept(key)
         if value is not None:
@@ -163,7 +166,9 @@ class AskOnce(Generic[K, V]):
     ) -> None:
         if self._waiting.get(key) is waiting:
             del self._waiting[key]
-        if error is None and not cancelled:
+        if error is not None:
+            self.keep_failure(key, error)
+        elif not cancelled:
             self.keep(key, value)  # type: ignore[arg-type]
         for future in waiting:
             if future.done():
@@ -194,16 +199,6 @@ class Memo(AskOnce[K, V]):
     def keep(self, key: K, value: V) -> None:
         self.values[key] = value
 
-    def _finish(
-        self,
-        key: K,
-        waiting: list[asyncio.Future[V]],
-        value: V | None,
-        error: BaseException | None = None,
-        cancelled: bool = False,
-    ) -> None:
-        if error is not None and not isinstance(error, Exception):
-            pass  # KeyboardInterrupt and the like are not results
-        elif error is not None:
+    def keep_failure(self, key: K, error: BaseException) -> None:
+        if isinstance(error, Exception):  # KeyboardInterrupt and the like are not results
             self.failures[key] = error
-        super()._finish(key, waiting, value, error, cancelled)
