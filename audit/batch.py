@@ -202,9 +202,10 @@ def audit_share(
 ) -> None:
     """A share of a list audited in an event loop of its own over its own resolver (built
     from the CLI's DNS settings): the unit of work of a worker process or a Dask task."""
+    from audit.event_loop import run as run_loop
     from audit.net.dns import build_backend
 
     async def run() -> None:
         await audit_batch(names, build_backend(*dns), on_done, concurrency=concurrency, **options)
 
-    asyncio.run(run())
+    run_loop(run())

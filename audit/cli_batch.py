@@ -22,6 +22,7 @@ import click
 from audit.batch import BadLine, DomainList, audit_batch, done_targets, open_for_append
 from audit.batch import read_domain_list as parse_list
 from audit.cli_common import StreamedRun, progress_wanted
+from audit.event_loop import run as run_loop
 from audit.json_document import jsonl_line
 from audit.model import EXIT_INTERNAL_ERROR, SCHEMA_VERSION, Report, Severity
 from audit.runner import relax_gc
@@ -211,6 +212,10 @@ def run_domain_batch(
         summary.skipped = len(names) - len(todo)
         names = todo
     sink = _open_sink(fmt, output, resume)
+    relax_gc()  # this process audits the list, or reads what its workers send
+    if sink is not None:
+        sink.stream.flush()  # a forked worker must not write this process's buffer again
+    run = runner or _process_runner(jobs, concurrency, names, dns, audit_options) or audit_batch
     progress = Progress(len(names))
     history = StreamedRun(fail_on)
 
@@ -223,12 +228,10 @@ def run_domain_batch(
         history.add(report, line.rstrip("\n") if line is not None else None)
         progress.advance(code)
 
-    run = runner or _process_runner(jobs, concurrency, len(names), dns) or audit_batch
-    relax_gc()  # this process audits the list, or reads what its workers send
     from audit.dask_run import DaskUnavailable
 
     try:
-        summary.interrupted = asyncio.run(
+        summary.interrupted = run_loop(
             _until_interrupted(
                 lambda: run(names, backend, on_done, concurrency=concurrency, **audit_options)
             )
@@ -307,23 +310,27 @@ def _gate(verdicts) -> int:
 def _process_runner(
     jobs: int | None,
     concurrency: int,
-    count: int,
+    names: list[str],
     dns: tuple[tuple[str, ...], Path | None, float] | None,
+    options: dict[str, Any],
 ) -> Callable[..., Any] | None:
     """The batch runner for --jobs N > 1 (or the default for a large list at a high
-    concurrency): worker processes (audit/batch_procs.py). None: this process."""
-    from audit.batch_procs import audit_in_processes, default_jobs
+    concurrency): worker processes (audit/batch_procs.py), started here, before the event
+    loop and the progress bar's thread, so they can be forked; the runner reads what they
+    send. None: this process audits the list."""
+    from audit.batch_procs import default_jobs, drain_workers, start_workers
 
-    processes = jobs or default_jobs(concurrency, count)
+    processes = jobs or default_jobs(concurrency, len(names))
     if processes <= 1 or dns is None:
         return None
     dns_servers, zone_dir, timeout = dns
     spec = (tuple(dns_servers), str(zone_dir) if zone_dir else None, timeout)
+    workers = start_workers(
+        names, spec, jobs=processes, concurrency=concurrency, fork=True, **options
+    )
 
-    def run(names, backend, on_done, *, concurrency, **options):
-        return audit_in_processes(
-            names, spec, on_done, jobs=processes, concurrency=concurrency, **options
-        )
+    def run(names, backend, on_done, *, concurrency, **options):  # the workers have them
+        return drain_workers(workers, on_done)
 
     return run
 

@@ -2,9 +2,10 @@
 
 The client splits the list into chunks and submits one task per chunk; a worker runs the same
 async batch engine (`audit.batch.audit_batch`) on its chunk with its own DNS cache, and sends
-the reports back as their JSON dicts; the client writes each as its chunk completes, into the
-same JSONL (or summary) as a single-machine run. Dask retries a chunk whose worker was lost
-(and, `retries`, one that raised). Needs the optional extra: `pip install audit[distributed]`.
+the reports back as the --jobs workers do (a digest and the finished JSON Lines line); the
+client writes each line as it is when its chunk completes, into the same JSONL (or summary) as
+a single-machine run. Dask retries a chunk whose worker was lost (and, `retries`, one that
+raised). Needs the optional extra: `pip install audit[distributed]`.
 
 Workers must be able to import `audit` and reach the DNS servers named (`--dns-server`) or the
 zone directory (`--zone-dir`, at the same path on every worker).
@@ -30,13 +31,14 @@ def audit_chunk(
     dns: tuple[tuple[str, ...], str | None, float],
     options: dict[str, Any],
     concurrency: int,
-) -> list[dict[str, Any]]:
-    """Runs on a worker: one chunk through the batch engine, reports as dicts."""
-    from audit.batch import audit_share
+) -> list[bytes]:
+    """Runs on a worker: one chunk through the batch engine, each report as the --jobs workers
+    send it (audit.batch.report_message: its digest and its finished JSON Lines line)."""
+    from audit.batch import audit_share, report_message
 
-    reports: list[dict[str, Any]] = []
-    audit_share(names, dns, lambda r: reports.append(r.to_dict()), concurrency=concurrency,
-                **options)  # fmt: skip
+    reports: list[bytes] = []
+    audit_share(names, dns, lambda r: reports.append(report_message(r)),
+                concurrency=concurrency, **options)  # fmt: skip
     return reports
 
 
@@ -64,7 +66,7 @@ async def audit_on_cluster(
         raise DaskUnavailable(
             "--scheduler needs Dask distributed: pip install 'audit[distributed]'"
         ) from None
-    from audit.report_load import report_from_dict
+    from audit.batch import report_from_message
 
     try:
         client = await Client(scheduler, asynchronous=True, timeout=connect_timeout)
@@ -80,8 +82,8 @@ async def audit_on_cluster(
             for i, chunk in enumerate(chunks(names, size))
         ]  # fmt: skip
         async for future in as_completed(futures):
-            for data in await future:
-                on_done(report_from_dict(data))
+            for message in await future:
+                on_done(report_from_message(message))
                 count += 1
             future.release()
     finally:
