@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.net.dns import DnsAnswer, Resolver, is_ip_literal
+from audit.net.dns import DnsAnswer, Resolver, is_ip_literal, normalize_name
 
 
 @dataclass
@@ -53,7 +53,12 @@ class MxFacts:
 
 
 async def gather_mx(resolver: Resolver, domain: str) -> MxFacts:
-    """The MX set and every host's A/AAAA answers, hosts resolved concurrently."""
+    """The MX set and every host's A/AAAA answers, hosts resolved concurrently: once per
+    audit (the resolver's), however many checks start from it (read-only to them)."""
+    return await resolver.derived(("mx", normalize_name(domain)), lambda: _gather(resolver, domain))
+
+
+async def _gather(resolver: Resolver, domain: str) -> MxFacts:
     answer = await resolver.query(domain, "MX")
     facts = MxFacts(domain, answer)
     if answer.temperror or not answer.rdata:

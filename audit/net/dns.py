@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dns.reversename
 
@@ -47,7 +47,7 @@ from audit.net.dns_zonefile import (
     load_zone_dir,
     memory_backend,
 )
-from audit.net.once import AskOnce
+from audit.net.once import Memo
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -88,21 +88,7 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-A = TypeVar("A", DnsAnswer, DnssecAnswer)
-
-
-class _Answers(AskOnce[tuple[str, str], A]):
-    """(name, type) -> the answer, kept for the Resolver's life; in-flight questions merged."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.answers: dict[tuple[str, str], A] = {}
-
-    def kept(self, key: tuple[str, str]) -> A | None:
-        return self.answers.get(key)
-
-    def keep(self, key: tuple[str, str], value: A) -> None:
-        self.answers[key] = value
+T = TypeVar("T")
 
 
 class Resolver:
@@ -110,13 +96,14 @@ class Resolver:
 
     def __init__(self, backend: Backend):
         self.backend = backend
-        self._cache: _Answers[DnsAnswer] = _Answers()
+        self._cache: Memo[tuple[str, str], DnsAnswer] = Memo()  # in flight merged, then kept
         self.log: list[QueryRecord] = []
-        self._dnssec_cache: _Answers[DnssecAnswer] = _Answers()
+        self._dnssec_cache: Memo[tuple[str, str], DnssecAnswer] = Memo()
+        self._derived: Memo[Hashable, Any] = Memo()
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         key = (normalize_name(name), rdtype.upper())
-        answer = self._cache.answers.get(key)  # most questions of an audit are repeats
+        answer = self._cache.values.get(key)  # most questions of an audit are repeats
         if answer is not None:
             return answer
         return await self._cache.get(key, lambda: self._ask(*key))
@@ -160,19 +147,29 @@ class Resolver:
                 answer.name,
                 answer.rdtype,
                 answer.status.value,
-                tuple(answer.records),
+                answer.record_texts,  # the answer's own tuple: shared, not copied per audit
                 answer.elapsed_ms,
                 answer.error,
             )
         )
+
+    async def derived(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
+        """A fact computed from this resolver's answers only (the MX set with its hosts'
+        addresses...), computed once per audit however many checks ask."""
+        value: T = await self._derived.get(key, make)
+        return value
 
     async def txt(self, name: str) -> DnsAnswer:
         return await self.query(name, "TXT")
 
     async def addresses(self, name: str) -> tuple[DnsAnswer, DnsAnswer]:
         """A and AAAA for a host, asked at the same time."""
-        a, aaaa = await asyncio.gather(self.query(name, "A"), self.query(name, "AAAA"))
-        return a, aaaa
+        key = normalize_name(name)
+        a = self._cache.values.get((key, "A"))
+        aaaa = self._cache.values.get((key, "AAAA"))
+        if a is not None and aaaa is not None:  # asked already (most calls): no tasks to gather
+            return a, aaaa
+        return await asyncio.gather(self.query(name, "A"), self.query(name, "AAAA"))
 
     async def host_addresses(self, host: str) -> HostAddresses:
         """Where to connect for `host` (IPv4 first): what every probe and sender asks."""

@@ -36,8 +36,25 @@ class DnsStatus(enum.Enum):
         return self in (DnsStatus.SERVFAIL, DnsStatus.TIMEOUT)
 
 
+class _Logged:
+    """An answer's record texts for query logs and evidence, computed once per answer."""
+
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def records(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def record_texts(self) -> tuple[str, ...]:
+        """`records` as the answer's own tuple (shared by every query log, not copied)."""
+        return self._texts
+
+
 @dataclass(frozen=True)
-class DnsAnswer:
+class DnsAnswer(_Logged):
     """The answer to one (name, type) question, after following CNAMEs.
 
     `rdata` are dnspython rdata objects for typed access (MX preference, A address);
@@ -64,14 +81,10 @@ class DnsAnswer:
         """The name exists (possibly without data of this type)."""
         return self.status in (DnsStatus.NOERROR, DnsStatus.NODATA)
 
-    @property
-    def records(self) -> list[str]:
-        return list(self._texts)
-
     @functools.cached_property
     def _texts(self) -> tuple[str, ...]:
         # once per answer: a run-wide cache hands the same answer to every audit's query log
-        return tuple(r.to_text() for r in self.rdata)
+        return tuple(_text(r) for r in self.rdata)
 
     @property
     def txt(self) -> list[str]:
@@ -101,6 +114,18 @@ class DnsAnswer:
         return f"{self.name} {self.rdtype} -> {detail}"
 
 
+_PLAIN = frozenset(range(0x20, 0x7F)) - frozenset(b'"\\')  # printed as is in a TXT string
+
+
+def _text(rdata: Any) -> str:
+    """`rdata.to_text()`; a TXT record of plain characters (a DKIM key, an SPF or DMARC record)
+    directly, as dnspython escapes one character at a time."""
+    strings = getattr(rdata, "strings", None)
+    if strings is not None and all(_PLAIN.issuperset(s) for s in strings):
+        return " ".join(f'"{s.decode()}"' for s in strings)
+    return str(rdata.to_text())
+
+
 def refused(status: DnsStatus, error: str | None) -> bool:
     """Whether a failed lookup's reason names a REFUSED answer (from any server asked)."""
     return status is DnsStatus.SERVFAIL and REFUSED in (error or "").split(", ")
@@ -112,7 +137,7 @@ def normalize_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class DnssecAnswer:
+class DnssecAnswer(_Logged):
     """The answer to one (name, type) question asked with the DO bit (and CD, so a validating
     resolver hands over even data it finds bogus): the response's answer and authority sections
     as rrsets, RRSIGs included (an RRSIG rrset's `covers` is the type it signs).
@@ -140,7 +165,7 @@ class DnssecAnswer:
         """A server REFUSED the question (see `DnsAnswer.refused`)."""
         return refused(self.status, self.error)
 
-    @property
+    @functools.cached_property
     def qname(self) -> dns.name.Name:
         return dns.name.from_text(self.name + ".")
 
@@ -188,9 +213,10 @@ class DnssecAnswer:
         kinds = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
         return [r for r in self.authority if r.rdtype in kinds]
 
-    @property
-    def records(self) -> list[str]:
-        """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof."""
+    @functools.cached_property
+    def _texts(self) -> tuple[str, ...]:
+        """For the query log: the data, its RRSIGs, and any NSEC/NSEC3 proof (once per answer:
+        the run-wide cache hands it to every audit's query log)."""
         out: list[str] = []
         asked = dns.rdatatype.from_text(self.rdtype)
         for rrset in self.answer:
@@ -202,7 +228,7 @@ class DnssecAnswer:
             if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
                 kind = dns.rdatatype.to_text(rrset.rdtype)
                 out.extend(f"{rrset.name.to_text()} {kind} {rd.to_text()}" for rd in rrset)
-        return out
+        return tuple(out)
 
     def describe(self) -> str:
         """One line for evidence: `example.com DNSKEY (DO) -> TIMEOUT`."""

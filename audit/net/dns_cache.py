@@ -101,6 +101,9 @@ class CachingBackend:
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         key = ("", normalize_name(name), rdtype.upper())
+        kept = self.cache.kept(key)  # most questions of a batch: no further coroutine
+        if kept is not None:
+            return cast(DnsAnswer, kept)
         return cast(DnsAnswer, await self.cache.get(key, lambda: self.inner.lookup(key[1], key[2])))
 
     async def _lookup_dnssec(self, ask: DnssecLookup, name: str, rdtype: str) -> DnssecAnswer:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -20,6 +20,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.nameserver
+import dns.rcode
 import dns.rdata
 import dns.rdatatype
 import dns.resolver
@@ -34,6 +35,7 @@ from audit.net.dns_answers import (
 from audit.net.dns_wire import UdpWire, WireFailure, WireTimeout
 
 DEFAULT_TIMEOUT = 5.0
+R = TypeVar("R")
 
 
 class Transport(Protocol):
@@ -127,8 +129,10 @@ class NetworkBackend:
         status: DnsStatus
         rdata: list[dns.rdata.Rdata]
         error: str | None
+        wired = self._wire is not None and self._resolver is self._base
+        ask = self._ask_wire if wired else self._ask
         while True:
-            step = await self._ask(current, rdtype)
+            step = await ask(current, rdtype)
             chain.extend(step.chain)
             ttls += [step.ttl] if step.ttl is not None else []
             if len(chain) > MAX_CNAME_CHAIN:
@@ -146,8 +150,6 @@ class NetworkBackend:
 
     async def _ask(self, name: str, rdtype: str) -> _Step:
         """One question to the servers, its outcome as a status (never an exception)."""
-        if self._wire is not None and self._resolver is self._base:
-            return await self._ask_wire(name, rdtype)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -181,16 +183,9 @@ class NetworkBackend:
     async def _ask_wire(self, name: str, rdtype: str) -> _Step:
         """`_ask` over the lean UDP wire (the default when no other transport is set)."""
         assert self._wire is not None
-        try:
-            reply = await self._wire.ask(name, rdtype)
-        except WireTimeout as exc:
-            return _Step(DnsStatus.TIMEOUT, error=str(exc))
-        except WireFailure as exc:
-            return _Step(DnsStatus.SERVFAIL, error=str(exc))
-        except (dns.exception.DNSException, ValueError) as exc:
-            return _Step(DnsStatus.NXDOMAIN, error=str(exc))  # a name that cannot exist
-        except OSError as exc:
-            return _Step(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
+        reply, failed, error = await _over_wire(self._wire.ask, name, rdtype)
+        if reply is None:
+            return _Step(failed, error=error)
         if reply.nxdomain:
             return _Step(DnsStatus.NXDOMAIN, chain=reply.chain, ttl=reply.negative_ttl)
         if not reply.rdata:
@@ -218,6 +213,13 @@ class NetworkBackend:
             elapsed = (time.perf_counter() - start) * 1000
             return DnssecAnswer(name, rdtype, status, answer, authority, elapsed, error)
 
+        if self._do_resolver is None and self._wire is not None:
+            message, failed, error = await _over_wire(self._wire.ask_dnssec, name, rdtype)
+            if message is None:
+                return done(failed, error=error)
+            if message.rcode() == dns.rcode.NXDOMAIN:
+                return done(DnsStatus.NXDOMAIN, message)
+            return done(_found(message, rdtype), message)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -234,10 +236,7 @@ class NetworkBackend:
             return done(DnsStatus.SERVFAIL, error=_server_failure(exc, qname, rdtype).error)
         except (dns.exception.DNSException, OSError) as exc:
             return done(DnsStatus.SERVFAIL, error=f"{type(exc).__name__}: {exc}")
-        response = answer.response
-        wanted = dns.rdatatype.from_text(rdtype)
-        found = any(r.rdtype == wanted for r in response.answer)
-        return done(DnsStatus.NOERROR if found else DnsStatus.NODATA, response)
+        return done(_found(answer.response, rdtype), answer.response)
 
     def _dnssec_resolver(self) -> Transport:
         """A sibling of the plain resolver (same servers and timeouts) that sets DO and CD."""
@@ -292,6 +291,29 @@ class _Step:
     error: str | None = None
     incomplete: bool = False  # NODATA at the end of a chain the server may not have finished
     ttl: int | None = None
+
+
+async def _over_wire(
+    ask: Callable[[str, str], Awaitable[R]], name: str, rdtype: str
+) -> tuple[R | None, DnsStatus, str | None]:
+    """A question over the wire: its result, or None with the status its failure reads as."""
+    try:
+        return await ask(name, rdtype), DnsStatus.NOERROR, None
+    except WireTimeout as exc:
+        return None, DnsStatus.TIMEOUT, str(exc)
+    except WireFailure as exc:
+        return None, DnsStatus.SERVFAIL, str(exc)
+    except (dns.exception.DNSException, ValueError) as exc:
+        return None, DnsStatus.NXDOMAIN, str(exc)  # a name that cannot exist
+    except OSError as exc:
+        return None, DnsStatus.SERVFAIL, f"{type(exc).__name__}: {exc}"
+
+
+def _found(response: dns.message.Message, rdtype: str) -> DnsStatus:
+    """NOERROR when the answer section holds records of the type asked, else NODATA."""
+    wanted = dns.rdatatype.from_text(rdtype)
+    found = any(r.rdtype == wanted for r in response.answer)
+    return DnsStatus.NOERROR if found else DnsStatus.NODATA
 
 
 def _negative_ttl(response: dns.message.Message | None) -> int | None:

@@ -31,15 +31,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
+import math
 import secrets
 import socket
 import struct
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dns.exception
+import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
@@ -48,6 +52,8 @@ import dns.rdatatype
 import dns.wire
 
 from audit.net.dns_answers import MAX_CNAME_CHAIN
+
+R = TypeVar("R")
 
 SOCKETS = 4
 PER_SOCKET = 64  # questions waiting on one socket before another is opened (a burst of answers
@@ -59,10 +65,18 @@ RD = 0x0100
 TC = 0x0200
 QR = 0x8000
 RA = 0x0080
+CD = 0x0010
 CNAME = 5
 SOA = 6
 IN = 1
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
+# The OPT record of a DNSSEC question (RFC 6891): root owner, 1232-octet payload, the DO bit.
+OPT_DO = b"\0" + struct.pack("!HHIH", 41, 1232, 0x8000, 0)
+TICK = 0.05  # timers are grouped by this: a question's timeout fires at most TICK late
+
+
+class WireRcode(Exception):
+    """The server answered with an rcode that is not an answer (SERVFAIL, REFUSED...)."""
 
 
 class WireTimeout(Exception):
@@ -260,6 +274,7 @@ class _Mux:
         self.sockets: dict[int, list[_Socket]] = {}
         self.turn = 0
         self.retiring: list[_Socket] = []
+        self.expiring: dict[int, list[tuple[_Socket, asyncio.Future[bytes]]]] = {}
         weakref.finalize(loop, _close_all, self.sockets, self.retiring)
 
     def pick(self, family: int) -> _Socket:
@@ -291,8 +306,9 @@ class _Mux:
             self.retiring.remove(sock)
 
     async def exchange(self, server: tuple[str, int], family: int, question: bytes,
-                       query_tail: bytes, timeout: float) -> bytes:  # fmt: skip
-        """Send one question to `server` and wait up to `timeout` for its answer."""
+                       packet: bytes, timeout: float) -> bytes:  # fmt: skip
+        """Send one question (`packet`, its id left zero) to `server` and wait up to `timeout`
+        for its answer."""
         loop = asyncio.get_running_loop()
         sock = self.pick(family)
         qid = secrets.randbits(16)
@@ -301,27 +317,40 @@ class _Mux:
         future: asyncio.Future[bytes] = loop.create_future()
         sock.waiting[qid] = (server, question, future)
         sock.sent += 1
-        timer = loop.call_later(timeout, _expire, sock, future)
+        self.expire_after(loop, timeout, sock, future)
         try:
-            packet = struct.pack("!HHHHHH", qid, RD, 1, 0, 0, 0) + query_tail
+            packet = qid.to_bytes(2, "big") + packet[2:]
             try:
                 sock.sock.sendto(packet, server)
             except (BlockingIOError, InterruptedError):
                 await loop.sock_sendto(sock.sock, packet, server)
             return await future
         finally:
-            timer.cancel()
             if sock.waiting.get(qid, (None, None, None))[2] is future:
                 del sock.waiting[qid]
-            self.settle(sock)
+            if sock.retired:
+                self.settle(sock)
 
+    def expire_after(self, loop: asyncio.AbstractEventLoop, timeout: float, sock: _Socket,
+                     future: asyncio.Future[bytes]) -> None:  # fmt: skip
+        """One timer per TICK for every question whose time ends in it (not one each)."""
+        slot = math.ceil((loop.time() + timeout) / TICK)
+        group = self.expiring.get(slot)
+        if group is None:
+            group = self.expiring[slot] = []
+            loop.call_at(slot * TICK, self.expire, slot)
+        group.append((sock, future))
 
-def _expire(sock: _Socket, future: asyncio.Future[bytes]) -> None:
-    """The question's time is up: first read what already arrived (a busy loop may not have
-    got to it yet), then give up."""
-    sock.read()
-    if not future.done():
-        future.set_exception(TimeoutError())
+    def expire(self, slot: int) -> None:
+        """The questions whose time is up: first read what already arrived (a busy loop may
+        not have got to it yet), then give up on the rest."""
+        group = self.expiring.pop(slot, [])
+        pending = [(sock, future) for sock, future in group if not future.done()]
+        for sock in {id(sock): sock for sock, _ in pending}.values():
+            sock.read()
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(TimeoutError())
 
 
 def _close_all(sockets: dict[int, list[_Socket]], retiring: list[_Socket]) -> None:
@@ -345,9 +374,13 @@ class UdpWire:
         self._muxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mux] = (
             weakref.WeakKeyDictionary()
         )
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], _Mux] | None = None
 
     def _mux(self) -> _Mux:
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         mux = self._muxes.get(loop)
         if mux is None:
             for old, other in list(self._muxes.items()):  # loops that ended: their sockets go
@@ -355,16 +388,32 @@ class UdpWire:
                     other.close()
                     del self._muxes[old]
             mux = self._muxes[loop] = _Mux(loop)
+        self._last = (weakref.ref(loop), mux)
         return mux
 
-    async def ask(self, name: str, rdtype: str) -> Reply:
+    def ask(self, name: str, rdtype: str) -> Awaitable[Reply]:
         """The answer to (name, type, IN); raises WireTimeout or WireFailure, or ValueError
         (from dnspython) for a name that cannot be put on the wire."""
         qname = encode_name(name)
-        qtype = dns.rdatatype.from_text(rdtype)
+        qtype = _type_code(rdtype)
         tail = qname + struct.pack("!HH", qtype, IN)
-        question = tail.lower()
         qkey = _key(_read_name(qname, 0)[0])
+        end = 12 + len(tail)
+        packet = struct.pack("!HHHHHH", 0, RD, 1, 0, 0, 0) + tail
+        return self._ask(tail, packet, lambda data: parse_reply(data, end, qkey, qtype))
+
+    def ask_dnssec(self, name: str, rdtype: str) -> Awaitable[dns.message.Message]:
+        """The whole answer to (name, type, IN) asked with the DO and CD bits (RRSIGs and
+        NSEC/NSEC3 proofs included), parsed by dnspython; raises as `ask` does."""
+        qname = encode_name(name)
+        tail = qname + struct.pack("!HH", _type_code(rdtype), IN)
+        packet = struct.pack("!HHHHHH", 0, RD | CD, 1, 0, 0, 1) + tail + OPT_DO
+        return self._ask(tail, packet, _parse_message)
+
+    async def _ask(self, tail: bytes, packet: bytes, parse: Callable[[bytes], R]) -> R:
+        """`packet` (whose question is `tail`) to the servers with dnspython's retry rules, and
+        the first answer `parse` accepts."""
+        question = tail.lower()
         mux = self._mux()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lifetime
@@ -389,10 +438,10 @@ class UdpWire:
             family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
             try:
                 data = await mux.exchange(
-                    server, family, question, tail, min(self.attempt_timeout, remaining)
+                    server, family, question, packet, min(self.attempt_timeout, remaining)
                 )
                 if data[2] & (TC >> 8):
-                    data = await _tcp(server, family, question, tail, deadline - loop.time())
+                    data = await _tcp(server, family, question, packet, deadline - loop.time())
             except TimeoutError:
                 if "timed out" not in errors:
                     errors.append("timed out")
@@ -404,7 +453,10 @@ class UdpWire:
             rcode = data[3] & 0xF
             if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 try:
-                    return parse_reply(data, 12 + len(tail), qkey, qtype)
+                    return parse(data)
+                except WireRcode as exc:
+                    if str(exc) not in errors:
+                        errors.append(str(exc))
                 except (ValueError, IndexError, struct.error, dns.exception.DNSException) as exc:
                     errors.append(f"FormError: {exc}")
             else:
@@ -414,7 +466,22 @@ class UdpWire:
             alive.remove(server)
 
 
-async def _tcp(server: tuple[str, int], family: int, question: bytes, tail: bytes,
+@functools.lru_cache(maxsize=128)
+def _type_code(rdtype: str) -> int:
+    return int(dns.rdatatype.from_text(rdtype))
+
+
+def _parse_message(data: bytes) -> dns.message.Message:
+    """A whole DNSSEC answer; an extended rcode (from the OPT record) that is not an answer
+    fails like a plain bad rcode."""
+    message = dns.message.from_wire(data)
+    rcode = message.rcode()
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        raise WireRcode(dns.rcode.to_text(rcode))
+    return message
+
+
+async def _tcp(server: tuple[str, int], family: int, question: bytes, packet: bytes,
                timeout: float) -> bytes:  # fmt: skip
     """The same question over TCP (after a truncated UDP answer), within `timeout`."""
     if timeout <= 0:
@@ -424,8 +491,8 @@ async def _tcp(server: tuple[str, int], family: int, question: bytes, tail: byte
         reader, writer = await asyncio.open_connection(server[0], server[1], family=family)
         try:
             qid = secrets.randbits(16)
-            packet = struct.pack("!HHHHHH", qid, RD, 1, 0, 0, 0) + tail
-            writer.write(struct.pack("!H", len(packet)) + packet)
+            sent = qid.to_bytes(2, "big") + packet[2:]
+            writer.write(struct.pack("!H", len(sent)) + sent)
             await writer.drain()
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))

@@ -50,7 +50,7 @@ from audit.net.nsec import (
     nsec3_owner_hash,
     nsec_covers,
 )
-from audit.net.once import OnceCache
+from audit.net.once import Memo
 
 T = TypeVar("T")
 
@@ -241,7 +241,7 @@ class Validator:
         self.resolver = resolver
         self.anchors = anchors or TrustAnchors.root()
         self.now = now
-        self._memo: OnceCache[Hashable, Any] = OnceCache()
+        self._memo: Memo[Hashable, Any] = Memo()
 
     async def _once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
         result: T = await self._memo.get(key, make)

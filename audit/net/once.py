@@ -108,6 +108,9 @@ class AskOnce(Generic[K, V]):
     def keep(self, key: K, value: V) -> None:
         """Remember a finished value (called before the waiters get it)."""
 
+    def keep_failure(self, key: K, error: BaseException) -> None:
+        """Remember a failure (called before the waiters get it); here it is not kept."""
+
     async def get(self, key: K, make: Callable[[], Awaitable[V]]) -> V:
         value = self.kept(key)
         if value is not None:
@@ -163,7 +166,9 @@ class AskOnce(Generic[K, V]):
     ) -> None:
         if self._waiting.get(key) is waiting:
             del self._waiting[key]
-        if error is None and not cancelled:
+        if error is not None:
+            self.keep_failure(key, error)
+        elif not cancelled:
             self.keep(key, value)  # type: ignore[arg-type]
         for future in waiting:
             if future.done():
@@ -174,3 +179,26 @@ class AskOnce(Generic[K, V]):
                 future.set_exception(error)
             else:
                 future.set_result(value)  # type: ignore[arg-type]
+
+
+class Memo(AskOnce[K, V]):
+    """`AskOnce` keeping every result for its life, and every failure too (a later caller
+    gets the same exception, as with `OnceCache`): derived facts of one audit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[K, V] = {}
+        self.failures: dict[K, BaseException] = {}
+
+    def kept(self, key: K) -> V | None:
+        failure = self.failures.get(key)
+        if failure is not None:
+            raise failure
+        return self.values.get(key)
+
+    def keep(self, key: K, value: V) -> None:
+        self.values[key] = value
+
+    def keep_failure(self, key: K, error: BaseException) -> None:
+        if isinstance(error, Exception):  # KeyboardInterrupt and the like are not results
+            self.failures[key] = error

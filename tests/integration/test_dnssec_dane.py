@@ -27,7 +27,7 @@ import pytest
 
 from audit.domain_audit import audit_domain
 from audit.model import Report, Status
-from audit.net.dns import NetworkBackend, Resolver, ServerAddress
+from audit.net.dns import DnsStatus, NetworkBackend, Resolver, ServerAddress
 from audit.net.dnssec import Security, Validator, load_trust_anchors
 from audit.records.tlsa import tlsa_record
 from tests.infra.certs import TestCA
@@ -384,3 +384,40 @@ def test_nsec3_proofs(nsec3_knot):
     assert "proven by a signed NSEC3" in unsigned.reason
     nsec3 = [q for q in resolver.log if any(" NSEC3 " in a for a in q.answers)]
     assert nsec3, "Knot answered with NSEC3 proofs"
+
+
+def test_dnssec_questions_over_the_wire_match_dnspython(setup: SignedSetup):
+    """The DO+CD questions of the validator go over the lean wire (dns_wire) by default: the
+    same sections, RRSIGs and NSEC/NSEC3 proofs as dnspython's resolver gets from Knot."""
+    questions = [
+        (name, rdtype)
+        for name in ("secure.dnssec.test", "mx1.secure.dnssec.test", "nope.secure.dnssec.test",
+                     "_25._tcp.mx1.secure.dnssec.test", "dnssec.test", "expired.dnssec.test",
+                     "bogus.dnssec.test", "unsigned.dnssec.test", "outside.example")
+        for rdtype in ("MX", "A", "AAAA", "TLSA", "DNSKEY", "DS", "SOA")
+    ]  # fmt: skip
+
+    async def ask(wire: bool) -> list:
+        server = ServerAddress(setup.knot.host, setup.knot.port)
+        backend = NetworkBackend([server], timeout=3, wire=wire)
+        return list(await asyncio.gather(*(backend.lookup_dnssec(*q) for q in questions)))
+
+    def signature(answer) -> tuple:
+        sections = [sorted(r.to_text() for r in part) for part in (answer.answer, answer.authority)]
+        return (answer.status, sections, answer.error)
+
+    wire, dnspython = asyncio.run(ask(True)), asyncio.run(ask(False))
+    differ = [
+        f"{q}: wire {signature(a)} / dnspython {signature(b)}"
+        for q, a, b in zip(questions, wire, dnspython, strict=True)
+        if signature(a) != signature(b)
+    ]
+    assert not differ, "\n".join(differ[:20])
+    by_question = dict(zip(questions, wire, strict=True))
+    secure_mx = by_question["secure.dnssec.test", "MX"]
+    assert secure_mx.status is DnsStatus.NOERROR and secure_mx.rrsigs is not None
+    assert by_question["nope.secure.dnssec.test", "A"].status is DnsStatus.NXDOMAIN
+    assert by_question["nope.secure.dnssec.test", "A"].denial  # the NSEC/NSEC3 proof came along
+    assert by_question["mx1.secure.dnssec.test", "MX"].status is DnsStatus.NODATA
+    refused = by_question["outside.example", "MX"]  # Knot refuses names outside its zones
+    assert refused.status is DnsStatus.SERVFAIL and refused.refused

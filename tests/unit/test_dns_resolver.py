@@ -11,6 +11,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
@@ -670,3 +671,35 @@ def test_a_failure_shows_its_reason_in_the_evidence() -> None:
     answer = DnsAnswer("x.test", "TXT", DnsStatus.SERVFAIL, error="REFUSED")
     assert answer.describe() == "x.test TXT -> SERVFAIL (REFUSED)"
     assert DnsAnswer("x.test", "TXT", DnsStatus.NXDOMAIN).describe() == "x.test TXT -> NXDOMAIN"
+
+
+def test_record_texts_are_dnspythons_also_on_the_fast_path():
+    """TXT records of plain characters are written directly; anything to escape (quotes,
+    backslashes, control or non-ASCII octets) still goes through dnspython: the same text."""
+    texts = ['"v=spf1 -all"', '"a" "b c"', r'"x\"y"', r'"a\\b"', '"\\200abc"', '""',
+             '"tab\\009x"', '"v=DKIM1; k=rsa; p=MIIB" "IjAN"']  # fmt: skip
+    rdata = [dns.rdata.from_text("IN", "TXT", t) for t in texts]
+    rdata.append(dns.rdata.from_text("IN", "MX", "10 mx.example.test."))
+    answer = DnsAnswer("example.test", "TXT", DnsStatus.NOERROR, tuple(rdata))
+    assert answer.records == [r.to_text() for r in rdata]
+    assert answer.records[2] == r'"x\"y"' and answer.records[4] == '"\\200abc"'
+
+
+def test_the_mx_facts_are_gathered_once_per_audit_however_many_checks_ask(backend):
+    from audit.facts.mx import gather_mx
+
+    counting = Counting(backend)
+    resolver = Resolver(counting)
+
+    async def run():
+        names = ("example.test", "Example.Test.", "example.test")
+        return await asyncio.gather(*(gather_mx(resolver, d) for d in names))
+
+    first, second, third = asyncio.run(run())
+    assert first is second is third  # one MxFacts, shared read-only
+    assert [h.host for h in first.hosts] == ["mx.example.test"]
+    assert first.hosts[0].addresses == ["192.0.2.1"]
+    assert counting.calls.count(("example.test", "MX")) == 1
+    assert counting.calls.count(("mx.example.test", "A")) == 1
+    other = asyncio.run(gather_mx(Resolver(counting), "example.test"))  # another audit: its own
+    assert other is not first and counting.calls.count(("example.test", "MX")) == 2

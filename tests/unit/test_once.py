@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from audit.net.once import AskOnce, OnceCache
+from audit.net.once import AskOnce, Memo, OnceCache
 
 
 class Counter:
@@ -219,3 +219,22 @@ def test_ask_once_a_cancelled_first_caller_alone_drops_the_work():
 
     assert asyncio.run(scenario()) == "value of k"
     assert counter.calls == ["k", "k"]
+
+
+def test_memo_keeps_results_and_failures_for_later_callers():
+    memo: Memo[str, object] = Memo()
+    counter = Counter()
+
+    async def scenario():
+        slow = counter.make("k", delay=0.01)
+        good = await asyncio.gather(*(memo.get("k", slow) for _ in range(3)))
+        again = await memo.get("k", counter.make("k"))
+        with pytest.raises(ConnectionResetError):
+            await memo.get("bad", counter.make("bad", fail=True))
+        with pytest.raises(ConnectionResetError):  # shared, not retried
+            await memo.get("bad", counter.make("bad"))
+        return good, again
+
+    good, again = asyncio.run(scenario())
+    assert good == ["value of k"] * 3 and again == "value of k"
+    assert counter.calls == ["k", "bad"]

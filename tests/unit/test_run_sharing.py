@@ -207,3 +207,34 @@ def test_slots_hand_a_released_slot_to_the_longest_waiter_and_skip_the_cancelled
 
     order, free = asyncio.run(scenario())
     assert order == ["b", "c"] and free == 1  # no slot lost to the cancelled waiter
+
+
+def test_the_rate_bound_holds_and_lets_waiters_through_in_groups():
+    from audit.net.dns_limits import TokenBucket
+
+    async def scenario():
+        bucket = TokenBucket(rate=1000)  # bursts up to 100
+        bucket.tokens = 0  # the burst already spent
+        wakeups = []
+        let_through = bucket._let_through
+
+        def counted() -> None:
+            wakeups.append(1)
+            let_through()
+
+        bucket._let_through = counted  # type: ignore[method-assign]
+        order: list[int] = []
+
+        async def one(i: int) -> None:
+            await bucket.acquire()
+            order.append(i)
+
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.gather(*(one(i) for i in range(50)))
+        return order, loop.time() - start, len(wakeups)
+
+    order, elapsed, wakeups = asyncio.run(scenario())
+    assert order == list(range(50))  # first come, first served
+    assert elapsed >= 50 / 1000 * 0.95  # never faster than the rate
+    assert wakeups < 25  # grouped: not one timer per question

@@ -26,7 +26,12 @@ async def validator(ctx: DomainContext) -> Validator:
     """The run's one validator (its caches shared by the DNSSEC and DANE checks)."""
 
     async def make() -> Validator:
-        anchors = await asyncio.to_thread(load_trust_anchors, ctx.trust_anchor_file)
+        # the anchors (a file read and parsed) once per run; the validator once per domain, as
+        # its questions go through this domain's resolver (its report's evidence)
+        anchors = await ctx.run_once(
+            ("dnssec", "anchors", ctx.trust_anchor_file),
+            lambda: asyncio.to_thread(load_trust_anchors, ctx.trust_anchor_file),
+        )
         return Validator(ctx.resolver, anchors)
 
     return await ctx.once(("dnssec", "validator"), make)
