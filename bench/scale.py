@@ -257,6 +257,9 @@ def main() -> None:
     parser.add_argument("--runs", default=None,
                         help="N:CONCURRENCY pairs instead of sizes x concurrency, e.g. "
                         "1000:default,1000:500,10000:500")  # fmt: skip
+    parser.add_argument("--tuned-dns-rate", default="0",
+                        help="audit --dns-rate in runs at a given concurrency (the default "
+                        "protects public resolvers; this server is local; 0: none)")  # fmt: skip
     parser.add_argument("--delay-ms", type=float, default=15.0, help="added to every DNS answer")
     parser.add_argument("--checkdmarc", default="100,1000",
                         help="domains for checkdmarc sequential,16-thread (0 skips)")  # fmt: skip
@@ -327,8 +330,8 @@ def main() -> None:
                 source = ["--zone-dir", str(zones)] if args.offline else ["--dns-server", server]
                 command = audit + ["domain", "--from-file", str(listing), *source,
                                    "--no-probes", "--format", "jsonl", "-o", str(out)]  # fmt: skip
-                if conc != "default":
-                    command += ["--concurrency", conc]
+                if conc != "default":  # tuned for a local server: no rate bound either
+                    command += ["--concurrency", conc, "--dns-rate", args.tuned_dns_rate]
                 run = measured(command, env)
                 stats = jsonl_stats(out)
                 row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"]}
