@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 MAX_FACT_ITEMS = 100  # entries kept in any fact list (hops, verdicts, hosts); evidence: 20
@@ -54,25 +54,17 @@ def to_json(value: Any) -> Any:
     kind = type(value)
     if kind in _LEAVES:
         return value
-    if kind is dict:
-        return {k: v if type(v) in _LEAVES else to_json(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [item if type(item) in _LEAVES else to_json(item) for item in value]
-    plan = _plan(kind)
-    if plan is not None:  # a dataclass instance (a dataclass class itself has type `type`)
-        out: dict[str, Any] = {}
-        for name, inline, omit_none in plan:
-            item = getattr(value, name)
-            if inline:
-                out.update(to_json(item) if item is not None else {})
-            elif item is not None or not omit_none:
-                out[name] = to_json(item)
-        return out
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    return value
+    plan = None if kind is dict or kind is list or kind is tuple else _plan(kind)
+    if plan is None:
+        return _containers(value, to_json)
+    out: dict[str, Any] = {}  # a dataclass instance (a dataclass class itself has type `type`)
+    for name, inline, omit_none in plan:
+        item = getattr(value, name)
+        if inline:
+            out.update(to_json(item) if item is not None else {})
+        elif item is not None or not omit_none:
+            out[name] = to_json(item)
+    return out
 
 
 def facts_json(facts: Any) -> Any:
@@ -80,17 +72,24 @@ def facts_json(facts: Any) -> Any:
     kind = type(facts)
     if kind in _LEAVES:
         return facts
+    if kind is dict or kind is list or kind is tuple or _plan(kind) is None:
+        return _containers(facts, facts_json)
+    return cap_facts(to_json(facts))
+
+
+def _containers(value: Any, walk: Callable[[Any], Any]) -> Any:
+    """Dicts, lists and tuples (as lists) with `walk` applied to every item that is no plain
+    scalar; anything else as it is. Exact types first: most facts are plain dicts and lists."""
+    kind = type(value)
     if kind is dict:
-        return {k: v if type(v) in _LEAVES else facts_json(v) for k, v in facts.items()}
+        return {k: v if type(v) in _LEAVES else walk(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [item if type(item) in _LEAVES else facts_json(item) for item in facts]
-    if _plan(kind) is not None:
-        return cap_facts(to_json(facts))
-    if isinstance(facts, dict):
-        return {key: facts_json(item) for key, item in facts.items()}
-    if isinstance(facts, list | tuple):
-        return [facts_json(item) for item in facts]
-    return facts
+        return [item if type(item) in _LEAVES else walk(item) for item in value]
+    if isinstance(value, dict):
+        return {key: walk(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [walk(item) for item in value]
+    return value
 
 
 def cap_facts(facts: Any, limit: int | None = None) -> Any:
