@@ -30,6 +30,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -402,6 +403,7 @@ def _serve(server: str, work: Path, count: int) -> None:
     listing = work / f"list-{count}.txt"
     listing.write_text("\n".join(domain_name(i) for i in range(1, count + 1)) + "\n")
     print(f"serving {count} domains at {server}; list {listing}; Ctrl-C stops", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a kill too stops the servers
     try:
         while True:
             time.sleep(3600)
