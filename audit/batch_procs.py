@@ -99,7 +99,8 @@ def start_workers(
     """Start `jobs` worker processes, each on every jobs-th name. With `fork` (and can_fork),
     they are forked from this process: nothing to start or import again, where a spawned
     worker spends ~0.75 s of CPU (a new interpreter importing the engine, the public suffix
-    list and the ESP profiles) before its first domain. Otherwise they are spawned."""
+    list and the ESP profiles) before its first domain. Otherwise (a caller inside an event
+    loop, another thread running) they are spawned."""
     forked = fork and can_fork()
     if forked:
         from audit.checks.domain import domain_checks
@@ -125,22 +126,6 @@ def start_workers(
         child.close()
         workers.append((process, parent, share))
     return workers
-
-
-async def audit_in_processes(
-    names: Sequence[str],
-    dns: tuple[tuple[str, ...], str | None, float],
-    on_done: Callable[[Report], None],
-    *,
-    jobs: int,
-    concurrency: int,
-    **options: Any,
-) -> int:
-    """Audit `names` in `jobs` worker processes (spawned: this process runs a loop); each
-    report goes to `on_done` as it arrives. Returns how many were handed on. Cancelling stops
-    the workers."""
-    workers = start_workers(names, dns, jobs=jobs, concurrency=concurrency, **options)
-    return await drain_workers(workers, on_done)
 
 
 async def drain_workers(workers: list[Worker], on_done: Callable[[Report], None]) -> int:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 
-from audit.batch_procs import audit_in_processes, default_jobs, split_options
+from audit.batch_procs import default_jobs, drain_workers, split_options, start_workers
 from tests.conftest import ZONES
 
 DOMAINS = sorted(p.name[: -len(".zone")] for p in ZONES.glob("*.test.zone"))[:24]
@@ -67,9 +67,8 @@ def test_a_worker_that_dies_leaves_an_error_report_per_unfinished_domain(knot_se
         seen.append(report)
 
     dns = ((str(knot_server),), None, 3.0)
-    count = asyncio.run(
-        audit_in_processes(DOMAINS, dns, on_done, jobs=2, concurrency=1, probes=False)
-    )
+    workers = start_workers(DOMAINS, dns, jobs=2, concurrency=1, probes=False)
+    count = asyncio.run(drain_workers(workers, on_done))
     assert count == len(seen) == len(DOMAINS)
     assert sorted(r.target for r in seen) == DOMAINS
     errors = [r for r in seen if r.outcomes[0].error and "worker process" in r.outcomes[0].error]
