@@ -52,37 +52,6 @@ def test_without_a_lifetime_a_failure_is_kept_and_shared():
     assert counter.calls == ["k"]  # not retried
 
 
-def test_with_a_lifetime_failures_are_dropped_and_results_expire():
-    now = [0.0]
-    cache: OnceCache[str, object] = OnceCache(lifetime=lambda v: 10.0, clock=lambda: now[0])
-    counter = Counter()
-
-    async def scenario():
-        with pytest.raises(ConnectionResetError):
-            await cache.get("bad", counter.make("bad", fail=True))
-        assert await cache.get("bad", counter.make("bad")) == "value of bad"  # asked again
-        await cache.get("good", counter.make("good"))
-        now[0] = 9.9
-        await cache.get("good", counter.make("good"))  # still fresh
-        now[0] = 10.1
-        await cache.get("good", counter.make("good"))  # expired: asked again
-
-    asyncio.run(scenario())
-    assert counter.calls == ["bad", "bad", "good", "good"]
-
-
-def test_a_zero_lifetime_is_not_kept():
-    cache: OnceCache[str, object] = OnceCache(lifetime=lambda v: 0.0)
-    counter = Counter()
-
-    async def scenario():
-        await cache.get("k", counter.make("k"))
-        await cache.get("k", counter.make("k"))
-
-    asyncio.run(scenario())
-    assert counter.calls == ["k", "k"] and len(cache) == 0
-
-
 def test_least_recently_used_goes_first():
     cache: OnceCache[str, object] = OnceCache(max_entries=2)
     counter = Counter()
