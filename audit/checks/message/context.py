@@ -6,9 +6,9 @@ Checks run concurrently. A check that needs another family's verdict (DMARC need
 context (`await ctx.dkim_verdicts()`), which asks its VerdictProviders: the real families by
 default (audit.checks.message.providers), stand-ins where a test wants to pin one family's logic
 down. The real getters compute once per message (`shared`): the first caller does the work,
-callers that come meanwhile wait for it, later ones get the kept result (net.once.AskOnce: no
-task per shared verdict; a first caller cancelled by its check's time limit hands the work on
-to those waiting).
+callers that come meanwhile wait for it, later ones get the kept result, or the same
+exception (net.once.Memo: no task per shared verdict; a first caller cancelled by its check's
+time limit hands the work on to those waiting).
 """
 
 from __future__ import annotations
@@ -22,21 +22,7 @@ from typing import Any, Protocol
 from audit.checks.message.verdicts import ArcVerdict, DkimVerdict, DmarcVerdict, SpfVerdict
 from audit.message.envelope import Envelope
 from audit.net.dns import Resolver
-from audit.net.once import AskOnce
-
-
-class _Kept(AskOnce[str, Any]):
-    """A message's shared results, kept for the context's life (none of them is None)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results: dict[str, Any] = {}
-
-    def kept(self, key: str) -> Any:
-        return self.results.get(key)
-
-    def keep(self, key: str, value: Any) -> None:
-        self.results[key] = value
+from audit.net.once import Memo
 
 
 class Verdicts(Protocol):
@@ -70,7 +56,7 @@ class MessageContext:
     verdicts: Verdicts  # the families' getters (providers.VerdictProviders: the real ones)
     receiver_domain: str | None = None
     mime_depth: int = 0  # nested MIME containers (audit.message.mime); over the cap: MSG007
-    _shared: _Kept = field(default_factory=_Kept, repr=False)
+    _shared: Memo[str, Any] = field(default_factory=Memo, repr=False)
 
     def shared(self, key: str, compute: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         """Run `compute` once per context; every caller awaits the same result."""
