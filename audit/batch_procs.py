@@ -19,7 +19,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -137,18 +138,15 @@ async def drain_workers(workers: list[Worker], on_done: Callable[[Report], None]
         nonlocal count
         pending = dict.fromkeys(share)
         finished = False
-        while True:
-            try:
-                data = await asyncio.to_thread(conn.recv_bytes)
-            except (EOFError, OSError):
-                break
-            if data == DONE:
-                finished = True
-                break
-            report = report_from_message(data)
-            pending.pop(report.target, None)
-            on_done(report)
-            count += 1
+        async with aclosing(received(conn)) as messages:  # stops watching the pipe at once
+            async for data in messages:
+                if data == DONE:
+                    finished = True
+                    break
+                report = report_from_message(data)
+                pending.pop(report.target, None)
+                on_done(report)
+                count += 1
         await asyncio.to_thread(process.join)
         if not finished:
             reason = RuntimeError(f"worker process ended with exit code {process.exitcode}")
@@ -161,6 +159,34 @@ async def drain_workers(workers: list[Worker], on_done: Callable[[Report], None]
     finally:
         stop_workers(workers)
     return count
+
+
+async def received(conn: Connection) -> AsyncGenerator[bytes, None]:
+    """The messages on `conn` until its writer closes it. The loop watches the pipe and reads
+    every message waiting when it wakes: no thread hand-over per message (a report each, a
+    few hundred a second), where the loop cannot watch a pipe (Windows) one thread read each."""
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    try:
+        loop.add_reader(conn.fileno(), ready.set)
+    except NotImplementedError:
+        while True:
+            try:
+                yield await asyncio.to_thread(conn.recv_bytes)
+            except (EOFError, OSError):
+                return
+    try:
+        while True:
+            await ready.wait()
+            ready.clear()
+            while conn.poll():  # a message, or the end (readable at EOF too)
+                try:
+                    data = conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                yield data
+    finally:
+        loop.remove_reader(conn.fileno())
 
 
 def stop_workers(workers: list[Worker]) -> None:
