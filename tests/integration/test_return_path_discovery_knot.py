@@ -88,7 +88,8 @@ def _mx_asked(report: dict) -> set[str]:
 
 
 def test_quick_list_asks_the_bounce_names_only_where_a_provider_shows(tmp_path, knot):
-    reports = _list_run(tmp_path, knot)  # quick: the default with --from-file
+    # quick: the default with --from-file; two worker processes carry the mode too
+    reports = _list_run(tmp_path, knot, "--jobs", "2")
     include = reports["rpq-include.test"]
     esp = _outcome(include, "esp")
     assert [(f["rule_id"], f["target"]) for f in esp["findings"]] == [
