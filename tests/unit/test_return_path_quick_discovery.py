@@ -22,25 +22,14 @@ PROFILES = load_profiles()
 ALL_NAMES = return_path_names(PROFILES)
 
 
-class Counting:
-    """In-memory zones, counting the MX questions that reach them."""
-
-    def __init__(self, records):
-        self.inner, self.mx_asked = memory_backend(records), []
-
-    async def lookup(self, name, rdtype):
-        if rdtype == "MX":
-            self.mx_asked.append(name)
-        return await self.inner.lookup(name, rdtype)
-
-
 def _esp(records, domain, mode="quick", **options):
-    """The ESP check's result and the return-path names that reached the DNS."""
-    backend = Counting(records)
-    ctx = DomainContext(domain, Resolver(backend), return_path_discovery=mode, **options)
+    """The ESP check's result and the return-path names asked (the resolver's query log, the
+    report's evidence of every question)."""
+    resolver = Resolver(memory_backend(records))
+    ctx = DomainContext(domain, resolver, return_path_discovery=mode, **options)
     result = asyncio.run(esp.check(ctx))
-    asked = [n.removesuffix(f".{domain}") for n in backend.mx_asked if n != domain]
-    return result, asked
+    mx = [q.name for q in resolver.log if q.rdtype == "MX" and q.name != domain]
+    return result, [n.removesuffix(f".{domain}") for n in mx]
 
 
 def _vias(result):
