@@ -16,8 +16,11 @@ measures:
   * optionally the same commands run from another source tree (--baseline-tree, e.g. the
     previous release unpacked) for "today's" rates.
 
-Each measurement runs in its own process (peak RSS is that process's own, from wait4). Results
-are ratios in one table; other load on the machine affects both sides alike, and is printed.
+Each measurement runs in its own process (peak RSS is that process's own, from wait4), started
+in the source tree it measures (`python -m audit` imports from the cwd first: the benchmark
+prints where each tree's runs import `audit` from) and with a fresh run history
+(AUDIT_STATE_DIR). Results are ratios in one table; other load on the machine affects both
+sides alike, and is printed.
 
     python bench/scale.py                                     # N=1000,10000; takes a while
     python bench/scale.py --sizes 200 --concurrency 50 --checkdmarc 50,100 --messages 100
@@ -30,6 +33,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,11 +140,13 @@ def write_messages(path: Path, count: int, private_key: bytes) -> None:
 # --------------------------------------------------------------------------- measuring
 
 
-def measured(command: list[str], env: dict[str, str] | None = None, stdout=None) -> dict:
+def measured(
+    command: list[str], env: dict[str, str] | None = None, stdout=None, cwd: Path | None = None
+) -> dict:
     """Run `command`; its wall time and its own peak RSS (wait4, not the whole family)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=stdout or subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+                            stderr=subprocess.PIPE, env=env, cwd=cwd)  # fmt: skip
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -148,6 +154,23 @@ def measured(command: list[str], env: dict[str, str] | None = None, stdout=None)
     cpu = usage.ru_utime + usage.ru_stime  # with the worker processes it waited for
     return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "cpu": cpu, "code": code,
             "stderr": stderr[-500:]}  # fmt: skip
+
+
+def tree_env(tree: Path, work: Path, label: str) -> dict[str, str]:
+    """The environment of one audit run from `tree`: its own PYTHONPATH and a fresh run-history
+    directory (a history grown by earlier runs would slow the write at the end of each run).
+    Run it with cwd=tree too: `python -m audit` puts the cwd first on sys.path, so a run from
+    another source tree's directory would measure that tree instead."""
+    state = work / "state" / label
+    shutil.rmtree(state, ignore_errors=True)
+    return {**os.environ, "PYTHONPATH": str(tree), "AUDIT_STATE_DIR": str(state)}
+
+
+def imported_from(tree: Path, work: Path) -> str:
+    """Where `python -m audit` run as the benchmark runs it imports the package from."""
+    probe = [sys.executable, "-c", "import audit; print(audit.__file__)"]
+    return subprocess.run(probe, env=tree_env(tree, work, "probe"), cwd=tree,
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
 
 
 def jsonl_stats(path: Path) -> dict:
@@ -297,7 +320,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.runs:
         sizes = [int(r.split(":")[0]) for r in args.runs.split(",")]
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))
+    work = (args.workdir or Path(tempfile.mkdtemp(prefix="audit-bench-"))).resolve()
     zones = work / "zones"
     zones.mkdir(parents=True, exist_ok=True)
     private, public = _key_pair()
@@ -306,10 +329,11 @@ def main() -> None:
     port = free_port()
     front = delayed_dns.start(knot.port, args.delay_ms, work, port)
     server = f"127.0.0.1:{port}"
-    results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {}}
+    results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {},
+                     "imported_from": {}}  # fmt: skip
     try:
         if args.serve:
-            return _serve(server, work, max(sizes))
+            return _serve(server, work, max(sizes), args.messages, private)
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
         capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
         results["server"]["qps_capacity"] = capacity
@@ -333,7 +357,7 @@ def main() -> None:
                                    "--no-probes", "--format", "jsonl", "-o", str(out)]  # fmt: skip
                 if conc != "default":  # tuned for a local server: no rate bound either
                     command += ["--concurrency", conc, "--dns-rate", args.tuned_dns_rate]
-                run = measured(command, env)
+                run = measured(command, tree_env(ROOT, work, f"domain-{n}-{conc}"), cwd=ROOT)
                 stats = jsonl_stats(out)
                 row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"]}
                 results["audit"].append(row)
@@ -366,9 +390,11 @@ def main() -> None:
         if args.messages:
             box = work / "messages.mbox"
             write_messages(box, args.messages, private)
-            trees = [("audit", ROOT)] + ([("baseline", args.baseline_tree)]
+            trees = [("audit", ROOT)] + ([("baseline", args.baseline_tree.resolve())]
                                          if args.baseline_tree else [])  # fmt: skip
             for label, tree in trees:
+                source = results["imported_from"][label] = imported_from(tree, work)
+                print(f"audit message ({label}) imported from {source}")
                 for jobs in (1, 2) if label == "audit" else (1,):
                     command = audit + ["message", str(box), "--dns-server", server, "--format",
                                        "jsonl"]  # fmt: skip
@@ -376,7 +402,7 @@ def main() -> None:
                         command += ["--jobs", str(jobs)]
                     else:
                         command[-1] = "json"
-                    run = measured(command, {**env, "PYTHONPATH": str(tree)})
+                    run = measured(command, tree_env(tree, work, f"{label}-{jobs}"), cwd=tree)
                     rate = args.messages / run["wall"]
                     results["baselines"][f"message {label} jobs={jobs}"] = {**run, "rate": rate}
                     print(f"audit message ({label}) --jobs {jobs}: {rate:8.1f} messages/s  "
@@ -398,11 +424,16 @@ def main() -> None:
         knot.stop()
 
 
-def _serve(server: str, work: Path, count: int) -> None:
-    """--serve: the server's address and a list of its domains, then wait for Ctrl-C."""
+def _serve(server: str, work: Path, count: int, messages: int, private_key: bytes) -> None:
+    """--serve: the server's address, a list of its domains and an mbox signed with the zones'
+    key (when the domains include the senders), then wait for Ctrl-C."""
     listing = work / f"list-{count}.txt"
     listing.write_text("\n".join(domain_name(i) for i in range(1, count + 1)) + "\n")
-    print(f"serving {count} domains at {server}; list {listing}; Ctrl-C stops", flush=True)
+    box = ""
+    if messages and count >= MESSAGE_SENDERS:
+        write_messages(work / "messages.mbox", messages, private_key)
+        box = f"; mbox {work / 'messages.mbox'}"
+    print(f"serving {count} domains at {server}; list {listing}{box}; Ctrl-C stops", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a kill too stops the servers
     try:
         while True:
