@@ -134,12 +134,18 @@ def progress_wanted() -> bool:
 
 
 def _render_and_exit(reports: list[Report], fmt: str, output: Path | None, fail_on: str) -> None:
+    from audit.json_document import jsonl_line
     from reports import render
 
-    color, width = text_style(fmt, output)
-    _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
+    lines = [jsonl_line(r) for r in reports] if fmt == "jsonl" else None
+    if lines is not None:  # each report serialised once: the output and the history share it
+        _emit("".join(lines), output)
+    else:
+        color, width = text_style(fmt, output)
+        _emit(render(fmt, reports, color=color, width=width, fail_on=fail_on), output)
     code = combined_exit_code(reports, Severity.parse(fail_on))
-    record_run(reports, code, fail_on)  # when the command takes --history; never fails the run
+    # when the command takes --history; never fails the run
+    record_run(reports, code, fail_on, texts=lines)
     sys.exit(code)
 
 
@@ -248,11 +254,13 @@ def record_run(
     exit_code: int,
     fail_on: Severity | str = Severity.HIGH,
     config: str | None = None,
+    texts: Sequence[str] | None = None,
 ) -> str | None:
-    """Record the run when the current command asked for history; the run id, or None."""
+    """Record the run when the current command asked for history; the run id, or None.
+    `texts`: the reports' JSON texts when the caller has them already (its JSONL lines)."""
     run = StreamedRun(fail_on)
-    for report in reports:
-        run.add(report)
+    for i, report in enumerate(reports):
+        run.add(report, texts[i].rstrip("\n") if texts is not None else None)
     return run.finish(exit_code, config)
 
 

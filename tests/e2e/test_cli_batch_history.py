@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from contextlib import closing
 
 from tests.conftest import ZONES
@@ -88,3 +89,19 @@ def test_message_jobs_record_the_index_one_process_records(tmp_path):
     assert [(t[1], t[3]) for t in targets] == [(f"{box}#{i}", int(i % 3 == 2)) for i in range(1, 7)]
     assert (f"{box}#2", "DKIM302") in {(f[0], f[2]) for f in findings}
     assert (f"{box}#1", "DKIM302") not in {(f[0], f[2]) for f in findings}
+
+
+def test_a_single_process_jsonl_run_stores_the_reports_it_wrote(tmp_path):
+    """One process writes each report's JSONL line once and the history keeps that same text
+    (serialised once, not twice): the stored reports are the lines, in order."""
+    box = _mbox(tmp_path, count=3)
+    history = tmp_path / "h.sqlite3"
+    proc = audit("message", str(box), "--zone-dir", str(ZONES), "--format", "jsonl",
+                 "--history", str(history))  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    with closing(sqlite3.connect(history)) as db:
+        (blob,) = db.execute("SELECT reports FROM runs").fetchone()
+    stored = json.loads(zlib.decompress(blob))
+    written = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["target"] for r in written] == [f"{box}#{i}" for i in range(1, 4)]
+    assert stored == written
