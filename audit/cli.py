@@ -99,6 +99,12 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               "and those found at earlier domains of the run first, the rest only when they "
               "hold no key (a second key can go unseen). Default: quick with --from-file, "
               "else full.")  # fmt: skip
+@click.option("--return-path-discovery", "return_path_discovery",
+              type=click.Choice(["full", "quick"]), default=None, help="full: ask MX at every "
+              "return-path-like name (bounce, mg, pm-bounces...) under each domain; quick: only "
+              "when its SPF, DKIM or MX records show a provider with a custom return path (a "
+              "provider seen only through its return path goes unseen). Default: quick with "
+              "--from-file, else full.")  # fmt: skip
 @click.option(
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )
@@ -154,6 +160,7 @@ def domain(
     dkim_selectors: tuple[str, ...],
     no_dkim_discovery: bool,
     dkim_discovery: str | None,
+    return_path_discovery: str | None,
     blocklists: tuple[str, ...],
     no_probes: bool,
     https_port: int,
@@ -184,6 +191,7 @@ def domain(
         dkim_selectors=selectors,
         discover_dkim=not no_dkim_discovery,
         dkim_discovery=dkim_discovery or ("quick" if from_file else "full"),
+        return_path_discovery=return_path_discovery or ("quick" if from_file else "full"),
         blocklists=[_blocklist(z) for z in blocklists] or None,
         probes=not no_probes and zone_dir is None,
         https_port=https_port,

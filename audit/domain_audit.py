@@ -51,6 +51,7 @@ async def audit_domain(
     run: RunMemo | None = None,
     observer: CheckObserver | None = None,
     dkim_discovery: str = "full",
+    return_path_discovery: str = "full",
 ) -> Report:
     resolver = Resolver(backend)
     ctx = DomainContext(
@@ -70,6 +71,7 @@ async def audit_domain(
         allow_private_addresses=allow_private_addresses,
         run=run,
         dkim_discovery=dkim_discovery,
+        return_path_discovery=return_path_discovery,
     )
     start = time.perf_counter()
     outcomes = await run_checks(

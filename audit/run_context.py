@@ -31,6 +31,8 @@ class RunContext(Protocol):
     @property
     def dkim_discovery(self) -> str: ...  # "full" | "quick" (audit/esp/dkim_discovery.py)
     @property
+    def return_path_discovery(self) -> str: ...  # "full" | "quick" (audit/esp/detect.py)
+    @property
     def run(self) -> RunMemo | None: ...
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T: ...

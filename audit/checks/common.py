@@ -37,6 +37,8 @@ class DomainContext:
     run: RunMemo | None = None  # shared by every domain of a batch run (probes made once)
     esp_profiles_dir: str | None = None  # --esp-profiles: more ESP profiles (*.toml) beside ours
     dkim_discovery: str = "full"  # "quick": stop once a key is found (esp/dkim_discovery.py)
+    # "quick": return-path names asked only when other records show such a provider (esp/detect)
+    return_path_discovery: str = "full"
     _memo: OnceCache[Hashable, Any] = field(default_factory=OnceCache, repr=False)
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:

@@ -8,6 +8,12 @@ ones; `em1234` cannot be guessed) CNAMEd into a provider or with its MX, and the
 hosts (mailbox providers). Every lookup goes through the run's one resolver, all at once; the
 DKIM TXT and MX answers are the same cached ones the DKIM and MX checks read.
 
+Quick return-path discovery (`--return-path-discovery quick`, the default for `--from-file`
+lists): the return-path guesses are most of detection's questions, so a list run reads the other
+records first and asks the same return-path names only when they show a provider whose profile
+has a custom return path (or when one of them could not be read); a provider seen only through
+its return path then goes unseen. Deterministic per domain: nothing is learned across the run.
+
 A lookup that times out or SERVFAILs is reported in `failed`: detection is then inconclusive for
 what that record would have shown, never "not detected".
 """
@@ -84,46 +90,69 @@ async def detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionR
 
 
 async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> DetectionResult:
-    domain = ctx.domain
     selectors = list(
         dict.fromkeys(
             [*ctx.dkim_selectors, *(s for p in profiles.values() for s in p.literal_selectors())]
         )
     )
-    rp_names = list(
-        dict.fromkeys(
-            [
-                *(
-                    n
-                    for p in profiles.values()
-                    if p.return_path
-                    for n in p.return_path.literal_names()
-                ),
-                *RETURN_PATH_NAMES,
-            ]
+    rp_names = return_path_names(profiles)
+    records = asyncio.gather(
+        domain_tree(ctx), ctx.resolver.query(ctx.domain, "MX"), _dkim_answers(ctx, selectors)
+    )
+    if ctx.return_path_discovery == "quick":
+        tree, mx, (selectors, dkim) = await records
+        found, failed = _from_records(tree, mx, selectors, dkim, profiles)
+        if not _return_path_shown(found, [*failed, mx], tree, profiles):
+            rp_names = []
+        returns = await _return_path_answers(ctx, rp_names)
+    else:
+        (tree, mx, (selectors, dkim)), returns = await asyncio.gather(
+            records, _return_path_answers(ctx, rp_names)
         )
-    )
-    return_names = [f"{n}.{domain}" for n in rp_names]
-    tree, mx, (selectors, dkim), returns = await asyncio.gather(
-        domain_tree(ctx),
-        ctx.resolver.query(domain, "MX"),
-        _dkim_answers(ctx, selectors),
-        asyncio.gather(*(ctx.resolver.query(n, "MX") for n in return_names)),
-    )
-    found: list[Detection] = []
-    failed: list[DnsAnswer] = []
-    found += _from_spf(tree, profiles, failed)
-    for selector, answer in zip(selectors, dkim, strict=True):
-        found += _from_dkim(selector, answer, profiles, failed)
+        found, failed = _from_records(tree, mx, selectors, dkim, profiles)
     for answer in returns:
         found += _from_return_path(answer, profiles, failed)
-    found += _from_mx(mx, profiles, failed)
+    failed += [mx] if mx.temperror else []  # reported after the return paths' failures
     return DetectionResult(
         detections=_ordered(found, profiles),
         failed=failed,
         selectors_tried=selectors,
         return_path_names_tried=rp_names,
     )
+
+
+def return_path_names(profiles: dict[str, EspProfile]) -> list[str]:
+    """The return-path labels detection asks MX at: the profiles' literal names, then ours."""
+    listed = (n for p in profiles.values() if p.return_path for n in p.return_path.literal_names())
+    return list(dict.fromkeys([*listed, *RETURN_PATH_NAMES]))
+
+
+async def _return_path_answers(ctx: RunContext, labels: list[str]) -> list[DnsAnswer]:
+    names = [f"{label}.{ctx.domain}" for label in labels]
+    return list(await asyncio.gather(*(ctx.resolver.query(n, "MX") for n in names)))
+
+
+def _from_records(
+    tree: SpfTree, mx: DnsAnswer, selectors: list[str], dkim: list[DnsAnswer], profiles
+) -> tuple[list[Detection], list[DnsAnswer]]:
+    """What the SPF tree, the DKIM answers and the domain's MX show, and the failed SPF and
+    DKIM lookups (a failed MX lookup is the caller's: it is reported last)."""
+    failed: list[DnsAnswer] = []
+    found = _from_spf(tree, profiles, failed)
+    for selector, answer in zip(selectors, dkim, strict=True):
+        found += _from_dkim(selector, answer, profiles, failed)
+    return found + _from_mx(mx, profiles), failed
+
+
+def _return_path_shown(
+    found: list[Detection], read: list[DnsAnswer], tree: SpfTree, profiles
+) -> bool:
+    """Quick return-path discovery (domain lists): ask the return-path names only when the
+    other records show a provider that offers a custom return path, or when one of them could
+    not be read (a failed lookup or an SPF tree cut short may hide such a provider)."""
+    if tree.truncated or any(a.temperror for a in read):
+        return True
+    return any(profiles[d.profile_id].return_path is not None for d in found)
 
 
 async def _dkim_answers(ctx: RunContext, selectors: list[str]) -> tuple[list[str], list[DnsAnswer]]:
@@ -223,11 +252,10 @@ def _return_path_mx(answer: DnsAnswer, profiles) -> list[Detection]:
     return found
 
 
-def _from_mx(answer: DnsAnswer, profiles, failed: list[DnsAnswer]) -> list[Detection]:
+def _from_mx(answer: DnsAnswer, profiles) -> list[Detection]:
     """The domain's MX hosts: a mailbox provider, or (the domain being itself a provider's
     bounce domain, as with a custom MAIL FROM) a provider's return-path MX."""
     if answer.temperror:
-        failed.append(answer)
         return []
     found = []
     for preference, host in _exchanges(answer):
