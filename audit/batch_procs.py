@@ -17,6 +17,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import struct
 import sys
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -32,6 +33,7 @@ from audit.model import Report
 AUTO_CONCURRENCY = 200  # from this --concurrency on, a list uses two processes by default
 DIVIDED = ("max_in_flight", "max_probes")  # per-run bounds split among the workers
 DONE = b""  # the last message of a worker that finished its share
+READ_SIZE = 1 << 20  # bytes read off a worker's pipe at a time
 
 
 def default_jobs(concurrency: int, names: int) -> int:
@@ -154,39 +156,82 @@ async def drain_workers(workers: list[Worker], on_done: Callable[[Report], None]
                 on_done(crashed_report(name, reason))
                 count += 1
 
+    tasks = [asyncio.ensure_future(drain(*worker)) for worker in workers]
     try:
-        await asyncio.gather(*(drain(*worker) for worker in workers))
-    finally:
+        await asyncio.gather(*tasks)
+    finally:  # one drain failed, or the run was cancelled: the others stop watching first
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
         stop_workers(workers)
     return count
 
 
 async def received(conn: Connection) -> AsyncGenerator[bytes, None]:
-    """The messages on `conn` until its writer closes it. The loop watches the pipe and reads
-    every message waiting when it wakes: no thread hand-over per message (a report each, a
-    few hundred a second), where the loop cannot watch a pipe (Windows) one thread read each."""
+    """The messages on `conn` until its writer closes it. The loop watches the pipe and, when it
+    wakes, reads what is there without waiting for the rest of a message (a worker stopped
+    half-way through one must not freeze the loop: the other workers' reports, the progress
+    bar, Ctrl-C); no thread hand-over per message (a report each, a few hundred a second).
+    Where the loop cannot watch a pipe (Windows) a thread reads each message. A message cut
+    short by the end of the pipe (a worker killed while writing) is dropped."""
     loop = asyncio.get_running_loop()
+    fd = conn.fileno()  # kept: the caller may close `conn` before this generator is closed
     ready = asyncio.Event()
     try:
-        loop.add_reader(conn.fileno(), ready.set)
+        loop.add_reader(fd, ready.set)
     except NotImplementedError:
         while True:
             try:
                 yield await asyncio.to_thread(conn.recv_bytes)
             except (EOFError, OSError):
                 return
+    os.set_blocking(fd, False)  # a wake-up may come after the bytes it announced were read
+    frames = ConnectionFrames()
     try:
         while True:
             await ready.wait()
             ready.clear()
-            while conn.poll():  # a message, or the end (readable at EOF too)
-                try:
-                    data = conn.recv_bytes()
-                except (EOFError, OSError):
-                    return
-                yield data
+            try:
+                chunk = os.read(fd, READ_SIZE)  # what is there, at once
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            for message in frames.feed(chunk):
+                yield message
     finally:
-        loop.remove_reader(conn.fileno())
+        loop.remove_reader(fd)
+
+
+class ConnectionFrames:
+    """Messages out of the bytes of a multiprocessing Connection, as they come: each is a
+    4-byte big-endian signed length then the bytes (length -1: an 8-byte length follows, for
+    messages over 2 GiB), as Connection.send_bytes writes them on Unix."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self.buffer += chunk
+        messages = []
+        while True:
+            if len(self.buffer) < 4:
+                break
+            (size,) = struct.unpack_from("!i", self.buffer)
+            start = 4
+            if size == -1:
+                if len(self.buffer) < 12:
+                    break
+                (size,) = struct.unpack_from("!Q", self.buffer, 4)
+                start = 12
+            if len(self.buffer) < start + size:
+                break
+            messages.append(bytes(self.buffer[start : start + size]))
+            del self.buffer[: start + size]
+        return messages
 
 
 def stop_workers(workers: list[Worker]) -> None:
