@@ -102,9 +102,10 @@ def batch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--return-path-discovery", "return_path_discovery",
               type=click.Choice(["full", "quick"]), default=None, help="full: ask MX at every "
               "return-path-like name (bounce, mg, pm-bounces...) under each domain; quick: only "
-              "when its SPF, DKIM or MX records show a provider with a custom return path (a "
-              "provider seen only through its return path goes unseen). Default: quick with "
-              "--from-file, else full.")  # fmt: skip
+              "when its SPF, DKIM or MX records show a provider with a custom return path, when "
+              "one of them could not be read, or when an --esp path through such a provider "
+              "gives no --return-path (a provider seen only through its return path goes "
+              "unseen). Default: quick with --from-file, else full.")  # fmt: skip
 @click.option(
     "--no-probes", is_flag=True, help="No network probes beyond DNS (always so with --zone-dir)."
 )

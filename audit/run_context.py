@@ -4,7 +4,7 @@ audit.checks.common.DomainContext is the implementation."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from audit.net.run_memo import RunMemo
 
 T = TypeVar("T")
+
+
+class DeclaredPath(Protocol):
+    """What detection reads of a sending path the user declared (audit.facts.paths.SendingPath):
+    the provider it goes through and the return path it gives, if any."""
+
+    @property
+    def esp(self) -> str | None: ...
+    @property
+    def return_path(self) -> str | None: ...
 
 
 class RunContext(Protocol):
@@ -32,6 +42,8 @@ class RunContext(Protocol):
     def dkim_discovery(self) -> str: ...  # "full" | "quick" (audit/esp/dkim_discovery.py)
     @property
     def return_path_discovery(self) -> str: ...  # "full" | "quick" (audit/esp/detect.py)
+    @property
+    def sending_paths(self) -> Sequence[DeclaredPath]: ...  # declared: --esp, [[path]], ...
     @property
     def run(self) -> RunMemo | None: ...
 

@@ -12,7 +12,10 @@ Quick return-path discovery (`--return-path-discovery quick`, the default for `-
 lists): the return-path guesses are most of detection's questions, so a list run reads the other
 records first and asks the same return-path names only when they show a provider whose profile
 has a custom return path (or when one of them could not be read); a provider seen only through
-its return path then goes unseen. Deterministic per domain: nothing is learned across the run.
+its return path then goes unseen. A declared path (`--esp postmark`, a `[[path]]` table) through
+such a provider that gives no return path of its own asks them all, as full discovery does: its
+sending-path check takes the return path from detection. Deterministic per domain: nothing is
+learned across the run.
 
 A lookup that times out or SERVFAILs is reported in `failed`: detection is then inconclusive for
 what that record would have shown, never "not detected".
@@ -99,7 +102,7 @@ async def _detect(ctx: RunContext, profiles: dict[str, EspProfile]) -> Detection
     records = asyncio.gather(
         domain_tree(ctx), ctx.resolver.query(ctx.domain, "MX"), _dkim_answers(ctx, selectors)
     )
-    if ctx.return_path_discovery == "quick":
+    if ctx.return_path_discovery == "quick" and not _declared_return_path_wanted(ctx, profiles):
         tree, mx, (selectors, dkim) = await records
         found, failed = _from_records(tree, mx, selectors, dkim, profiles)
         if not _return_path_shown(found, [*failed, mx], tree, profiles):
@@ -153,6 +156,19 @@ def _return_path_shown(
     if tree.truncated or any(a.temperror for a in read):
         return True
     return any(profiles[d.profile_id].return_path is not None for d in found)
+
+
+def _declared_return_path_wanted(ctx: RunContext, profiles: dict[str, EspProfile]) -> bool:
+    """A declared path through a provider that offers a custom return path, giving none of its
+    own: the sending-path check fills it from detection (facts/paths.py with_detected), so quick
+    discovery must not leave it unasked (the path would be judged on the provider's default
+    envelope, e.g. Postmark without a `pm-bounces` CNAME, SES without its MAIL FROM domain)."""
+    return any(
+        not path.return_path
+        and (profile := profiles.get(path.esp or "")) is not None
+        and profile.return_path is not None
+        for path in ctx.sending_paths
+    )
 
 
 async def _dkim_answers(ctx: RunContext, selectors: list[str]) -> tuple[list[str], list[DnsAnswer]]:

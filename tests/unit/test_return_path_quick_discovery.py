@@ -1,8 +1,9 @@
 """Quick return-path discovery (`--return-path-discovery quick`, the default for --from-file
 lists): the return-path names are asked only when the domain's SPF, DKIM or MX records show a
-provider with a custom return path, or when one of those records could not be read. What full
-discovery finds that quick does not (a provider seen only through its return path) is asserted
-as the documented difference."""
+provider with a custom return path, when one of those records could not be read, or when a
+declared path through such a provider gives no return path of its own. What full discovery finds
+that quick does not (a provider seen only through its return path) is asserted as the documented
+difference."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import asyncio
 import pytest
 
 from audit.checks.common import DomainContext
-from audit.checks.domain import esp
+from audit.checks.domain import esp, sending_paths
 from audit.esp.detect import RETURN_PATH_NAMES, return_path_names
 from audit.esp.profiles import load_profiles
+from audit.fact_json import to_json
+from audit.facts.paths import declared_paths
 from audit.model import Status
 from audit.net.dns import Resolver, memory_backend
 from tests.conftest import pairs
@@ -22,12 +25,12 @@ PROFILES = load_profiles()
 ALL_NAMES = return_path_names(PROFILES)
 
 
-def _esp(records, domain, mode="quick", **options):
-    """The ESP check's result and the return-path names asked (the resolver's query log, the
-    report's evidence of every question)."""
+def _esp(records, domain, mode="quick", check=esp.check, **options):
+    """The ESP check's result (or `check`'s) and the return-path names asked (the resolver's
+    query log, the report's evidence of every question)."""
     resolver = Resolver(memory_backend(records))
     ctx = DomainContext(domain, resolver, return_path_discovery=mode, **options)
-    result = asyncio.run(esp.check(ctx))
+    result = asyncio.run(check(ctx))
     mx = [q.name for q in resolver.log if q.rdtype == "MX" and q.name != domain]
     return result, [n.removesuffix(f".{domain}") for n in mx]
 
@@ -175,3 +178,73 @@ def test_quick_and_full_agree_whenever_quick_asks():
 def test_every_common_name_is_in_the_list_quick_asks():
     assert set(RETURN_PATH_NAMES) <= set(ALL_NAMES)
     assert "pm-bounces" in ALL_NAMES  # a profile's literal name
+
+
+# Declared paths (`--esp NAME` without --return-path): the sending-path check takes the path's
+# return path from detection, so quick mode asks the names as full mode does. Postmark's
+# recommended setup (its DKIM key is a TXT record at a date selector, the SPF include is
+# optional) and SES with a custom MAIL FROM (random DKIM tokens) show nothing else in DNS.
+DECLARED = {
+    "postmark": {
+        "pm.test": [("TXT", '"v=spf1 ip4:192.0.2.1 -all"'), ("MX", "10 mx.pm.test.")],
+        "_dmarc.pm.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "pm-bounces.pm.test": [("CNAME", "pm.mtasv.net.")],
+        "pm.mtasv.net": [
+            ("TXT", '"v=spf1 include:spf.mtasv.net -all"'),
+            ("MX", "10 inbound.postmarkapp.com."),
+        ],
+        "spf.mtasv.net": [("TXT", '"v=spf1 ip4:50.31.156.96/27 -all"')],
+    },
+    "amazon-ses": {
+        "pm.test": [("TXT", '"v=spf1 ip4:192.0.2.1 -all"'), ("MX", "10 mx.pm.test.")],
+        "_dmarc.pm.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "mail.pm.test": [
+            ("MX", "10 feedback-smtp.us-east-1.amazonses.com."),
+            ("TXT", '"v=spf1 include:amazonses.com -all"'),
+        ],
+        "amazonses.com": [("TXT", '"v=spf1 ip4:54.240.0.0/18 -all"')],
+    },
+}
+RETURN_PATH_OF = {"postmark": "pm-bounces.pm.test", "amazon-ses": "mail.pm.test"}
+
+
+def _path(records, mode, esp_id, **declared):
+    result, asked = _esp(
+        records, "pm.test", mode, sending_paths.check,
+        sending_paths=declared_paths([esp_id], **declared),
+    )  # fmt: skip
+    (row,) = to_json(result.facts["sending_paths"])["paths"]
+    return result, row, asked
+
+
+@pytest.mark.parametrize("esp_id", list(DECLARED))
+def test_a_declared_path_without_a_return_path_asks_the_names_in_quick_mode(esp_id):
+    full, full_row, full_asked = _path(DECLARED[esp_id], "full", esp_id)
+    quick, row, asked = _path(DECLARED[esp_id], "quick", esp_id)
+    assert sorted(asked) == sorted(full_asked) == sorted(ALL_NAMES)
+    # the full-mode outcome, which quick now matches: the custom return path, aligned
+    assert (row["origin"], row["envelope_domain"]) == ("declared", RETURN_PATH_OF[esp_id])
+    assert row["spf"]["result"] == "pass"
+    assert row["alignment"]["spf"] == {"rfc7489": True, "rfc9989": True}
+    assert (row["dmarc"], row["disposition"]) == ("pass", "none")
+    assert pairs(quick) == set()  # no ESP102 (provider's default envelope), no PATH001
+    assert row == full_row and pairs(full) == set()
+    assert quick.status is full.status is Status.COMPLETED
+
+
+@pytest.mark.parametrize("esp_id", list(DECLARED))
+def test_a_declared_path_with_its_own_return_path_asks_nothing_in_quick_mode(esp_id):
+    _, row, asked = _path(DECLARED[esp_id], "quick", esp_id, return_path=RETURN_PATH_OF[esp_id])
+    assert asked == [RETURN_PATH_OF[esp_id].removesuffix(".pm.test")]  # the path's own MX only
+    assert (row["envelope_domain"], row["dmarc"]) == (RETURN_PATH_OF[esp_id], "pass")
+
+
+def test_a_declared_own_mta_path_asks_nothing_in_quick_mode():
+    # no provider, hence no provider return path for detection to fill
+    result, asked = _esp(
+        DECLARED["postmark"], "pm.test", "quick", sending_paths.check,
+        sending_paths=declared_paths([], ips=["192.0.2.1"]),
+    )  # fmt: skip
+    assert asked == []
+    (row,) = to_json(result.facts["sending_paths"])["paths"]
+    assert (row["name"], row["envelope_domain"], row["dmarc"]) == ("own-mta", "pm.test", "pass")
