@@ -1,10 +1,15 @@
 """The benchmarks' DNS server: Knot behind a front holding every UDP answer back a fixed delay.
 
-dnsdist (`apt-get install dnsdist`) with its DelayAction is the front when installed: C++, about
-10,000 answers a second at 400 in flight here (the Python flood client's limit) for ~45 us of CPU
-each, its packet cache sparing Knot the repeats, so the server is not what a benchmark
-measures. Without it, bench/delay_relay.py (Python, a few thousand a second at most, and it
-takes CPU from what is measured) stands in, and the benchmark says so.
+The front shares the cores with the tool being measured, so it must cost next to nothing:
+  * bench/delay_relay.c (compiled here with `cc` into the work directory): one loop waking once
+    a millisecond, reading and sending every waiting packet in batches (recvmmsg/sendmmsg),
+    ~10-20 us of CPU per answer with Knot's (the flood measures it), and no wake-up of the
+    server per packet sent to it; TCP too (checkdmarc asks its DNSSEC questions over TCP);
+  * dnsdist (`apt-get install dnsdist`) with its DelayAction and a packet cache, when no C
+    compiler is there (or `kind="dnsdist"`): ~35 us per answer at 17,000 a second but ~90 us at
+    the 3,500 a second a batch run asks (a thread woken per packet), a quarter of a core;
+  * else bench/delay_relay.py (Python, a few thousand a second at most, and it takes CPU from
+    what is measured), and the benchmark says so.
 """
 
 from __future__ import annotations
@@ -41,17 +46,51 @@ class DelayedServer:
             self.process.kill()
 
 
-def start(upstream: int, delay_ms: float, workdir: Path, port: int) -> DelayedServer:
-    """The front on `port` before Knot on `upstream`: dnsdist if installed, else the relay."""
-    if shutil.which("dnsdist"):
+FRONTS = ("auto", "c", "dnsdist", "python")
+
+
+def start(
+    upstream: int, delay_ms: float, workdir: Path, port: int, kind: str = "auto"
+) -> DelayedServer:
+    """The front on `port` before Knot on `upstream`: the C relay where it compiles, else
+    dnsdist if installed, else the Python relay (`kind` picks one)."""
+    binary, problem = _compiled(workdir) if kind in ("auto", "c") else (None, "")
+    if binary is not None:
+        command = [str(binary), str(port), str(upstream), str(delay_ms)]
+        return _start_relay(command, port, "C relay (bench/delay_relay.c)")
+    if kind == "c":
+        raise RuntimeError(f"bench/delay_relay.c cannot be built: {problem}")
+    if problem:
+        print(f"bench/delay_relay.c cannot be built ({problem}): another front stands in",
+              file=sys.stderr)  # fmt: skip
+    if kind in ("auto", "dnsdist") and shutil.which("dnsdist"):
         return _start_dnsdist(upstream, delay_ms, workdir, port)
-    relay = subprocess.Popen(
-        [sys.executable, str(BENCH / "delay_relay.py"), str(port), str(upstream), str(delay_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert relay.stdout is not None and relay.stdout.readline().startswith("ready")
-    return DelayedServer(port, "Python relay (dnsdist not installed)", relay)
+    if kind == "dnsdist":
+        raise RuntimeError("dnsdist is not installed (apt-get install dnsdist)")
+    command = [sys.executable, str(BENCH / "delay_relay.py"), str(port), str(upstream),
+               str(delay_ms)]  # fmt: skip
+    return _start_relay(command, port, "Python relay (no C compiler, no dnsdist)")
+
+
+def _compiled(workdir: Path) -> tuple[Path | None, str]:
+    """bench/delay_relay.c built into `workdir`, or None and why not."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None, "no C compiler (cc)"
+    binary = workdir / "delay_relay"
+    source = BENCH / "delay_relay.c"
+    build = subprocess.run([compiler, "-O2", "-pthread", "-o", str(binary), str(source)],
+                           capture_output=True, text=True)  # fmt: skip
+    return (binary, "") if build.returncode == 0 else (None, build.stderr.strip()[-500:])
+
+
+def _start_relay(command: list[str], port: int, kind: str) -> DelayedServer:
+    relay = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert relay.stdout is not None and relay.stderr is not None
+    if not relay.stdout.readline().startswith("ready"):
+        relay.kill()
+        raise RuntimeError(f"{kind} did not start: {relay.stderr.read().strip()[-500:]}")
+    return DelayedServer(port, kind, relay)
 
 
 def _start_dnsdist(upstream: int, delay_ms: float, workdir: Path, port: int) -> DelayedServer:

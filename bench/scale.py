@@ -3,10 +3,12 @@
 Generates N synthetic sending domains in one zone (`dNNNNN.test`: MX on a provider's hosts with
 PTR, SPF with the provider's shared includes, DMARC, a DKIM key; about 4% faulty: no DMARC, SPF
 over ten lookups, a broken DKIM key, an MX host without address), serves them from Knot on
-loopback behind dnsdist (or bench/delay_relay.py) delaying every answer by a fixed time, and
-measures:
+loopback behind a front delaying every answer by a fixed time (bench/delayed_dns.py: a C relay,
+dnsdist or a Python relay), and measures:
 
-  * the server itself (a flood of queries at high concurrency): it must not be the bottleneck;
+  * the server itself (a flood of queries at high concurrency): it must not be the bottleneck,
+    nor take much of the cores it shares with what is measured (its CPU per answer, and its
+    share of a core during each audit run, are printed);
   * `audit domain --from-file` for each N and concurrency: domains/s, peak RSS of the process,
     DNS001 findings (none are expected: every name answers, so any is self-inflicted), answers
     logged per domain;
@@ -18,7 +20,7 @@ measures:
 
 Each measurement runs in its own process (peak RSS is that process's own, from wait4), started
 in the source tree it measures (`python -m audit` imports from the cwd first: the benchmark
-prints where each tree's runs import `audit` from) and with a fresh run history
+prints where the message runs of each tree import `audit` from) and with a fresh run history
 (AUDIT_STATE_DIR). Results are ratios in one table; other load on the machine affects both
 sides alike, and is printed.
 
@@ -293,6 +295,9 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, default=None,
                         help="another source tree whose audit runs the same commands")  # fmt: skip
     parser.add_argument("--flood", type=int, default=4000, help="queries to time the server")
+    parser.add_argument("--front", choices=delayed_dns.FRONTS, default="auto",
+                        help="what delays the answers (bench/delayed_dns.py; auto: the C relay "
+                        "where it compiles, else dnsdist, else the Python relay)")  # fmt: skip
     parser.add_argument("--offline", action="store_true",
                         help="audit runs read the zone files (--zone-dir): memory and CPU without "
                         "DNS latency (the baselines still use the DNS server)")  # fmt: skip
@@ -327,7 +332,8 @@ def main() -> None:
     write_zones(zones, max(sizes), public)
     knot = KnotServer.start(work / "knot", zones)
     port = free_port()
-    front = delayed_dns.start(knot.port, args.delay_ms, work, port)
+    front = delayed_dns.start(knot.port, args.delay_ms, work, port, args.front)
+    server_pids = [front.process.pid, *([knot.pid] if knot.pid else [])]
     server = f"127.0.0.1:{port}"
     results: dict = {"delay_ms": args.delay_ms, "server": {}, "audit": [], "baselines": {},
                      "imported_from": {}}  # fmt: skip
@@ -335,10 +341,14 @@ def main() -> None:
         if args.serve:
             return _serve(server, work, max(sizes), args.messages, private)
         print(f"load average at start: {os.getloadavg()}; cores: {os.cpu_count()}")
+        before = _cpu_seconds(server_pids)
         capacity = asyncio.run(_flood("127.0.0.1", port, args.flood, 400, max(sizes)))
-        results["server"]["qps_capacity"] = capacity
+        per_answer = (_cpu_seconds(server_pids) - before) / args.flood
+        results["server"].update(qps_capacity=capacity, cpu_us_per_answer=per_answer * 1e6,
+                                 front=front.kind)  # fmt: skip
         print(f"DNS server (Knot + {args.delay_ms:g} ms delay by {front.kind}): "
-              f"{capacity:,.0f} queries/s at 400 in flight")  # fmt: skip
+              f"{capacity:,.0f} queries/s at 400 in flight, {per_answer * 1e6:.0f} us of CPU "
+              "per answer (front and Knot)")  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         audit = [sys.executable, "-m", "audit"]
         plan = (
@@ -357,9 +367,12 @@ def main() -> None:
                                    "--no-probes", "--format", "jsonl", "-o", str(out)]  # fmt: skip
                 if conc != "default":  # tuned for a local server: no rate bound either
                     command += ["--concurrency", conc, "--dns-rate", args.tuned_dns_rate]
+                before = _cpu_seconds(server_pids)
                 run = measured(command, tree_env(ROOT, work, f"domain-{n}-{conc}"), cwd=ROOT)
+                server_share = (_cpu_seconds(server_pids) - before) / run["wall"]
                 stats = jsonl_stats(out)
-                row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"]}
+                row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"],
+                       "server_cpu_share": server_share}  # fmt: skip
                 results["audit"].append(row)
                 for example in stats["dns001_examples"]:
                     print(f"    DNS001 {example}")
@@ -368,6 +381,7 @@ def main() -> None:
                       f"peak RSS {row['rss_mb']:6.1f} MB  DNS001 {row['dns001']} (timeouts "
                       f"{row['dns001_timeouts']})  lines "
                       f"{row['lines']}  answers/domain {row['answers_per_domain']:.1f}  "
+                      f"DNS server {100 * server_share:.0f}% of a core  "
                       f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
                 out.unlink()
         seq_n, pool_n = (int(x) for x in args.checkdmarc.split(","))
@@ -440,6 +454,18 @@ def _serve(server: str, work: Path, count: int, messages: int, private_key: byte
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of `pids` so far (/proc; 0 for a process gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _installed(module: str) -> bool:

@@ -3,13 +3,14 @@
 # knotc, keymgr) and kdig; Postfix (STARTTLS probes, the seed test's MTAs); Dovecot IMAP and
 # LMTP (seed mailboxes); OpenDKIM, OpenDMARC and the SPF policy daemon (real
 # Authentication-Results in seed copies); Cyrus SASL modules (AUTH on the submission relay
-# scenarios); Chromium (the HTML report opened headless).
+# scenarios); Chromium (the HTML report opened headless); a C compiler (the benchmark's DNS
+# front, bench/delay_relay.c, built by its smoke test).
 # Idempotent: does nothing when every tool is there. Silent on success; on failure prints apt-get's output. Needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(knot knot-dnsutils postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools
-  opendmarc postfix-policyd-spf-python chromium libsasl2-modules libsasl2-modules-db)
-TOOLS=(knotd kdig postfix dovecot opendkim opendkim-genkey opendmarc policyd-spf chromium)
+  opendmarc postfix-policyd-spf-python chromium libsasl2-modules libsasl2-modules-db gcc libc6-dev)
+TOOLS=(knotd kdig postfix dovecot opendkim opendkim-genkey opendmarc policyd-spf chromium cc)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 missing=()

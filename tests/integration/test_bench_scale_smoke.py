@@ -28,6 +28,9 @@ def test_bench_smoke(tmp_path):
         assert row["code"] == 1  # the faulty domains (SPF over ten lookups...) fail
         assert row["rss_mb"] > 0 and row["rate"] > 0
     assert results["server"]["qps_capacity"] > 0
+    assert results["server"]["front"].startswith("C relay")  # CI has a C compiler
+    assert 0 < results["server"]["cpu_us_per_answer"] < 1000
+    assert all(0 <= row["server_cpu_share"] < 2 for row in results["audit"])
 
 
 def test_bench_messages_measure_the_baseline_tree(tmp_path):
