@@ -29,7 +29,7 @@ def test_bench_smoke(tmp_path):
         assert row["rss_mb"] > 0 and row["rate"] > 0
     assert results["server"]["qps_capacity"] > 0
     assert results["server"]["front"].startswith("C relay")  # CI has a C compiler
-    assert 0 < results["server"]["cpu_us_per_answer"] < 1000
+    assert 0 <= results["server"]["cpu_us_per_answer"] < 1000  # clock ticks: 0 at 200 queries
     assert all(0 <= row["server_cpu_share"] < 2 for row in results["audit"])
 
 
