@@ -73,3 +73,26 @@ def test_a_worker_that_dies_leaves_an_error_report_per_unfinished_domain(knot_se
     assert sorted(r.target for r in seen) == DOMAINS
     errors = [r for r in seen if r.outcomes[0].error and "worker process" in r.outcomes[0].error]
     assert errors and all(r.outcomes[0].status.value == "error" for r in errors)
+
+
+def test_a_failing_consumer_stops_every_worker_and_its_error_is_what_the_caller_gets(knot_server):
+    """`audit ... | head` closes stdout: writing a report fails in the parent. That error (not
+    one from a pipe closed under a reader still watching it) reaches the caller, the other
+    worker's reader stops first, and no worker is left running."""
+    calls: list = []
+
+    def on_done(report) -> None:
+        calls.append(report)
+        raise BrokenPipeError("stdout closed")
+
+    dns = ((str(knot_server),), None, 3.0)
+    workers = start_workers(DOMAINS, dns, jobs=2, concurrency=1, probes=False)
+    try:
+        asyncio.run(drain_workers(workers, on_done))
+    except BrokenPipeError as exc:
+        assert str(exc) == "stdout closed"
+    else:
+        raise AssertionError("the consumer's error was swallowed")
+    assert len(calls) <= 2  # each drain stopped at its first failure (or was cancelled)
+    assert not any(process.is_alive() for process, _, _ in workers)
+    assert all(conn.closed for _, conn, _ in workers)
