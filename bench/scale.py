@@ -360,30 +360,9 @@ def main() -> None:
             n = int(size)
             listing = work / f"list-{n}.txt"
             listing.write_text("\n".join(domain_name(i) for i in range(1, n + 1)) + "\n")
-            if True:
-                out = work / f"out-{n}-{conc}.jsonl"
-                source = ["--zone-dir", str(zones)] if args.offline else ["--dns-server", server]
-                command = audit + ["domain", "--from-file", str(listing), *source,
-                                   "--no-probes", "--format", "jsonl", "-o", str(out)]  # fmt: skip
-                if conc != "default":  # tuned for a local server: no rate bound either
-                    command += ["--concurrency", conc, "--dns-rate", args.tuned_dns_rate]
-                before = _cpu_seconds(server_pids)
-                run = measured(command, tree_env(ROOT, work, f"domain-{n}-{conc}"), cwd=ROOT)
-                server_share = (_cpu_seconds(server_pids) - before) / run["wall"]
-                stats = jsonl_stats(out)
-                row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"],
-                       "server_cpu_share": server_share}  # fmt: skip
-                results["audit"].append(row)
-                for example in stats["dns001_examples"]:
-                    print(f"    DNS001 {example}")
-                print(f"audit N={n:<6} concurrency={conc:<8} {row['rate']:8.1f} domains/s  "
-                      f"CPU {1000 * row['cpu'] / n:5.1f} ms/domain  "
-                      f"peak RSS {row['rss_mb']:6.1f} MB  DNS001 {row['dns001']} (timeouts "
-                      f"{row['dns001_timeouts']})  lines "
-                      f"{row['lines']}  answers/domain {row['answers_per_domain']:.1f}  "
-                      f"DNS server {100 * server_share:.0f}% of a core  "
-                      f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-                out.unlink()
+            results["audit"].append(
+                _domain_run(audit, listing, n, conc, work, zones, server, server_pids, args)
+            )
         seq_n, pool_n = (int(x) for x in args.checkdmarc.split(","))
         if (seq_n or pool_n) and not _installed("checkdmarc"):
             print("checkdmarc is not installed (pip install 'audit[bench]'): skipped")
@@ -436,6 +415,35 @@ def main() -> None:
     finally:
         front.stop()
         knot.stop()
+
+
+def _domain_run(audit: list[str], listing: Path, n: int, conc: str, work: Path, zones: Path,
+                server: str, server_pids: list[int], args: argparse.Namespace) -> dict:  # fmt: skip
+    """`audit domain --from-file` over the first `n` domains at concurrency `conc`: its row of
+    results (rate, CPU, peak RSS, DNS001, the DNS server's share of a core), printed too."""
+    out = work / f"out-{n}-{conc}.jsonl"
+    source = ["--zone-dir", str(zones)] if args.offline else ["--dns-server", server]
+    command = audit + ["domain", "--from-file", str(listing), *source,
+                       "--no-probes", "--format", "jsonl", "-o", str(out)]  # fmt: skip
+    if conc != "default":  # tuned for a local server: no rate bound either
+        command += ["--concurrency", conc, "--dns-rate", args.tuned_dns_rate]
+    before = _cpu_seconds(server_pids)
+    run = measured(command, tree_env(ROOT, work, f"domain-{n}-{conc}"), cwd=ROOT)
+    server_share = (_cpu_seconds(server_pids) - before) / run["wall"]
+    stats = jsonl_stats(out)
+    row = {"n": n, "concurrency": conc, **run, **stats, "rate": n / run["wall"],
+           "server_cpu_share": server_share}  # fmt: skip
+    for example in stats["dns001_examples"]:
+        print(f"    DNS001 {example}")
+    print(f"audit N={n:<6} concurrency={conc:<8} {row['rate']:8.1f} domains/s  "
+          f"CPU {1000 * row['cpu'] / n:5.1f} ms/domain  "
+          f"peak RSS {row['rss_mb']:6.1f} MB  DNS001 {row['dns001']} (timeouts "
+          f"{row['dns001_timeouts']})  lines "
+          f"{row['lines']}  answers/domain {row['answers_per_domain']:.1f}  "
+          f"DNS server {100 * server_share:.0f}% of a core  "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    out.unlink()
+    return row
 
 
 def _serve(server: str, work: Path, count: int, messages: int, private_key: bytes) -> None:
